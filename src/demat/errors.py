@@ -1,0 +1,170 @@
+"""One error tree for everything demat raises.
+
+Every error carries what a person needs to act on it (file, element path, line, rule code,
+platform message). Whether an error is worth retrying is a property of its class
+(``retryable``), never a decision taken at the call site.
+"""
+
+from __future__ import annotations
+
+
+class DematError(Exception):
+    """Base of every error demat raises on purpose."""
+
+    retryable: bool = False
+    code: str = "DEMAT"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        path: str | None = None,
+        line: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.path = path
+        self.line = line
+        if code is not None:
+            self.code = code
+
+    def __str__(self) -> str:
+        where = []
+        if self.file:
+            where.append(self.file)
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.path:
+            where.append(self.path)
+        prefix = f"{': '.join(where)}: " if where else ""
+        return f"{prefix}{self.message}"
+
+
+class ConfigError(DematError):
+    """Settings, profile or key material is missing or wrong."""
+
+    code = "CONFIG"
+
+
+class XMLSecurityError(DematError):
+    """Input refused before or while parsing: DTD, entities, size, depth, not XML."""
+
+    code = "XML_SECURITY"
+
+
+class XMLSyntaxError(DematError):
+    """Input is not well-formed XML."""
+
+    code = "XML_SYNTAX"
+
+
+class ValidationError(DematError):
+    """A document breaks its schema or a business rule."""
+
+    code = "VALIDATION"
+
+
+class SchemaError(DematError):
+    """A schema set cannot be found or compiled."""
+
+    code = "SCHEMA"
+
+
+class SignatureError(DematError):
+    """Signing failed, or a signature is structurally unusable."""
+
+    code = "SIGNATURE"
+
+
+class PackagingError(DematError):
+    """An archive cannot be built or is refused on extraction (traversal, links, bombs)."""
+
+    code = "PACKAGING"
+
+
+class ProtocolError(DematError):
+    """A peer answered something that does not follow its protocol."""
+
+    code = "PROTOCOL"
+
+
+class TransportError(DematError):
+    """Talking to a platform failed."""
+
+    code = "TRANSPORT"
+
+
+class TimeoutError(TransportError):
+    """The platform did not answer in time; the call may be retried if idempotent."""
+
+    retryable = True
+    code = "TIMEOUT"
+
+
+class ConnectError(TransportError):
+    """The platform could not be reached."""
+
+    retryable = True
+    code = "CONNECT"
+
+
+class TLSError(TransportError):
+    """TLS handshake failed (untrusted server, refused client certificate)."""
+
+    code = "TLS"
+
+
+class ServerError(TransportError):
+    """The platform answered with a server-side failure (HTTP 5xx)."""
+
+    retryable = True
+    code = "SERVER"
+
+
+class RemoteRejected(DematError):
+    """The platform refused the document (duplicate, invalid, not allowed)."""
+
+    code = "REMOTE_REJECTED"
+
+
+class StoreError(DematError):
+    """The tracking store failed or its data is inconsistent."""
+
+    code = "STORE"
+
+
+class JournalError(StoreError):
+    """The hash-chained journal does not verify."""
+
+    code = "JOURNAL"
+
+
+class IdentityMismatch(ValidationError):
+    """A document's identity (SIRET, SIREN, IdColl) does not match its profile."""
+
+    code = "IDENTITY_MISMATCH"
+
+
+__all__ = [
+    "ConfigError",
+    "ConnectError",
+    "DematError",
+    "IdentityMismatch",
+    "JournalError",
+    "PackagingError",
+    "ProtocolError",
+    "RemoteRejected",
+    "SchemaError",
+    "ServerError",
+    "SignatureError",
+    "StoreError",
+    "TLSError",
+    "TimeoutError",
+    "TransportError",
+    "ValidationError",
+    "XMLSecurityError",
+    "XMLSyntaxError",
+]

@@ -1,0 +1,30 @@
+"""Hardened XML parsing and the schema registry."""
+
+from demat.xml.safe import (
+    DEFAULT_LIMITS,
+    Limits,
+    check_prolog,
+    element_path,
+    iterparse,
+    local_name,
+    make_parser,
+    parse,
+    parse_bytes,
+)
+from demat.xml.schemas import SchemaRegistry, SchemaSet, default_registry, load_xmlschema
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Limits",
+    "SchemaRegistry",
+    "SchemaSet",
+    "check_prolog",
+    "default_registry",
+    "element_path",
+    "iterparse",
+    "load_xmlschema",
+    "local_name",
+    "make_parser",
+    "parse",
+    "parse_bytes",
+]

@@ -1,0 +1,325 @@
+"""The one hardened way demat parses XML.
+
+Everything demat reads from the outside goes through here: entities are never resolved,
+DTDs are never loaded (a document that declares one is refused outright, since no flow
+demat handles uses them), the network is never touched, and size and depth are capped.
+Refusing any DOCTYPE is simpler and safer than trying to tell a benign internal subset
+from a billion-laughs one.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from lxml import etree
+
+from demat.errors import XMLSecurityError, XMLSyntaxError
+
+#: Default cap on the bytes of one document (PES files reach hundreds of MB).
+DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
+#: Default cap on nesting depth; PES is about 12 deep, SEDA about 30.
+DEFAULT_MAX_DEPTH = 256
+
+Source = bytes | str | os.PathLike[str] | IO[bytes]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps applied to untrusted XML."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_depth: int = DEFAULT_MAX_DEPTH
+
+
+DEFAULT_LIMITS = Limits()
+
+_PROLOG_SCAN = 64 * 1024
+
+
+def _decode_prolog(head: bytes) -> str:
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return head.decode("utf-16", errors="replace")
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    if head[:4] in (b"\x00<\x00?", b"<\x00?\x00"):
+        return head.decode("utf-16-be" if head[0] == 0 else "utf-16-le", errors="replace")
+    return head.decode("latin-1")
+
+
+_MARKUP = re.compile(r"\s*(<\?.*?\?>|<!--.*?-->)", re.S)
+
+
+def check_prolog(head: bytes, name: str | None = None) -> None:
+    """Refuse a document whose prolog declares a DTD, or that does not start like XML.
+
+    Only the prolog (before the root element) may hold a DOCTYPE, so scanning it is enough.
+    """
+    text = _decode_prolog(head[:_PROLOG_SCAN])
+    pos = 0
+    while True:
+        m = _MARKUP.match(text, pos)
+        if not m:
+            break
+        pos = m.end()
+    rest = text[pos:].lstrip()
+    if rest.startswith("<!DOCTYPE") or rest.startswith("<!doctype"):
+        raise XMLSecurityError(
+            "document refused: it declares a DTD (<!DOCTYPE>), which demat never accepts",
+            file=name,
+            code="XML_DTD_FORBIDDEN",
+        )
+    if not rest:
+        if len(head) >= _PROLOG_SCAN:
+            raise XMLSecurityError(
+                "document refused: prolog longer than 64 KiB", file=name, code="XML_PROLOG_TOO_LONG"
+            )
+        raise XMLSyntaxError("empty document or no root element", file=name, code="XML_EMPTY")
+    if not rest.startswith("<") or rest.startswith("<!"):
+        raise XMLSyntaxError("not an XML document", file=name, code="XML_NOT_XML")
+
+
+def make_parser(*, huge_text: bool = True, **extra: Any) -> etree.XMLParser:
+    """An lxml parser with every dangerous feature off.
+
+    ``huge_tree`` lifts libxml2's 10 MB text-node cap, which base64 PJ content exceeds; the
+    byte cap and the DOCTYPE ban bound what that could cost.
+    """
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=huge_text,
+        remove_comments=False,
+        **extra,
+    )
+
+
+def _name_of(source: Source) -> str | None:
+    if isinstance(source, os.PathLike | str):
+        return os.fspath(source)
+    return getattr(source, "name", None) if not isinstance(source, bytes) else None
+
+
+def _read_all(source: Source, limits: Limits) -> bytes:
+    name = _name_of(source)
+    if isinstance(source, bytes):
+        data = source
+    elif isinstance(source, os.PathLike | str):
+        path = Path(source)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise XMLSyntaxError(f"cannot read: {exc.strerror}", file=name, code="IO") from exc
+        if size > limits.max_bytes:
+            raise XMLSecurityError(
+                f"document of {size} bytes exceeds the cap of {limits.max_bytes} bytes",
+                file=name,
+                code="XML_TOO_LARGE",
+            )
+        data = path.read_bytes()
+    else:
+        data = source.read(limits.max_bytes + 1)
+    if len(data) > limits.max_bytes:
+        raise XMLSecurityError(
+            f"document exceeds the cap of {limits.max_bytes} bytes", file=name, code="XML_TOO_LARGE"
+        )
+    return data
+
+
+def _check_depth(root: etree._Element, limits: Limits, name: str | None) -> None:
+    # iterwalk keeps this in C and O(depth) memory.
+    depth = 0
+    for event, _ in etree.iterwalk(root, events=("start", "end")):
+        if event == "start":
+            depth += 1
+            if depth > limits.max_depth:
+                raise XMLSecurityError(
+                    f"nesting deeper than {limits.max_depth} levels", file=name, code="XML_TOO_DEEP"
+                )
+        else:
+            depth -= 1
+
+
+def parse_bytes(
+    data: bytes, *, name: str | None = None, limits: Limits = DEFAULT_LIMITS
+) -> etree._ElementTree:
+    """Parse a whole document held in memory, safely."""
+    if len(data) > limits.max_bytes:
+        raise XMLSecurityError(
+            f"document exceeds the cap of {limits.max_bytes} bytes", file=name, code="XML_TOO_LARGE"
+        )
+    check_prolog(data[:_PROLOG_SCAN], name)
+    parser = make_parser()
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise XMLSyntaxError(str(exc.msg), file=name, line=exc.lineno, code="XML_SYNTAX") from exc
+    tree = root.getroottree()
+    if tree.docinfo.doctype:
+        raise XMLSecurityError("document declares a DTD", file=name, code="XML_DTD_FORBIDDEN")
+    _check_depth(root, limits, name)
+    return tree
+
+
+def parse(source: Source, *, limits: Limits = DEFAULT_LIMITS) -> etree._ElementTree:
+    """Parse a file, bytes or binary stream into a tree, safely. For big files see :func:`iterparse`."""
+    name = _name_of(source)
+    return parse_bytes(_read_all(source, limits), name=name, limits=limits)
+
+
+class _CappedReader(io.RawIOBase):
+    """A binary stream that refuses to yield more than ``cap`` bytes."""
+
+    def __init__(self, raw: IO[bytes], cap: int, name: str | None) -> None:
+        self._raw = raw
+        self._cap = cap
+        self._seen = 0
+        self._name = name
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self._raw.read(len(buffer))
+        n = len(chunk)
+        buffer[:n] = chunk
+        self._seen += n
+        if self._seen > self._cap:
+            raise XMLSecurityError(
+                f"document exceeds the cap of {self._cap} bytes", file=self._name, code="XML_TOO_LARGE"
+            )
+        return n
+
+
+def open_checked(source: Source, limits: Limits = DEFAULT_LIMITS) -> tuple[IO[bytes], str | None, bool]:
+    """Open a source as a binary stream whose prolog has been checked; return (stream, name, owned)."""
+    name = _name_of(source)
+    if isinstance(source, bytes):
+        raw: IO[bytes] = io.BytesIO(source)
+        owned = True
+    elif isinstance(source, os.PathLike | str):
+        try:
+            raw = open(source, "rb")  # noqa: SIM115 - returned to the caller, closed there
+        except OSError as exc:
+            raise XMLSyntaxError(f"cannot read: {exc.strerror}", file=name, code="IO") from exc
+        owned = True
+    else:
+        raw = source
+        owned = False
+    first = raw.read(_PROLOG_SCAN)
+    check_prolog(first, name)
+    capped = _CappedReader(_Prepend(first, raw), limits.max_bytes, name)  # type: ignore[arg-type]
+    stream = io.BufferedReader(capped, buffer_size=1 << 20)
+    if owned:
+        # Closing the buffered stream must close the file underneath.
+        stream._demat_owned = raw  # type: ignore[attr-defined]
+    return stream, name, owned
+
+
+class _Prepend(io.RawIOBase):
+    def __init__(self, first: bytes, rest: IO[bytes]) -> None:
+        self._first = first
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._first:
+            out, self._first = self._first[: len(buffer)], self._first[len(buffer) :]
+        else:
+            out = self._rest.read(len(buffer))
+        buffer[: len(out)] = out
+        return len(out)
+
+
+def iterparse(
+    source: Source,
+    *,
+    events: tuple[str, ...] = ("end",),
+    tag: str | list[str] | None = None,
+    schema: etree.XMLSchema | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Iterator[tuple[str, etree._Element]]:
+    """Stream a document with bounded memory, safely.
+
+    The caller must clear elements it has finished with (``elem.clear()`` plus dropping
+    earlier siblings), as with lxml's iterparse. When ``schema`` is given, libxml2 validates
+    while streaming; a violation raises :class:`demat.errors.XMLSyntaxError` with the line.
+    Depth is checked on the fly.
+    """
+    stream, name, owned = open_checked(source, limits)
+    want = set(events) | {"start", "end"}
+    kwargs: dict[str, Any] = {}
+    if schema is not None:
+        kwargs["schema"] = schema
+    it = etree.iterparse(
+        stream,
+        events=tuple(want),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=True,
+        **kwargs,
+    )
+    depth = 0
+    try:
+        for event, elem in it:
+            if event == "start":
+                depth += 1
+                if depth > limits.max_depth:
+                    raise XMLSecurityError(
+                        f"nesting deeper than {limits.max_depth} levels",
+                        file=name,
+                        line=elem.sourceline,
+                        code="XML_TOO_DEEP",
+                    )
+            elif event == "end":
+                depth -= 1
+            if event in events and (tag is None or _tag_matches(elem, tag)):
+                yield event, elem
+    except etree.XMLSyntaxError as exc:
+        raise XMLSyntaxError(str(exc.msg), file=name, line=exc.lineno, code="XML_SYNTAX") from exc
+    finally:
+        if owned:
+            stream.close()
+            getattr(stream, "_demat_owned", stream).close()
+
+
+def _tag_matches(elem: etree._Element, tag: str | list[str]) -> bool:
+    t = elem.tag
+    if not isinstance(t, str):
+        return False
+    local = etree.QName(t).localname
+    if isinstance(tag, str):
+        return tag in (t, local)
+    return t in tag or local in tag
+
+
+def local_name(elem: etree._Element) -> str:
+    """The element's name without its namespace."""
+    t = elem.tag
+    return etree.QName(t).localname if isinstance(t, str) else ""
+
+
+def element_path(elem: etree._Element) -> str:
+    """A readable path such as ``/PES_Aller/PES_DepenseAller/Bordereau[2]/BlocBordereau/NbrPce``."""
+    parts = []
+    node: etree._Element | None = elem
+    while node is not None:
+        name = local_name(node)
+        parent = node.getparent()
+        if parent is not None:
+            same = [c for c in parent if isinstance(c.tag, str) and local_name(c) == name]
+            if len(same) > 1:
+                name = f"{name}[{same.index(node) + 1}]"
+        parts.append(name)
+        node = parent
+    return "/" + "/".join(reversed(parts))

@@ -1,0 +1,101 @@
+"""Hostile XML ends in a typed error, with no file or network access, in bounded time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from demat.errors import XMLSecurityError, XMLSyntaxError
+from demat.xml import Limits, iterparse, parse_bytes
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol9 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+]>
+<lolz>&lol9;</lolz>"""
+
+QUADRATIC = (
+    b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "' + b"x" * 50000 + b'">]><a>' + b"&x;" * 50000 + b"</a>"
+)
+
+
+def external_entity(tmp_path: Path) -> bytes:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP SECRET")
+    return f'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY e SYSTEM "file://{secret}">]><a>&e;</a>'.encode()
+
+
+EXTERNAL_DTD = b'<?xml version="1.0"?><!DOCTYPE a SYSTEM "http://127.0.0.1:9/evil.dtd"><a/>'
+
+
+@pytest.mark.parametrize("name", ["billion", "quadratic", "external_dtd", "comment_then_dtd"])
+def test_dtd_refused_in_both_paths(name: str) -> None:
+    doc = {
+        "billion": BILLION_LAUGHS,
+        "quadratic": QUADRATIC,
+        "external_dtd": EXTERNAL_DTD,
+        "comment_then_dtd": b"<?xml version='1.0'?><!-- hi --><!DOCTYPE a><a/>",
+    }[name]
+    with pytest.raises(XMLSecurityError) as info:
+        parse_bytes(doc)
+    assert info.value.code == "XML_DTD_FORBIDDEN"
+    with pytest.raises(XMLSecurityError):
+        list(iterparse(doc))
+
+
+def test_external_entity_never_read(tmp_path: Path) -> None:
+    with pytest.raises(XMLSecurityError):
+        parse_bytes(external_entity(tmp_path))
+
+
+def test_utf16_dtd_refused() -> None:
+    doc = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>'.encode("utf-16")
+    with pytest.raises(XMLSecurityError):
+        parse_bytes(doc)
+
+
+def test_deep_nesting_refused() -> None:
+    doc = b"<a>" * 5000 + b"</a>" * 5000
+    with pytest.raises((XMLSecurityError, XMLSyntaxError)):
+        parse_bytes(doc)
+    with pytest.raises((XMLSecurityError, XMLSyntaxError)):
+        list(iterparse(doc, limits=Limits(max_depth=100)))
+
+
+def test_size_cap() -> None:
+    doc = b"<a>" + b"x" * 10_000 + b"</a>"
+    with pytest.raises(XMLSecurityError) as info:
+        parse_bytes(doc, limits=Limits(max_bytes=1000))
+    assert info.value.code == "XML_TOO_LARGE"
+    with pytest.raises(XMLSecurityError):
+        list(iterparse(doc, limits=Limits(max_bytes=1000)))
+
+
+def test_huge_text_node_is_bounded_by_the_byte_cap() -> None:
+    doc = b"<a>" + b"A" * (12 * 1024 * 1024) + b"</a>"
+    assert len(parse_bytes(doc).getroot().text or "") == 12 * 1024 * 1024
+    with pytest.raises(XMLSecurityError):
+        parse_bytes(doc, limits=Limits(max_bytes=1024 * 1024))
+
+
+@pytest.mark.parametrize("doc", [b"", b"   ", b"%PDF-1.4 binary", b"\x00\x01\x02", b"<a><b></a>"])
+def test_not_xml(doc: bytes) -> None:
+    with pytest.raises(XMLSyntaxError):
+        parse_bytes(doc)
+    with pytest.raises(XMLSyntaxError):
+        list(iterparse(doc))
+
+
+def test_iterparse_streams_and_reports_line(tmp_path: Path) -> None:
+    f = tmp_path / "x.xml"
+    f.write_bytes(b"<?xml version='1.0' encoding='ISO-8859-1'?>\n<r>\n<i V='\xe9'/>\n<i V='2'/>\n</r>")
+    vals = [e.get("V") for _, e in iterparse(f, tag="i")]
+    assert vals == ["é", "2"]
+    f.write_bytes(b"<r>\n<i>\n</r>")
+    with pytest.raises(XMLSyntaxError) as info:
+        list(iterparse(f))
+    assert info.value.line == 3
