@@ -1,4 +1,4 @@
-"""``demat pes …`` commands."""
+"""``demat pes …``: build, inspect, validate, sign, verify, ack."""
 
 from __future__ import annotations
 
@@ -7,5 +7,10 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser("pes", help="pes commands")
-    parser.add_subparsers(dest="pes_command", required=True, metavar="COMMAND")
+    from demat.cli import pes_build, pes_check, pes_sign
+
+    parser: argparse.ArgumentParser = sub.add_parser("pes", help="PES V2 files (HELIOS)")
+    pes_sub = parser.add_subparsers(dest="pes_command", required=True, metavar="COMMAND")
+    pes_build.register(pes_sub)
+    pes_check.register(pes_sub)
+    pes_sign.register(pes_sub)

@@ -1,0 +1,1 @@
+"""Keys, certificates, XAdES signatures, trust and timestamps."""
