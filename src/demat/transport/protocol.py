@@ -1,0 +1,395 @@
+"""What the gateway needs from a tiers de télétransmission, as small async protocols.
+
+One implementation per wire API (:mod:`demat.transport.s2low`), the sandbox behind it for tests.
+Status codes are S²LOW's own (``HeliosStatus`` / ``ActesStatus`` enums in S²LOW); the tracking
+layer maps them onto demat's state table.
+
+Duplicate submissions and crash reconciliation
+----------------------------------------------
+The gateway must never send a document twice. What S²LOW offers for that:
+
+* HELIOS: the import refuses a file whose sha1 it has already seen ("doublon détecté") and a
+  ``NomFic`` already used for the same CodCol. The reply carries **no id** of the earlier
+  transaction, and the real API has **no way to list or search HELIOS transactions**. So an
+  identical re-upload is safe (it cannot create a second transaction) but, on real S²LOW, the
+  outcome of a lost submit is only learnt as :class:`DuplicateSubmission` with
+  ``existing_id=None``: the gateway then records "present, id unknown" for a person to match.
+* ACTES: ``NumeroInterne`` (``number``) is unique per collectivité and
+  ``api/list_actes.php`` lists transactions, so an acte can be found by its number.
+
+The sandbox adds one lookup that real S²LOW lacks, on a clearly separate path
+(``/_sandbox/helios/find?sha1=…``). :meth:`HeliosPlatform.find_pes` uses it where the server
+offers it and answers :attr:`Lookup.UNKNOWN` otherwise. With ``if_duplicate="resolve"``,
+``submit_*`` turns a duplicate refusal into ``SubmitResult(remote_id, already_present=True)``
+when the earlier transaction can be found, and raises :class:`DuplicateSubmission` when not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum, IntEnum
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+from demat.errors import RemoteRejected
+
+Source = bytes | Path
+"""A document to send: its bytes, or a path streamed from disk (large files)."""
+
+IfDuplicate = Literal["raise", "resolve"]
+
+
+class DuplicateSubmission(RemoteRejected):
+    """The platform already holds this document (same sha1, same NomFic or same acte number).
+
+    ``existing_id`` is the earlier transaction's id when it could be found, else ``None``.
+    """
+
+    code = "DUPLICATE"
+
+    def __init__(self, message: str, *, existing_id: str | None = None, file: str | None = None) -> None:
+        super().__init__(message, file=file)
+        self.existing_id = existing_id
+
+
+class HeliosStatusCode(IntEnum):
+    """S²LOW HELIOS transaction status (``src/Enum/HeliosStatus.php``)."""
+
+    ERREUR = -1
+    ANNULE = 0
+    POSTE = 1
+    EN_ATTENTE = 2
+    TRANSMIS = 3
+    ACQUITTE = 4
+    VALIDE = 5
+    REFUSE = 6
+    EN_TRAITEMENT = 7
+    INFORMATION_DISPONIBLE = 8
+    ENVOYE_AU_SAE = 9
+    ACCEPTE_PAR_SAE = 10
+    REFUSE_PAR_SAE = 11
+    ATTENTE_SIGNEE = 13
+    ATTENTE_POSTEE = 14
+    EN_ATTENTE_TRANSMISSION_SAE = 19
+    ERREUR_LORS_DE_L_ENVOI_SAE = 20
+    DETRUITE = 22
+    TRANSMIS_SANS_ACK = 24
+
+
+HELIOS_LABELS: dict[int, str] = {
+    -1: "Erreur",
+    0: "Annulé",
+    1: "Posté",
+    2: "En attente de transmission",
+    3: "Transmis",
+    4: "Acquittement reçu",
+    5: "Validé",
+    6: "Refusé",
+    7: "En traitement",
+    8: "Information disponible",
+    9: "Envoyé au SAE",
+    10: "Accepté par le SAE",
+    11: "Refusé par le SAE",
+    13: "En attente d'être signé",
+    14: "En attente d'être posté",
+    19: "En attente de transmission au SAE",
+    20: "Erreur lors de l'envoi au SAE",
+    22: "Détruit",
+    24: "Transmis sans acquittement",
+}
+
+#: Statuses after which the PES_ACQUIT can be downloaded (Pastell: TedetisRecupHelios).
+HELIOS_ACK_READY = frozenset({4, 6, 8})
+
+
+class ActesStatusCode(IntEnum):
+    """S²LOW ACTES transaction status (``class/actes/ActesStatusSQL.php``)."""
+
+    ERREUR = -1
+    ANNULE = 0
+    POSTE = 1
+    EN_ATTENTE_DE_TRANSMISSION = 2
+    TRANSMIS = 3
+    ACQUITTEMENT_RECU = 4
+    VALIDE = 5
+    REFUSE = 6
+    DOCUMENT_RECU = 7
+    ACQUITTEMENT_ENVOYE = 8
+    REPONSE_ACQUITTEE = 11
+    ENVOYE_AU_SAE = 12
+    ARCHIVE_PAR_LE_SAE = 13
+    ERREUR_ARCHIVAGE = 14
+    DETRUITE = 16
+    EN_ATTENTE_D_ETRE_POSTEE = 17
+    EN_ATTENTE_D_ETRE_SIGNEE = 18
+    EN_ATTENTE_DE_TRANSMISSION_SAE = 19
+    ERREUR_ENVOI_SAE = 20
+    DOCUMENT_RECU_PAS_D_AR = 21
+    ERREUR_SAE_DOCUMENTS_INDISPONIBLES = 22
+
+
+ACTES_LABELS: dict[int, str] = {
+    -1: "Erreur",
+    0: "Annulé",
+    1: "Posté",
+    2: "En attente de transmission",
+    3: "Transmis",
+    4: "Acquittement reçu",
+    5: "Validé",
+    6: "Refusé",
+    7: "Document reçu",
+    8: "Acquittement envoyé",
+    11: "Acquittement reçu (réponse)",
+    12: "Envoyé au SAE",
+    13: "Archivé par le SAE",
+    14: "Erreur lors de l'archivage",
+    16: "Détruite",
+    17: "En attente d'être postée",
+    18: "En attente d'être signée",
+    19: "En attente de transmission au SAE",
+    20: "Erreur lors de l'envoi au SAE",
+    21: "Document reçu (pas d'AR)",
+    22: "Erreur SAE : documents indisponibles",
+}
+
+
+class ActesTransactionType(IntEnum):
+    """S²LOW ACTES transaction types (the ``T`` of the ``-T-F`` file-name suffix)."""
+
+    TRANSMISSION = 1
+    COURRIER_SIMPLE = 2
+    DEMANDE_PIECES_COMPLEMENTAIRES = 3
+    LETTRE_OBSERVATIONS = 4
+    DEFERE_TA = 5
+    ANNULATION = 6
+    DEMANDE_CLASSIFICATION = 7
+
+
+class Lookup(Enum):
+    """Outcome of a search for an earlier submission."""
+
+    FOUND = "found"
+    ABSENT = "absent"
+    UNKNOWN = "unknown"  # the platform cannot tell (real S²LOW for HELIOS)
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    """Whether a document is already on the platform, and under which id."""
+
+    outcome: Lookup
+    remote_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """A transaction the platform holds for this document."""
+
+    remote_id: str
+    already_present: bool = False
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class HeliosStatus:
+    """One reading of a HELIOS transaction's status."""
+
+    code: int
+    label: str
+    message: str = ""
+
+    @property
+    def ack_ready(self) -> bool:
+        """The PES_ACQUIT can be downloaded."""
+        return self.code in HELIOS_ACK_READY
+
+    @property
+    def failed(self) -> bool:
+        return self.code == HeliosStatusCode.ERREUR
+
+
+@dataclass(frozen=True)
+class ActesStatus:
+    """One reading of an ACTES transaction's status.
+
+    ``reply`` is the XML S²LOW appends after the status line (``flux_retour``): the ARActe for
+    status 4, the préfecture message otherwise when there is one. ``message`` is the error text
+    that follows status -1 (an AnomalieActe/AnomalieEnveloppe from the ministry).
+    """
+
+    code: int
+    label: str
+    message: str = ""
+    reply: bytes | None = None
+
+    @property
+    def aracte(self) -> bytes | None:
+        """The ARActe XML when the acte was acknowledged."""
+        if self.code == ActesStatusCode.ACQUITTEMENT_RECU and self.reply and b"ARActe" in self.reply[:4096]:
+            return self.reply
+        return None
+
+    @property
+    def anomaly(self) -> bytes | None:
+        """The AnomalieActe / AnomalieEnveloppe XML when the ministry refused the acte."""
+        if self.reply and b"Anomalie" in self.reply[:4096]:
+            return self.reply
+        return None
+
+    @property
+    def failed(self) -> bool:
+        return self.code == ActesStatusCode.ERREUR
+
+
+@dataclass(frozen=True)
+class RetourRef:
+    """An unread PES_Retour file (``helios_get_list.php``)."""
+
+    id: str
+    name: str
+    date: str = ""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One file of an acte: its name as posted, content, and typology code (``99_AU``…)."""
+
+    name: str
+    source: Source
+    type_pj: str | None = None
+    signature: Source | None = None
+
+
+@dataclass(frozen=True)
+class ActeSubmission:
+    """The fields S²LOW's ``actes_transac_create.php`` takes (as Pastell sends them)."""
+
+    nature_code: int
+    number: str
+    subject: str
+    decision_date: dt.date
+    classification: Sequence[str]
+    type_acte: str
+    acte: Attachment
+    annexes: Sequence[Attachment] = ()
+    en_attente: bool = False
+    document_papier: bool = False
+
+
+@dataclass(frozen=True)
+class PrefectureDocumentRef:
+    """An unread message from the préfecture (``api/list_document_prefecture.php``)."""
+
+    id: str
+    type: int
+    related_transaction_id: str | None = None
+    unique_id: str | None = None
+    number: str | None = None
+    last_status_id: int | None = None
+
+
+@dataclass(frozen=True)
+class PrefectureAnswer:
+    """A reply to a préfecture letter (``actes_transac_reponse_create.php``).
+
+    ``type_envoie``: 3 refusal, 4 sending the requested documents/answer.
+    """
+
+    transaction_id: str
+    type_envoie: Literal[3, 4]
+    type_acte: str
+    acte: Attachment
+    annexes: Sequence[Attachment] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class ActeRef:
+    """A transaction as listed by ``api/list_actes.php``."""
+
+    id: str
+    status: int
+    number: str | None = None
+    unique_id: str | None = None
+    type: int | None = None
+
+
+@runtime_checkable
+class HeliosPlatform(Protocol):
+    """HELIOS (PES V2) side of a tiers de télétransmission."""
+
+    async def submit_pes(
+        self, name: str, source: Source, *, if_duplicate: IfDuplicate = "raise"
+    ) -> SubmitResult:
+        """Send a PES_Aller. Never retried: a lost reply is reconciled with :meth:`find_pes`."""
+        ...
+
+    async def status(self, remote_id: str) -> HeliosStatus:
+        """Current status of a transaction."""
+        ...
+
+    async def fetch_ack(self, remote_id: str) -> bytes:
+        """The PES_ACQUIT of a transaction whose status is 4, 6 or 8."""
+        ...
+
+    async def list_retours(self) -> list[RetourRef]:
+        """Unread PES_Retour files."""
+        ...
+
+    async def fetch_retour(self, retour_id: str) -> bytes:
+        """One PES_Retour file."""
+        ...
+
+    async def mark_retour_read(self, retour_id: str) -> None:
+        """Mark a PES_Retour as read so that it leaves the unread list."""
+        ...
+
+    async def find_pes(self, sha1: str) -> LookupResult:
+        """Find an earlier submission of exactly these bytes (see the module docstring)."""
+        ...
+
+
+@runtime_checkable
+class ActesPlatform(Protocol):
+    """ACTES side of a tiers de télétransmission."""
+
+    async def submit_acte(self, acte: ActeSubmission, *, if_duplicate: IfDuplicate = "raise") -> SubmitResult:
+        """Create and send an acte transaction. Never retried blindly."""
+        ...
+
+    async def status(self, remote_id: str) -> ActesStatus:
+        """Current status of a transaction, with the ARActe or the anomaly when there is one."""
+        ...
+
+    async def cancel(self, remote_id: str) -> str:
+        """Ask the préfecture to cancel an acknowledged acte; returns the cancellation transaction id."""
+        ...
+
+    async def fetch_classification(self) -> bytes:
+        """The current RetourClassification XML."""
+        ...
+
+    async def request_classification(self) -> None:
+        """Ask the ministry for a fresh classification."""
+        ...
+
+    async def list_prefecture_documents(self) -> list[PrefectureDocumentRef]:
+        """Unread messages from the préfecture."""
+        ...
+
+    async def fetch_prefecture_document(self, document_id: str) -> bytes:
+        """One préfecture message (its tar.gz)."""
+        ...
+
+    async def mark_document_read(self, document_id: str) -> None:
+        """Mark a préfecture message as read."""
+        ...
+
+    async def answer(self, answer: PrefectureAnswer) -> str:
+        """Reply to a préfecture letter; returns the reply transaction id."""
+        ...
+
+    async def find_acte(self, number: str) -> LookupResult:
+        """Find an earlier transmission by its NumeroInterne (unique per collectivité)."""
+        ...
