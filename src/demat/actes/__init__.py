@@ -5,6 +5,7 @@ Pure protocol code: models, business rules, file naming, messages and envelopes
 sandbox, read for tracking) and hardened reading of received archives.
 """
 
+from demat.actes.archive import ReceivedMember, ReceivedPackage, open_package
 from demat.actes.classification import Classification, Matiere, NatureClassification, TypePJ
 from demat.actes.data import (
     ActeData,
@@ -27,18 +28,36 @@ from demat.actes.package import (
     package_demande_classification,
     package_reply,
 )
+from demat.actes.read import (
+    ActeMessage,
+    ActesMessage,
+    AnomalieActeMessage,
+    AnomalieEnveloppeMessage,
+    ARActeMessage,
+    ARAnnulationMessage,
+    CourrierPrefMessage,
+    RetourClassificationMessage,
+    read_message,
+)
 from demat.actes.rules import ActesRuleError, Finding, Severity, check_acte, validate_acte
 
 __all__ = [
     "ACTES_NS",
+    "ARActeMessage",
+    "ARAnnulationMessage",
     "Acte",
     "ActeData",
     "ActeDocument",
+    "ActeMessage",
     "ActesIdentity",
     "ActesLimits",
+    "ActesMessage",
     "ActesPackage",
     "ActesRuleError",
+    "AnomalieActeMessage",
+    "AnomalieEnveloppeMessage",
     "Classification",
+    "CourrierPrefMessage",
     "EnvelopeData",
     "FichierSigne",
     "FileFormat",
@@ -50,15 +69,20 @@ __all__ = [
     "Nature",
     "NatureClassification",
     "PrefEmitter",
+    "ReceivedMember",
+    "ReceivedPackage",
     "Referent",
     "ReplyKind",
+    "RetourClassificationMessage",
     "Severity",
     "TypePJ",
     "check_acte",
+    "open_package",
     "package_acte",
     "package_annulation",
     "package_demande_classification",
     "package_reply",
+    "read_message",
     "sniff",
     "validate_acte",
 ]
