@@ -1,0 +1,231 @@
+"""Character encoding of PES files: detect it, and make a file ISO-8859-1.
+
+S²LOW refuses any PES whose first 50 characters do not contain ``ISO-8859-1`` (see
+``reference/pes.md`` §4), and Hélios works in Latin-1. Finance software often produces UTF-8, so
+:func:`to_latin1` transcodes a PES, rewriting its XML declaration. Characters that Latin-1
+cannot hold (``€``, ``’``, ``œ``…) either raise :class:`~demat.errors.ValidationError` with the
+line where they are (``errors="strict"``, the default: changing a legal document's text must be
+a decision), or are transliterated (``errors="replace"``: ``€`` → ``EUR``, ``’`` → ``'``,
+``œ`` → ``oe``, accents outside Latin-1 dropped, anything else → ``?``).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from typing import Literal
+
+from demat.errors import ValidationError
+
+#: What to do with a character the target encoding cannot represent.
+Unmappable = Literal["error", "replace", "charref"]
+
+#: Usual typographic characters of French text that ISO-8859-1 lacks, and their stand-ins.
+TRANSLITERATION: dict[str, str] = {
+    "\u20ac": "EUR",  # €
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u2032": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u2033": '"',
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u2012": "-",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2212": "-",
+    "\u2026": "...",
+    "\u2022": "-",
+    "\u0153": "oe",  # œ
+    "\u0152": "OE",  # Œ
+    "\u0178": "Y",  # Ÿ
+    "\u2009": " ",
+    "\u202f": " ",
+    "\u2007": " ",
+    "\u200b": "",
+    "\u2122": "TM",
+    "\ufeff": "",
+}
+
+_NOT_LATIN1 = re.compile(r"[^\x00-\xff]")
+_DECLARATION = re.compile(rb"^<\?xml\s[^>]*?\?>")
+_DECLARED = re.compile(rb"""^<\?xml\s[^>]*?encoding\s*=\s*["']([A-Za-z][A-Za-z0-9._\-]*)["']""")
+_ENCODING_ATTR = re.compile(r"""encoding\s*=\s*(["'])[A-Za-z][A-Za-z0-9._\-]*\1""")
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "UTF-32-LE"),
+    (codecs.BOM_UTF32_BE, "UTF-32-BE"),
+    (codecs.BOM_UTF8, "UTF-8"),
+    (codecs.BOM_UTF16_LE, "UTF-16-LE"),
+    (codecs.BOM_UTF16_BE, "UTF-16-BE"),
+)
+_LATIN1_NAMES = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "iso_8859-1", "iso-ir-100"}
+
+
+def is_latin1_name(name: str) -> bool:
+    """Whether an encoding name designates ISO-8859-1."""
+    return name.strip().lower().replace("_", "-") in _LATIN1_NAMES or codecs.lookup(name).name == "latin-1"
+
+
+def declared_encoding(head: bytes) -> str | None:
+    """The ``encoding`` pseudo-attribute of the XML declaration at the start of ``head``, if any."""
+    for bom, _ in _BOMS:
+        if head.startswith(bom):
+            head = head[len(bom) :]
+            break
+    match = _DECLARED.match(head)
+    return match.group(1).decode("ascii") if match else None
+
+
+def detect_encoding(head: bytes) -> str:
+    """The encoding of an XML document from its first bytes: BOM, else declaration, else UTF-8."""
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name
+    if head.startswith(b"<\x00?\x00"):
+        return "UTF-16-LE"
+    if head.startswith(b"\x00<\x00?"):
+        return "UTF-16-BE"
+    return declared_encoding(head) or "UTF-8"
+
+
+def transliterate(char: str) -> str:
+    """A Latin-1 stand-in for one character (``?`` when none is sensible)."""
+    if char in TRANSLITERATION:
+        return TRANSLITERATION[char]
+    decomposed = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+    try:
+        decomposed.encode("latin-1")
+    except UnicodeEncodeError:
+        return "?"
+    return decomposed or "?"
+
+
+def _replace_all(text: str) -> str:
+    return _NOT_LATIN1.sub(lambda m: transliterate(m.group(0)), text)
+
+
+def fit_text(value: str, *, unmappable: Unmappable = "error", where: str | None = None) -> str:
+    """Make one text value fit ISO-8859-1 according to ``unmappable`` (see :class:`PesWriter`)."""
+    bad = _NOT_LATIN1.search(value)
+    if bad is None or unmappable == "charref":
+        return value
+    if unmappable == "replace":
+        return _replace_all(value)
+    char = bad.group(0)
+    raise ValidationError(
+        f"caractère {char!r} (U+{ord(char):04X}) hors ISO-8859-1 dans {value!r}; "
+        "le remplacer, ou demander le remplacement automatique",
+        path=where,
+        code="PES_NOT_LATIN1",
+    )
+
+
+def _rewrite_declaration(text: str) -> str:
+    if text.startswith("<?xml"):
+        end = text.find("?>")
+        if end != -1:
+            decl = text[: end + 2]
+            if _ENCODING_ATTR.search(decl):
+                new = _ENCODING_ATTR.sub('encoding="ISO-8859-1"', decl, count=1)
+            else:
+                # The encoding pseudo-attribute comes after version, before standalone.
+                new = re.sub(
+                    r"""(version\s*=\s*(["'])[^"']*\2)""", r'\1 encoding="ISO-8859-1"', decl, count=1
+                )
+            return new + text[end + 2 :]
+    return '<?xml version="1.0" encoding="ISO-8859-1"?>\n' + text
+
+
+def iter_to_latin1(
+    chunks: Iterable[bytes], *, errors: Literal["strict", "replace"] = "strict", name: str | None = None
+) -> Iterator[bytes]:
+    """Transcode an XML document given in byte chunks to ISO-8859-1, streaming.
+
+    The declaration is rewritten (or added) with ``encoding="ISO-8859-1"``; a BOM is dropped.
+    Raises :class:`~demat.errors.ValidationError`: ``PES_NOT_LATIN1`` (a character Latin-1
+    cannot hold, with its line, when ``errors="strict"``) or ``PES_BAD_ENCODING`` (bytes that are
+    not valid in the declared encoding).
+    """
+    source = iter(chunks)
+    head = b""
+    for block in source:
+        head += block
+        if len(head) >= 1024 or b"?>" in head:
+            break
+    encoding = detect_encoding(head)
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)("strict")
+    except LookupError:
+        raise ValidationError(
+            f"encodage déclaré inconnu: {encoding}", file=name, code="PES_BAD_ENCODING"
+        ) from None
+    line = 1
+    first = True
+
+    def convert(block: bytes, final: bool) -> bytes:
+        nonlocal line, first
+        try:
+            text = decoder.decode(block, final)
+        except UnicodeDecodeError as exc:
+            raise ValidationError(
+                f"octets invalides pour l'encodage {encoding} ({exc.reason})",
+                file=name,
+                line=line,
+                code="PES_BAD_ENCODING",
+            ) from exc
+        starts = first and bool(text)
+        if starts:
+            first = False
+            text = text.removeprefix("\ufeff")
+        bad = _NOT_LATIN1.search(text)
+        if bad is not None:
+            if errors == "strict":
+                char = bad.group(0)
+                raise ValidationError(
+                    f"caractère {char!r} (U+{ord(char):04X}) hors ISO-8859-1",
+                    file=name,
+                    line=line + text.count("\n", 0, bad.start()),
+                    code="PES_NOT_LATIN1",
+                )
+            text = _replace_all(text)
+        line += text.count("\n")
+        if starts:
+            text = _rewrite_declaration(text)
+        return text.encode("latin-1")
+
+    out = convert(head, False)
+    if out:
+        yield out
+    for block in source:
+        out = convert(block, False)
+        if out:
+            yield out
+    out = convert(b"", True)
+    if out:
+        yield out
+
+
+def to_latin1(
+    xml_bytes: bytes, *, errors: Literal["strict", "replace"] = "strict", name: str | None = None
+) -> bytes:
+    """Transcode a whole PES (UTF-8, UTF-16…) to ISO-8859-1; see :func:`iter_to_latin1`."""
+    return b"".join(iter_to_latin1([xml_bytes], errors=errors, name=name))
+
+
+__all__ = [
+    "TRANSLITERATION",
+    "Unmappable",
+    "declared_encoding",
+    "detect_encoding",
+    "fit_text",
+    "is_latin1_name",
+    "iter_to_latin1",
+    "to_latin1",
+    "transliterate",
+]
