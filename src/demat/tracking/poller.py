@@ -1,0 +1,516 @@
+"""The poller: leases due transmissions, hands each to a flow handler, applies the outcome.
+
+The poller knows nothing of platforms. The gateway gives it a :class:`Handler`, an async
+callable ``handler(transmission) -> PollOutcome``, called for a leased transmission in state:
+
+* ``SENDING``: submit it now. The poller has already journaled ``ACCEPTED → SENDING`` (and
+  committed it) *before* the call, so a crash during the submission leaves a ``SENDING`` row
+  whose lease expires: its outcome is unknown and it goes to reconciliation, never to a resend.
+  Return ``Moved(SENT, remote_id=…)``, ``Moved(REJECTED)`` for a refused upload, ``Retry(…,
+  not_sent=True)`` when the platform certainly got nothing, or ``Retry`` when it may have.
+* ``SENT`` / ``CANCEL_REQUESTED``: read the platform status; return ``NoChange()`` or
+  ``Moved(state, documents=[…])`` (see :meth:`~demat.tracking.states.StatusTable.target`).
+
+An exception from the handler never changes a state by itself: it is a retryable error with
+backoff, except during a submission where it makes the outcome unknown (``UNKNOWN``), or
+certainly-not-sent for :class:`~demat.errors.ConnectError` / :class:`~demat.errors.TLSError`.
+Only an explicit :class:`Fatal` fails a transmission.
+
+:func:`reconcile` settles ``SENDING`` rows left by a dead sender and ``UNKNOWN`` ones with a
+:data:`Reconciler` that asks the platform whether it holds the document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import signal
+import socket
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from demat.errors import ConnectError, DematError, TLSError
+from demat.tracking.schedule import DEFAULT_SCHEDULE, Schedule, schedule_for
+from demat.tracking.states import IN_DOUBT, POLLED, IllegalTransition, State
+from demat.tracking.store import KEEP, Clock, LeaseLost, NewDocument, StaleState, Store, Transmission
+
+log = logging.getLogger("demat.tracking.poller")
+
+
+# -- outcomes --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoChange:
+    """Nothing new on the platform; try again when the schedule says."""
+
+
+@dataclass(frozen=True)
+class Moved:
+    """Move the transmission to ``to`` (journaled as ``event``), storing ``documents`` with it.
+    A move to the current state records progress (a new platform status, a later document)."""
+
+    to: State
+    event: str
+    remote_id: str | None = None
+    remote_status: str | int | None = None
+    data: Mapping[str, Any] | None = None
+    documents: Sequence[NewDocument] = ()
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A retryable failure (network, platform 5xx…): back off and try again.
+
+    For a submission, ``not_sent=True`` asserts the platform received nothing (connection
+    refused), so the transmission goes back to ``ACCEPTED``; otherwise it becomes ``UNKNOWN``.
+    """
+
+    message: str
+    code: str = "RETRY"
+    not_sent: bool = False
+
+
+@dataclass(frozen=True)
+class Fatal:
+    """Give up: the transmission moves to ``state`` (``FAILED`` by default)."""
+
+    message: str
+    code: str = "FATAL"
+    state: State = State.FAILED
+
+
+PollOutcome = NoChange | Moved | Retry | Fatal
+
+
+class Handler(Protocol):
+    """What the poller calls for each leased transmission (see the module docstring)."""
+
+    async def __call__(self, transmission: Transmission, /) -> PollOutcome: ...
+
+
+@dataclass(frozen=True)
+class Found:
+    """Reconciliation: the platform holds the document, under ``remote_id`` if it could tell."""
+
+    remote_id: str | None
+    data: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Absent:
+    """Reconciliation: the platform certainly does not hold the document (safe to resend)."""
+
+
+@dataclass(frozen=True)
+class Undetermined:
+    """Reconciliation: the platform could not tell (unreachable, no lookup for this flow)."""
+
+    message: str
+
+
+ReconcileResult = Found | Absent | Undetermined
+Reconciler = Callable[[Transmission], Awaitable[ReconcileResult]]
+"""Asks the platform whether it holds a transmission's document (given by the gateway)."""
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did: transmissions leased and how each ended (``moved``, ``no_change``,
+    ``retry``, ``failed``, ``exhausted``, ``unknown``, ``not_sent``, ``lost``, ``skipped``…)."""
+
+    acquired: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    def merge(self, other: CycleReport) -> None:
+        """Add ``other``'s counts to this report."""
+        self.acquired += other.acquired
+        self.outcomes.update(other.outcomes)
+
+
+def default_owner() -> str:
+    """A lease owner name unique to this process: ``host:pid:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _after(now: dt.datetime, seconds: float) -> dt.datetime:
+    return now + dt.timedelta(seconds=seconds)
+
+
+class _Leases:
+    """Leases held by one poller, renewed in the background while work is slow."""
+
+    def __init__(self, store: Store, owner: str, lease_seconds: float) -> None:
+        self.store = store
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+        self.held: set[str] = set()
+
+    async def keep_alive(self) -> None:
+        interval = max(self.lease_seconds / 3, 0.05)
+        while True:
+            await asyncio.sleep(interval)
+            if self.held:
+                try:
+                    await self.store.renew(set(self.held), self.owner, self.lease_seconds)
+                except DematError as exc:  # the database hiccuped; the next beat retries
+                    log.warning("lease renewal failed: %s", exc)
+
+    async def release(self, t: Transmission, next_attempt_at: Any = KEEP, **kw: Any) -> bool:
+        try:
+            return await self.store.release(t.id, self.owner, next_attempt_at, **kw)
+        finally:
+            self.held.discard(t.id)
+
+
+class Poller:
+    """Polls one store with one handler. Several pollers (processes, hosts) may share a store:
+    leases make each transmission handled by one of them at a time."""
+
+    def __init__(
+        self,
+        store: Store,
+        handler: Handler,
+        *,
+        owner: str | None = None,
+        schedule: Schedule | Mapping[str, Schedule] = DEFAULT_SCHEDULE,
+        batch: int = 50,
+        concurrency: int = 8,
+        lease_seconds: float = 300.0,
+        clock: Clock | None = None,
+        reconciler: Reconciler | None = None,
+        idle_seconds: float = 5.0,
+        states: Iterable[State] = POLLED,
+    ) -> None:
+        self.store = store
+        self.handler = handler
+        self.owner = owner or default_owner()
+        self.schedule = schedule
+        self.batch = batch
+        self.concurrency = concurrency
+        self.lease_seconds = lease_seconds
+        self.clock: Clock = clock or store.clock
+        self.reconciler = reconciler
+        self.idle_seconds = idle_seconds
+        self.states = frozenset(states)
+
+    def _schedule(self, state: State) -> Schedule:
+        if isinstance(self.schedule, Schedule):
+            return self.schedule
+        return schedule_for(dict(self.schedule), state.value)
+
+    async def run_once(self, stop: asyncio.Event | None = None) -> CycleReport:
+        """One cycle: lease up to ``batch`` due transmissions, handle them (at most
+        ``concurrency`` at a time), apply outcomes, release leases. If ``stop`` is set during
+        the cycle, work already started finishes and the rest is released untouched."""
+        report = CycleReport()
+        leased = await self.store.acquire_due(
+            self.owner, self.batch, self.lease_seconds, now=self.clock(), states=self.states
+        )
+        report.acquired = len(leased)
+        if not leased:
+            return report
+        leases = _Leases(self.store, self.owner, self.lease_seconds)
+        leases.held.update(t.id for t in leased)
+        gate = asyncio.Semaphore(self.concurrency)
+        beat = asyncio.create_task(leases.keep_alive())
+        try:
+            results = await asyncio.gather(*(self._guarded(t, leases, gate, stop) for t in leased))
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+        report.outcomes.update(results)
+        return report
+
+    async def _guarded(
+        self, t: Transmission, leases: _Leases, gate: asyncio.Semaphore, stop: asyncio.Event | None
+    ) -> str:
+        async with gate:
+            if stop is not None and stop.is_set():
+                await leases.release(t)
+                return "skipped"
+            try:
+                return await self._handle(t, leases)
+            except (LeaseLost, StaleState) as exc:
+                log.warning("%s: %s", t.id, exc)
+                leases.held.discard(t.id)
+                return "lost"
+            except Exception:  # the store failed mid-way; the lease will expire and be taken over
+                log.exception("%s: cannot apply the outcome", t.id)
+                leases.held.discard(t.id)
+                return "store_error"
+
+    async def _call(self, t: Transmission) -> PollOutcome:
+        try:
+            return await self.handler(t)
+        except DematError as exc:
+            return Retry(str(exc), exc.code, not_sent=isinstance(exc, ConnectError | TLSError))
+        except Exception as exc:
+            log.exception("handler failed on %s", t.id)
+            return Retry(f"{type(exc).__name__}: {exc}", "UNEXPECTED")
+
+    async def _handle(self, t: Transmission, leases: _Leases) -> str:
+        if t.state is State.ACCEPTED:
+            # Durably mark the submission before making it: the crash-safety pivot.
+            t = await self.store.transition(
+                t.id,
+                State.SENDING,
+                event="send_started",
+                expect=State.ACCEPTED,
+                owner=self.owner,
+                reset_counters=False,
+                now=self.clock(),
+            )
+        outcome = await self._call(t)
+        if isinstance(outcome, Moved):
+            try:
+                await self._move(t, outcome)
+            except IllegalTransition as exc:
+                log.error("%s: %s", t.id, exc)
+                outcome = Retry(str(exc), exc.code)
+            else:
+                await leases.release(t)
+                return "moved"
+        if t.state is State.SENDING:
+            return await self._submission_failed(t, outcome, leases)
+        now = self.clock()
+        schedule = self._schedule(t.state)
+        if isinstance(outcome, Fatal):
+            await self._fail(t, outcome.state, "failed", {"error": outcome.message, "code": outcome.code})
+            await leases.release(t)
+            return "failed"
+        error = outcome.message if isinstance(outcome, Retry) else None
+        delay = schedule.delay(t.attempts + 1, errors=t.errors + 1 if error else 0)
+        if delay is None:
+            await self._fail(
+                t, State.FAILED, "retries_exhausted", {"attempts": t.attempts + 1, "error": error}
+            )
+            await leases.release(t)
+            return "exhausted"
+        await leases.release(t, _after(now, delay), attempted=True, error=error)
+        return "retry" if error else "no_change"
+
+    async def _move(self, t: Transmission, m: Moved) -> Transmission:
+        now = self.clock()
+        if m.to in IN_DOUBT or m.to is State.ACCEPTED:
+            next_at: dt.datetime | None = now
+        elif m.to in self.states:
+            first = self._schedule(m.to).delay(0)
+            next_at = None if first is None else _after(now, first)
+        else:
+            next_at = None
+        return await self.store.transition(
+            t.id,
+            m.to,
+            event=m.event,
+            data=m.data,
+            remote_id=m.remote_id,
+            remote_status=m.remote_status,
+            expect=t.state,
+            owner=self.owner,
+            documents=m.documents,
+            next_attempt_at=next_at,
+            now=now,
+        )
+
+    async def _fail(self, t: Transmission, to: State, event: str, data: Mapping[str, Any]) -> None:
+        await self.store.transition(
+            t.id, to, event=event, data=data, expect=t.state, owner=self.owner, now=self.clock()
+        )
+
+    async def _submission_failed(self, t: Transmission, outcome: PollOutcome, leases: _Leases) -> str:
+        now = self.clock()
+        if isinstance(outcome, Fatal):
+            # The handler asserts nothing reached the platform (e.g. the file vanished).
+            await self._fail(
+                t, outcome.state, "send_failed", {"error": outcome.message, "code": outcome.code}
+            )
+            await leases.release(t)
+            return "failed"
+        if isinstance(outcome, Retry):
+            message, code, not_sent = outcome.message, outcome.code, outcome.not_sent
+        else:  # NoChange (or an illegal move) says nothing about what the platform got
+            message, code, not_sent = "aucun résultat pour l'envoi", "NO_OUTCOME", False
+        errors = t.errors + 1
+        next_at: dt.datetime | None
+        if not_sent:
+            delay = self._schedule(State.ACCEPTED).delay(t.attempts + 1, errors=errors)
+            if delay is None:
+                await self._fail(
+                    t, State.FAILED, "retries_exhausted", {"attempts": t.attempts + 1, "error": message}
+                )
+                await leases.release(t)
+                return "exhausted"
+            next_at = _after(now, delay)
+            to, event, result = State.ACCEPTED, "send_failed", "not_sent"
+        else:
+            # Maybe sent: reconcile with the platform before anything else.
+            delay = self._schedule(State.UNKNOWN).delay(0, errors=errors)
+            to, event, result = State.UNKNOWN, "send_outcome_unknown", "unknown"
+            next_at = None if delay is None else _after(now, delay)
+        await self.store.transition(
+            t.id,
+            to,
+            event=event,
+            data={"error": message, "code": code},
+            expect=State.SENDING,
+            owner=self.owner,
+            next_attempt_at=next_at,
+            reset_counters=False,
+            now=now,
+        )
+        await leases.release(t, attempted=True, error=message)
+        return result
+
+    async def reconcile_once(self, stop: asyncio.Event | None = None) -> CycleReport:
+        """Reconcile due in-doubt transmissions with :attr:`reconciler` (no-op without one)."""
+        if self.reconciler is None:
+            return CycleReport()
+        return await reconcile(
+            self.store,
+            self.reconciler,
+            owner=self.owner,
+            lease_seconds=self.lease_seconds,
+            limit=self.batch,
+            schedule=self._schedule(State.UNKNOWN),
+            first_poll=self._schedule(State.SENT),
+            clock=self.clock,
+            stop=stop,
+        )
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Cycle until ``stop`` is set (see :func:`install_signal_handlers`); then finish the
+        work in flight, release the leases not started, and return. A failing database is
+        logged and retried after ``idle_seconds``."""
+        while not stop.is_set():
+            full = False
+            try:
+                await self.reconcile_once(stop)
+                report = await self.run_once(stop)
+                full = report.acquired >= self.batch
+            except DematError as exc:
+                log.error("poll cycle failed: %s", exc)
+            if full:
+                await asyncio.sleep(0)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.idle_seconds)
+
+
+async def reconcile(
+    store: Store,
+    ask: Reconciler,
+    *,
+    owner: str,
+    lease_seconds: float = 300.0,
+    limit: int = 50,
+    schedule: Schedule = DEFAULT_SCHEDULE,
+    first_poll: Schedule = DEFAULT_SCHEDULE,
+    clock: Clock | None = None,
+    stop: asyncio.Event | None = None,
+) -> CycleReport:
+    """Settle due in-doubt transmissions (``SENDING`` with an expired lease, ``UNKNOWN``).
+
+    ``ask`` says whether the platform holds the document: :class:`Found` with an id → ``SENT``
+    (status polled after ``first_poll``'s first delay); :class:`Absent` → ``ACCEPTED`` (sent
+    again); :class:`Found` without an id → ``UNKNOWN`` left to a person (not due any more);
+    :class:`Undetermined` or an exception → ``UNKNOWN``, asked again after ``schedule``'s
+    backoff. Nothing in doubt is ever resent without an :class:`Absent` answer.
+    """
+    clock = clock or store.clock
+    report = CycleReport()
+    leased = await store.acquire_due(owner, limit, lease_seconds, now=clock(), states=IN_DOUBT)
+    report.acquired = len(leased)
+    for t in leased:
+        if stop is not None and stop.is_set():
+            await store.release(t.id, owner)
+            report.outcomes["skipped"] += 1
+            continue
+        try:
+            answer = await ask(t)
+        except Exception as exc:
+            log.warning("reconciliation of %s failed: %s", t.id, exc)
+            answer = Undetermined(f"{type(exc).__name__}: {exc}")
+        now = clock()
+        try:
+            if isinstance(answer, Found) and answer.remote_id is not None:
+                first = first_poll.delay(0)
+                await store.transition(
+                    t.id,
+                    State.SENT,
+                    event="reconciled_found",
+                    data=answer.data,
+                    remote_id=answer.remote_id,
+                    expect=t.state,
+                    owner=owner,
+                    next_attempt_at=None if first is None else _after(now, first),
+                    now=now,
+                )
+                await store.release(t.id, owner)
+                report.outcomes["found"] += 1
+            elif isinstance(answer, Found):
+                await store.transition(
+                    t.id,
+                    State.UNKNOWN,
+                    event="reconciled_present_without_id",
+                    data=answer.data,
+                    expect=t.state,
+                    owner=owner,
+                    next_attempt_at=None,
+                    now=now,
+                )
+                await store.release(t.id, owner)
+                report.outcomes["needs_person"] += 1
+            elif isinstance(answer, Absent):
+                await store.transition(
+                    t.id, State.ACCEPTED, event="reconciled_absent", expect=t.state, owner=owner, now=now
+                )
+                await store.release(t.id, owner)
+                report.outcomes["absent"] += 1
+            else:
+                delay = schedule.delay(t.attempts + 1, errors=t.errors + 1)
+                next_at = None if delay is None else _after(now, delay)
+                if t.state is State.SENDING:
+                    await store.transition(
+                        t.id,
+                        State.UNKNOWN,
+                        event="send_outcome_unknown",
+                        data={"error": answer.message},
+                        expect=State.SENDING,
+                        owner=owner,
+                        next_attempt_at=next_at,
+                        reset_counters=False,
+                        now=now,
+                    )
+                    await store.release(t.id, owner, attempted=True, error=answer.message)
+                else:
+                    await store.release(t.id, owner, next_at, attempted=True, error=answer.message)
+                report.outcomes["undetermined"] += 1
+        except (LeaseLost, StaleState) as exc:
+            log.warning("%s: %s", t.id, exc)
+            report.outcomes["lost"] += 1
+    return report
+
+
+def install_signal_handlers(
+    stop: asyncio.Event, signals: Iterable[signal.Signals] = (signal.SIGTERM, signal.SIGINT)
+) -> Callable[[], None]:
+    """Make ``signals`` set ``stop`` (for :meth:`Poller.run_forever`); returns an undo callable.
+    Must be called from the running event loop's thread (Unix)."""
+    loop = asyncio.get_running_loop()
+    chosen = tuple(signals)
+    for sig in chosen:
+        loop.add_signal_handler(sig, stop.set)
+
+    def undo() -> None:
+        for sig in chosen:
+            loop.remove_signal_handler(sig)
+
+    return undo
