@@ -1,0 +1,200 @@
+"""TOTEM ``Scellement``: the integrity fingerprint a budget document carries to the préfecture.
+
+A seal is not a signature: it only shows that the flux was not altered after the collectivité
+sealed it in TotEM. The algorithm is TotEM's (DSC code, also in SICTIAM Stela; see
+``reference/actes.md`` §4): drop ``/DocumentBudgetaire/Scellement`` together with the whitespace
+that follows it, canonicalise the whole document with inclusive C14N 1.0 without comments,
+and take the MD5 and SHA-1 of the result. TotEM writes the hex digests in upper case, other
+tools in lower case, so they are compared case-insensitively. For a compte financier unique
+the seal sits in the wrapped DocumentBudgetaire but covers the whole CFU document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from lxml import etree
+
+from demat.actes.budget._doc import ENTETE_DOC, SCELLEMENT, find_docbudg
+from demat.errors import ValidationError
+from demat.xml.safe import parse_bytes
+
+BudgetSource = bytes | str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class SealReport:
+    """What :func:`verify_seal` found. ``seal_valid`` is False when there is no seal."""
+
+    file: str | None
+    sealed: bool
+    seal_valid: bool
+    date: str | None
+    expected_md5: str | None
+    expected_sha1: str | None
+    actual_md5: str
+    actual_sha1: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict, for JSON output."""
+        return asdict(self)
+
+
+class _Digests:
+    """A write-only sink that feeds C14N output to MD5 and SHA-1 without holding it."""
+
+    def __init__(self) -> None:
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.sha1 = hashlib.sha1(usedforsecurity=False)
+
+    def write(self, chunk: bytes) -> None:
+        self.md5.update(chunk)
+        self.sha1.update(chunk)
+
+
+def _read(source: BudgetSource) -> tuple[bytes, str | None]:
+    if isinstance(source, bytes):
+        return source, None
+    with open(source, "rb") as fh:
+        return fh.read(), os.fspath(source)
+
+
+def _not_budget(name: str | None) -> ValidationError:
+    return ValidationError(
+        "ce document n'est pas un DocumentBudgetaire TOTEM (ni un compte financier unique)",
+        file=name,
+        code="TOTEM_NOT_DOCBUDG",
+    )
+
+
+def digests_without_seal(tree: etree._ElementTree) -> tuple[str, str]:
+    """MD5 and SHA-1 (upper-case hex) of ``tree`` once its Scellement is removed.
+
+    The tree is modified: its Scellement (and the whitespace after it, which lxml keeps as
+    the element's tail) is taken out.
+    """
+    doc = find_docbudg(tree.getroot())
+    if doc is not None:
+        existing = doc.find(SCELLEMENT)
+        if existing is not None:
+            doc.remove(existing)  # removes its tail too: the whitespace after it
+    sink = _Digests()
+    tree.write_c14n(sink, exclusive=False, with_comments=False)
+    return sink.md5.hexdigest().upper(), sink.sha1.hexdigest().upper()
+
+
+def verify_seal(source: BudgetSource, *, name: str | None = None) -> SealReport:
+    """Recompute the seal of a budget document and compare it with the one it carries."""
+    data, path = _read(source)
+    name = name or path
+    tree = parse_bytes(data, name=name)
+    doc = find_docbudg(tree.getroot())
+    if doc is None:
+        raise _not_budget(name)
+    existing = doc.find(SCELLEMENT)
+    md5, sha1 = digests_without_seal(tree)
+    if existing is None:
+        return SealReport(name, False, False, None, None, None, md5, sha1)
+    want_md5, want_sha1 = existing.get("md5"), existing.get("sha1")
+    valid = (want_md5 or "").upper() == md5 and (want_sha1 or "").upper() == sha1
+    return SealReport(name, True, valid, existing.get("date"), want_md5, want_sha1, md5, sha1)
+
+
+def require_valid_seal(source: BudgetSource, *, name: str | None = None) -> SealReport:
+    """Like :func:`verify_seal`, but refuse (ValidationError) an unsealed or mis-sealed document."""
+    report = verify_seal(source, name=name)
+    if not report.sealed:
+        raise ValidationError(
+            "document budgétaire non scellé : scellez-le dans TotEM avant de le transmettre",
+            file=report.file,
+            code="TOTEM_UNSEALED",
+        )
+    if not report.seal_valid:
+        raise ValidationError(
+            "scellement invalide : le document a été modifié après son scellement "
+            f"(empreinte MD5 attendue {report.expected_md5}, calculée {report.actual_md5})",
+            file=report.file,
+            code="TOTEM_SEAL_MISMATCH",
+        )
+    return report
+
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+def _line_offset(text: str, line: int) -> int:
+    """Offset in ``text`` of the start of 1-based ``line``."""
+    if line <= 1:
+        return 0
+    for count, m in enumerate(_NEWLINE.finditer(text), start=2):
+        if count == line:
+            return m.end()
+    return len(text)
+
+
+def _tag_span(text: str, elem: etree._Element, *, with_element: bool) -> tuple[int, int]:
+    """Where ``elem`` starts in ``text``; with_element: up to the end of its whitespace tail."""
+    qname = f"{elem.prefix}:" if elem.prefix else ""
+    local = etree.QName(elem).localname
+    start_at = _line_offset(text, elem.sourceline or 1)
+    if not with_element:
+        m = re.compile(rf"<{re.escape(qname)}{local}(?=[\s/>])").search(text, start_at)
+    else:
+        m = re.compile(
+            rf"<{re.escape(qname)}{local}\b[^>]*?(?:/>|>\s*</{re.escape(qname)}{local}\s*>)[ \t\r\n]*"
+        ).search(text, start_at)
+    if m is None:  # pragma: no cover - the parser saw it on that line
+        raise ValidationError(f"élément {local} introuvable dans le texte", code="TOTEM_SEAL_INTERNAL")
+    return m.start(), m.end()
+
+
+def _format_date(when: datetime | None) -> str:
+    moment = when or datetime.now().astimezone()
+    return moment.isoformat(timespec="seconds")
+
+
+def seal(data: bytes, *, when: datetime | None = None, name: str | None = None) -> bytes:
+    """Seal a budget document as TotEM does; return the new bytes, in the document's encoding.
+
+    The ``Scellement`` goes just before ``EnTeteDocBudgetaire`` followed by the same
+    indentation, so removing it again gives back the input byte for byte. An existing seal is
+    replaced. The result is verified before it is returned.
+    """
+    tree = parse_bytes(data, name=name)
+    doc = find_docbudg(tree.getroot())
+    if doc is None:
+        raise _not_budget(name)
+    entete = doc.find(ENTETE_DOC)
+    if entete is None:
+        raise ValidationError(
+            "EnTeteDocBudgetaire absent : impossible de placer le Scellement",
+            file=name,
+            code="TOTEM_NO_ENTETE",
+        )
+    encoding = tree.docinfo.encoding or "UTF-8"
+    text = data.decode(encoding)
+    insert_at, _ = _tag_span(text, entete, with_element=False)
+    old = doc.find(SCELLEMENT)
+    if old is not None:
+        cut_from, cut_to = _tag_span(text, old, with_element=True)
+        if not cut_to <= insert_at:
+            raise ValidationError(
+                "Scellement mal placé (après EnTeteDocBudgetaire)", file=name, code="TOTEM_SEAL_PLACE"
+            )
+        text, insert_at = text[:cut_from] + text[cut_to:], insert_at - (cut_to - cut_from)
+    md5, sha1 = digests_without_seal(tree)
+    indent = re.search(r"[ \t\r\n]*\Z", text[:insert_at])
+    assert indent is not None  # the pattern matches the empty string
+    prefix = f"{entete.prefix}:" if entete.prefix else ""
+    element = f'<{prefix}Scellement md5="{md5}" sha1="{sha1}" date="{_format_date(when)}"/>'
+    sealed = (text[:insert_at] + element + indent.group(0) + text[insert_at:]).encode(encoding)
+    if not verify_seal(sealed, name=name).seal_valid:  # pragma: no cover - guards the algorithm
+        raise ValidationError(
+            "le scellement produit ne se vérifie pas", file=name, code="TOTEM_SEAL_INTERNAL"
+        )
+    return sealed
