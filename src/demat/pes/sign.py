@@ -164,7 +164,10 @@ def _set_info_dematerialisee(domain: Any) -> None:
         id_ver = header.find("IdVer")
         index = header.index(id_ver) + 1 if id_ver is not None else 0
         # Keep the file's indentation: the new element takes IdVer's place in the layout.
-        info.tail = id_ver.tail if id_ver is not None else header.text
+        if id_ver is not None:
+            info.tail, id_ver.tail = id_ver.tail, header.text
+        else:
+            info.tail = header.text
         header.insert(index, info)
     info.set("V", "1")
 
