@@ -1,11 +1,173 @@
-"""``demat totem …`` commands."""
+"""``demat totem …``: TOTEM budget documents (inspect, validate, seal, verify).
+
+Exit codes: 0 everything good, 1 a document is invalid / unsealed / mis-sealed, 2 usage or I/O.
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import sys
+from pathlib import Path
 from typing import Any
+
+from demat.actes.budget import inspect_budget, seal, validate_budget, verify_seal
+from demat.cli._common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    emit_json,
+    existing_file,
+    fail,
+    settings_from,
+)
+from demat.errors import ConfigError, DematError, SchemaError, XMLSecurityError
+from demat.xml.schemas import SchemaRegistry
+
+
+def _file_failed(args: argparse.Namespace, path: Path, exc: DematError) -> int:
+    """Report a file that could not be processed and go on with the others."""
+    if args.json:
+        emit_json({"file": str(path), "error": exc.message, "code": exc.code, "line": exc.line})
+    else:
+        fail(str(exc) if exc.file else f"{path}: {exc}")
+    return EXIT_USAGE if exc.code == "IO" else EXIT_INVALID
+
+
+def _registry(args: argparse.Namespace) -> SchemaRegistry | None:
+    if args.schemas_dir is not None:
+        return SchemaRegistry(official_dirs=[args.schemas_dir])
+    if args.reference:
+        settings = settings_from(args)
+        if settings.schemas_dir is not None:
+            return SchemaRegistry(official_dirs=[settings.schemas_dir])
+    return None  # the default registry: bundled sets plus $DEMAT_SCHEMAS_DIR
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    worst = EXIT_OK
+    for path in args.files:
+        try:
+            info = inspect_budget(path)
+        except DematError as exc:
+            worst = max(worst, _file_failed(args, path, exc))
+            continue
+        if args.json:
+            emit_json(info.to_dict())
+            continue
+        seal_text = f"scellé le {info.seal_date}" if info.sealed else "non scellé"
+        print(
+            f"{path}: {info.nature or info.nat_dec or '?'} {info.exercice or '?'} "
+            f"{info.nomenclature or '?'} — {info.libelle_coll or '?'} (SIRET {info.siret or '?'}) — "
+            f"budget {info.cod_bud or '?'} {info.libelle_etab or '?'} — {seal_text}"
+        )
+    return worst
+
+
+def _validate(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    worst = EXIT_OK
+    for path in args.files:
+        try:
+            report = validate_budget(path, reference=args.reference, registry=registry)
+        except SchemaError as exc:
+            if args.reference:
+                raise ConfigError(
+                    f"{exc.message}: give the official schema set with --schemas-dir, "
+                    "schemas_dir in the settings or DEMAT_SCHEMAS_DIR"
+                ) from exc
+            raise
+        except XMLSecurityError as exc:
+            worst = max(worst, _file_failed(args, path, exc))
+            continue
+        if not report.valid:
+            worst = EXIT_INVALID
+        if args.json:
+            emit_json(report.to_dict())
+            continue
+        print(f"{'valide' if report.valid else 'INVALIDE'}: {path} ({report.engine})")
+        for issue in report.errors[: args.max_errors]:
+            where = f"ligne {issue.line} " if issue.line else ""
+            print(f"  {where}{issue.path or ''}: {issue.message}")
+        if len(report.errors) > args.max_errors:
+            print(f"  … et {len(report.errors) - args.max_errors} autre(s)")
+    return worst
+
+
+def _verify(args: argparse.Namespace) -> int:
+    worst = EXIT_OK
+    for path in args.files:
+        try:
+            report = verify_seal(path)
+        except DematError as exc:
+            worst = max(worst, _file_failed(args, path, exc))
+            continue
+        if not report.seal_valid:
+            worst = EXIT_INVALID
+        if args.json:
+            emit_json(report.to_dict())
+            continue
+        if not report.sealed:
+            print(f"NON SCELLÉ: {path}")
+        elif report.seal_valid:
+            print(f"scellement valide: {path} (scellé le {report.date})")
+        else:
+            print(
+                f"SCELLEMENT INVALIDE: {path} "
+                f"(md5 attendu {report.expected_md5}, calculé {report.actual_md5})"
+            )
+    return worst
+
+
+def _seal(args: argparse.Namespace) -> int:
+    when = dt.datetime.fromisoformat(args.date) if args.date else None
+    sealed = seal(args.file.read_bytes(), when=when, name=str(args.file))
+    if str(args.output) == "-":
+        sys.stdout.buffer.write(sealed)
+    else:
+        part = args.output.with_name(args.output.name + ".part")
+        part.write_bytes(sealed)
+        part.replace(args.output)
+    if args.json:
+        report = verify_seal(sealed, name=str(args.output))
+        emit_json({**report.to_dict(), "source": str(args.file)})
+    return EXIT_OK
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser("totem", help="totem commands")
-    parser.add_subparsers(dest="totem_command", required=True, metavar="COMMAND")
+    """Add ``demat totem`` and its subcommands."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "totem", help="TOTEM budget documents: inspect, validate, seal, verify"
+    )
+    commands = parser.add_subparsers(dest="totem_command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("inspect", help="nature, exercice, nomenclature, collectivité, scellement")
+    p.add_argument("files", nargs="+", type=existing_file, metavar="FILE")
+    p.add_argument("--json", action="store_true", help="one JSON object per file (JSON Lines)")
+    p.set_defaults(handler=_inspect)
+
+    p = commands.add_parser("validate", help="validate against the DocumentBudgetaire schema")
+    p.add_argument("files", nargs="+", type=existing_file, metavar="FILE")
+    p.add_argument("--json", action="store_true", help="one JSON object per file (JSON Lines)")
+    p.add_argument(
+        "--reference",
+        action="store_true",
+        help="use xmlschema on the official schema set (slow) instead of the bundled one",
+    )
+    p.add_argument("--schemas-dir", type=Path, help="directory holding the official schema set")
+    p.add_argument("--max-errors", type=int, default=20, help="errors shown per file (text output)")
+    p.set_defaults(handler=_validate)
+
+    p = commands.add_parser("verify", help="check the Scellement (md5 + sha1) of budget documents")
+    p.add_argument("files", nargs="+", type=existing_file, metavar="FILE")
+    p.add_argument("--json", action="store_true", help="one JSON object per file (JSON Lines)")
+    p.set_defaults(handler=_verify)
+
+    p = commands.add_parser("seal", help="seal a budget document as TotEM does")
+    p.add_argument("file", type=existing_file, metavar="IN")
+    p.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="OUT", help="sealed file ('-': stdout)"
+    )
+    p.add_argument("--date", help="seal date (ISO 8601), default now")
+    p.add_argument("--json", action="store_true", help="print the new seal as JSON")
+    p.set_defaults(handler=_seal)
