@@ -1,0 +1,474 @@
+"""PES_ACQUIT: read the DGFiP's acknowledgement of a PES_Aller, and write one (sandbox).
+
+Reading is lenient on purpose: real ACKs break their own XSD (CodCol "000" in the STELA
+fixtures), so the reader takes what it finds in either namespace, the current v2 one
+(nested ``DetailPiece``/``DetailLigne``) or the old flat one. A file is accepted only if
+every ``ElementACQUIT`` is OK (``EtatAck`` = 1): a single ACK mixes per-element outcomes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import IO, Any
+
+from lxml import etree
+
+from demat.errors import ProtocolError
+from demat.pes.inspect import PesInfo
+from demat.xml.safe import DEFAULT_LIMITS, Limits, local_name, parse
+
+Source = bytes | str | os.PathLike[str] | IO[bytes]
+
+NS_ACK_V2 = "http://www.minefi.gouv.fr/cp/helios/pes_v2/Rev0/retour/v2"
+NS_ACK_V1 = "http://www.minefi.gouv.fr/cp/helios/pes_v2/Rev0/retour"
+
+#: DomaineAck codes (CommunAck.xsd).
+DOMAINE_LABELS = {
+    "0": "Technique",
+    "1": "Signature technique",
+    "2": "Signature globale",
+    "3": "Signature Bordereau",
+    "4": "PJ",
+    "5": "Dépense",
+    "6": "Recette",
+    "7": "Rôle",
+    "8": "Budget",
+    "9": "Etat Actif",
+    "10": "Etat Passif",
+    "11": "Marché",
+    "12": "Facture",
+    "99": "Paramétrage",
+}
+DOMAINE_TECHNIQUE = "0"
+DOMAINE_PJ = "4"
+DOMAINE_DEPENSE = "5"
+DOMAINE_RECETTE = "6"
+
+#: NumAnoAck codes the v5.17 schema allows.
+NUM_ANO_ACK = frozenset(
+    {
+        "ERREUR_CONNECTION_IMPOSSIBLE_A_LA_BASE",
+        "ERREUR_ENCODING",
+        "ERREUR_FLUX_VIDE",
+        "ERREUR_SCHEMA_INCOMPLET",
+        "ERREUR_CODIFICATION",
+        "ERREUR_CODIQUE",
+        "ERREUR_SIRET",
+        "ERREUR_CODE_COLLECTIVITE_BUDGET",
+        "ERREUR_VERSION_PES",
+        "ERREUR_VERSION_PJ",
+        "ERREUR_SIGNATURE_INVALIDE",
+        "ERREUR_SIGNATURE_ILLISIBLE",
+        "ERREUR_SIGNATURE_INCOMPLETE",
+        "ERREUR_DOUBLON_BORDEREAU",
+        "ERREUR_DOUBLON_PIECE",
+        "ERREUR_DOUBLON_LIGNE",
+        "ERREUR_DOUBLON_PJ",
+        "ERREUR_PES_PARAM",
+        "ERREUR_PES_SIGNATURE",
+        "ERREUR_PES_PARAM_SIGNATURE",
+        "ERREUR_CERTIFICAT",
+        "ERREUR_TIMEOUT",
+        "ERREUR_TAILLE_BORDEREAUX",
+        "ERREUR_TAILLE_PIECE",
+        "ERREUR_TAILLE_LIGNE",
+        "ERREUR_PJ_SIGNEE",
+        "ERREUR_SIGNATURE_EXTERNE",
+        "ERREUR_AUTRE",
+        "ERREUR_SIGNATURE_BORDEREAU_INVALIDE",
+        "ERREUR_MONTANT_TVA_ZERO_NEGATIF",
+        "ERREUR_PJ",
+        "ERREUR_CUMUL_MONTANTS",
+        "ERREUR_SIGNATURE_BORDEREAU_ILLISIBLE",
+        "ERREUR_SIGNATURE_BORDEREAU_INCOMPLETE",
+    }
+)
+
+_DOMAIN_OF_BLOCK = {"depense": DOMAINE_DEPENSE, "recette": DOMAINE_RECETTE}
+
+
+@dataclass
+class AckError:
+    """One anomaly: ``code`` is NumAnoAck (e.g. ERREUR_AUTRE), ``label`` LibelleAnoAck."""
+
+    code: str | None = None
+    label: str | None = None
+
+    def __str__(self) -> str:
+        return " - ".join(x for x in (self.code, self.label) if x) or "erreur sans libellé"
+
+
+@dataclass
+class DetailLigne:
+    """Errors on one line of a pièce."""
+
+    num: str | None
+    errors: list[AckError] = field(default_factory=list)
+
+
+@dataclass
+class DetailPiece:
+    """Errors on one pièce (mandat or titre) and its lines."""
+
+    num: str | None
+    errors: list[AckError] = field(default_factory=list)
+    lignes: list[DetailLigne] = field(default_factory=list)
+
+
+@dataclass
+class AckElement:
+    """The outcome for one element of the PES: a bordereau, a PJ, a marché, or the file."""
+
+    domaine: str
+    ok: bool
+    domaine_label: str = ""
+    num_bord: str | None = None
+    exercice_bord: str | None = None
+    id_unique: str | None = None
+    id_marche: str | None = None
+    errors: list[AckError] = field(default_factory=list)
+    pieces: list[DetailPiece] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.domaine_label:
+            self.domaine_label = DOMAINE_LABELS.get(self.domaine, f"domaine {self.domaine}")
+
+    def all_errors(self) -> list[AckError]:
+        """Every error of this element, its pièces and their lines."""
+        out = list(self.errors)
+        for p in self.pieces:
+            out += p.errors
+            for line in p.lignes:
+                out += line.errors
+        return out
+
+    @property
+    def subject(self) -> str:
+        """What the element is about, in words: "bordereau 5 (2019)", "PJ TI00064567"…"""
+        if self.num_bord:
+            return f"bordereau {self.num_bord}" + (f" ({self.exercice_bord})" if self.exercice_bord else "")
+        if self.id_unique:
+            return f"PJ {self.id_unique}"
+        if self.id_marche:
+            return f"marché {self.id_marche}"
+        return "fichier"
+
+
+@dataclass
+class Acquit:
+    """A PES_ACQUIT read back: ``accepted`` only if every element is OK."""
+
+    nom_fic: str | None
+    accepted: bool
+    elements: list[AckElement]
+    namespace: str | None
+    version: str  #: "v2" (nested details) or "v1" (old flat form)
+    typ_fic: str | None = None
+    dte_str: str | None = None
+    id_post: str | None = None
+    id_coll: str | None = None
+    cod_col: str | None = None
+    cod_bud: str | None = None
+    file: str | None = None
+
+    @property
+    def rejected(self) -> list[AckElement]:
+        """The elements refused."""
+        return [e for e in self.elements if not e.ok]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return asdict(self)
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def _v(elem: Any, name: str) -> str | None:
+    child = elem.find(name)
+    if child is None:
+        return None
+    value: str | None = child.get("V")
+    if value is None and child.text is not None:
+        value = child.text.strip() or None  # lenient: some producers write text
+    return value
+
+
+def _errors(elem: Any) -> list[AckError]:
+    return [AckError(_v(e, "NumAnoAck"), _v(e, "LibelleAnoAck")) for e in elem.findall("Erreur")]
+
+
+def _ok(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true")
+
+
+def read_acquit(source: Source, *, limits: Limits = DEFAULT_LIMITS) -> Acquit:
+    """Read a PES_ACQUIT (v2 or old flat namespace), leniently.
+
+    Raises :class:`demat.errors.ProtocolError` (code ``PES_ACK_NOT_ACQUIT``) when the document
+    is not a PES_ACQUIT, and the :mod:`demat.xml.safe` errors for unsafe or malformed XML.
+    """
+    tree = parse(source, limits=limits)
+    root = tree.getroot()
+    name = getattr(source, "name", None) if not isinstance(source, bytes | str | os.PathLike) else None
+    file = os.fspath(source) if isinstance(source, str | os.PathLike) else name
+    ns = etree.QName(root).namespace
+    if local_name(root) != "PES_ACQUIT":
+        raise ProtocolError(
+            f"ce document n'est pas un acquittement PES_ACQUIT (racine {local_name(root)!r})",
+            file=file,
+            code="PES_ACK_NOT_ACQUIT",
+        )
+    version = "v1" if ns == NS_ACK_V1 else "v2"
+    head = root.find("EnTetePES")
+    params = root.find("Enveloppe/Parametres")
+    acquit = root.find("ACQUIT")
+    holder = acquit if acquit is not None else root
+    elements = [
+        _read_element_v1(e) if version == "v1" else _read_element_v2(e) for e in holder.iter("ElementACQUIT")
+    ]
+    if version == "v1":
+        elements = _merge_flat(elements)
+    return Acquit(
+        nom_fic=_v(params, "NomFic") if params is not None else None,
+        accepted=bool(elements) and all(e.ok for e in elements),
+        elements=elements,
+        namespace=ns,
+        version=version,
+        typ_fic=_v(params, "TypFic") if params is not None else None,
+        dte_str=_v(head, "DteStr") if head is not None else None,
+        id_post=_v(head, "IdPost") if head is not None else None,
+        id_coll=_v(head, "IdColl") if head is not None else None,
+        cod_col=_v(head, "CodCol") if head is not None else None,
+        cod_bud=_v(head, "CodBud") if head is not None else None,
+        file=file,
+    )
+
+
+def _read_element_v2(e: Any) -> AckElement:
+    pieces = [
+        DetailPiece(
+            _v(p, "NumPiece"),
+            _errors(p),
+            [DetailLigne(_v(li, "NumLigne"), _errors(li)) for li in p.findall("DetailLigne")],
+        )
+        for p in e.findall("DetailPiece")
+    ]
+    return AckElement(
+        domaine=_v(e, "DomaineAck") or "",
+        ok=_ok(_v(e, "EtatAck")),
+        num_bord=_v(e, "NumBord"),
+        exercice_bord=_v(e, "ExerciceBord"),
+        id_unique=_v(e, "IdUnique"),
+        id_marche=_v(e, "IdMarche"),
+        errors=_errors(e),
+        pieces=pieces,
+    )
+
+
+def _read_element_v1(e: Any) -> AckElement:
+    err = AckError(_v(e, "NumAnoAck"), _v(e, "LibelleAnoAck"))
+    errors = [err] if err.code or err.label else []
+    num_piece, num_ligne = _v(e, "NumPiece"), _v(e, "NumLigne")
+    pieces: list[DetailPiece] = []
+    if num_piece is not None:
+        if num_ligne is not None:
+            pieces = [DetailPiece(num_piece, [], [DetailLigne(num_ligne, errors)])]
+        else:
+            pieces = [DetailPiece(num_piece, errors)]
+        errors = []
+    return AckElement(
+        domaine=_v(e, "DomaineAck") or "",
+        ok=_ok(_v(e, "EtatAck")),
+        num_bord=_v(e, "NumBord"),
+        exercice_bord=_v(e, "ExerciceBord"),
+        id_unique=_v(e, "IdUnique"),
+        errors=errors,
+        pieces=pieces,
+    )
+
+
+def _merge_flat(elements: list[AckElement]) -> list[AckElement]:
+    """The flat form repeats ElementACQUIT per piece/line; group them per bordereau."""
+    merged: list[AckElement] = []
+    by_key: dict[tuple[str, str | None, str | None], AckElement] = {}
+    for e in elements:
+        if e.num_bord is None or not e.pieces:
+            merged.append(e)
+            continue
+        key = (e.domaine, e.num_bord, e.exercice_bord)
+        if key in by_key:
+            into = by_key[key]
+            into.ok = into.ok and e.ok
+            into.errors += e.errors
+            into.pieces += e.pieces
+        else:
+            by_key[key] = e
+            merged.append(e)
+    return merged
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+def _leaf(parent: Any, name: str, value: str | None) -> None:
+    if value is not None:
+        etree.SubElement(parent, name, V=value)
+
+
+def _write_errors(parent: Any, errors: Sequence[AckError]) -> None:
+    for err in errors:
+        if err.code is not None and err.code not in NUM_ANO_ACK:
+            raise ValueError(f"NumAnoAck inconnu du schéma : {err.code!r}")
+        node = etree.SubElement(parent, "Erreur")
+        _leaf(node, "NumAnoAck", err.code)
+        _leaf(node, "LibelleAnoAck", err.label[:500] if err.label is not None else None)
+
+
+def build_acquit(
+    *,
+    nom_fic: str,
+    id_post: str,
+    id_coll: str,
+    cod_col: str,
+    cod_bud: str,
+    elements: Iterable[AckElement],
+    typ_fic: str = "PESALR2",
+    libelle_col_bud: str | None = None,
+    dte_str: str | None = None,
+    emetteur: tuple[str, str] = ("DGFIP", "HELIOS"),
+) -> bytes:
+    """Write a PES_ACQUIT (v2 namespace, ISO-8859-1) that the official acquit XSD accepts.
+
+    ``nom_fic`` repeats the PES_Aller's NomFic (that is how ACKs are matched to files); the
+    header values are the aller's. Raises ValueError for an element that cannot be written
+    (no element, unknown DomaineAck or NumAnoAck).
+    """
+    items = list(elements)
+    if not items:
+        raise ValueError("un acquittement contient au moins un ElementACQUIT")
+    root = etree.Element(f"{{{NS_ACK_V2}}}PES_ACQUIT", nsmap={"n": NS_ACK_V2})
+    env = etree.SubElement(root, "Enveloppe")
+    params = etree.SubElement(env, "Parametres")
+    _leaf(params, "Version", "2")
+    _leaf(params, "TypFic", typ_fic)
+    _leaf(params, "NomFic", nom_fic)
+    emitter = etree.SubElement(env, "Emetteur")
+    _leaf(emitter, "Sigle", emetteur[0])
+    _leaf(emitter, "Adresse", emetteur[1])
+    head = etree.SubElement(root, "EnTetePES")
+    _leaf(head, "DteStr", dte_str or dt.date.today().isoformat())
+    _leaf(head, "IdPost", id_post)
+    _leaf(head, "IdColl", id_coll)
+    _leaf(head, "CodCol", cod_col)
+    _leaf(head, "CodBud", cod_bud)
+    _leaf(head, "LibelleColBud", libelle_col_bud)
+    acquit = etree.SubElement(root, "ACQUIT")
+    _leaf(etree.SubElement(acquit, "EnTeteAcquit"), "IdVer", "2")
+    for item in items:
+        if item.domaine not in DOMAINE_LABELS:
+            raise ValueError(f"DomaineAck inconnu : {item.domaine!r}")
+        node = etree.SubElement(acquit, "ElementACQUIT")
+        _leaf(node, "DomaineAck", item.domaine)
+        _leaf(node, "EtatAck", "1" if item.ok else "0")
+        if item.num_bord is not None or item.exercice_bord is not None:
+            _leaf(node, "NumBord", item.num_bord)
+            _leaf(node, "ExerciceBord", item.exercice_bord)
+        elif item.id_marche is not None:
+            _leaf(node, "IdMarche", item.id_marche)
+        elif item.id_unique is not None:
+            _leaf(node, "IdUnique", item.id_unique)
+        _write_errors(node, item.errors)
+        for piece in item.pieces:
+            pnode = etree.SubElement(node, "DetailPiece")
+            _leaf(pnode, "NumPiece", piece.num)
+            _write_errors(pnode, piece.errors)
+            for ligne in piece.lignes:
+                lnode = etree.SubElement(pnode, "DetailLigne")
+                _leaf(lnode, "NumLigne", ligne.num)
+                _write_errors(lnode, ligne.errors)
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="ISO-8859-1"))
+
+
+def acquit_elements_for(
+    info: PesInfo,
+    *,
+    rejected_bordereaux: Mapping[tuple[str, str], Sequence[AckError]] | None = None,
+    rejected_pjs: Mapping[str, Sequence[AckError]] | None = None,
+    rejected_pieces: Mapping[tuple[str, str], Sequence[DetailPiece]] | None = None,
+) -> list[AckElement]:
+    """One outcome per bordereau and per PJ of an inspected PES_Aller, OK unless rejected.
+
+    ``rejected_bordereaux`` is keyed by (domain, IdBord) with domain "depense" or "recette";
+    ``rejected_pieces`` (same keys) rejects a bordereau with per-pièce details;
+    ``rejected_pjs`` is keyed by the PJ's IdUnique.
+    """
+    bad_b = rejected_bordereaux or {}
+    bad_p = rejected_pieces or {}
+    bad_pj = rejected_pjs or {}
+    out: list[AckElement] = []
+    for b in info.bordereaux:
+        key = (b.domain, b.id_bord or "")
+        errors = list(bad_b.get(key, ()))
+        pieces = list(bad_p.get(key, ()))
+        out.append(
+            AckElement(
+                _DOMAIN_OF_BLOCK[b.domain],
+                ok=not errors and not pieces,
+                num_bord=b.id_bord,
+                exercice_bord=b.exer,
+                errors=errors,
+                pieces=pieces,
+            )
+        )
+    for pj in info.pjs:
+        errors = list(bad_pj.get(pj.id_unique or "", ()))
+        out.append(AckElement(DOMAINE_PJ, ok=not errors, id_unique=pj.id_unique, errors=errors))
+    return out
+
+
+def build_acquit_for(
+    info: PesInfo,
+    *,
+    rejected_bordereaux: Mapping[tuple[str, str], Sequence[AckError]] | None = None,
+    rejected_pjs: Mapping[str, Sequence[AckError]] | None = None,
+    rejected_pieces: Mapping[tuple[str, str], Sequence[DetailPiece]] | None = None,
+    technical_error: AckError | None = None,
+    dte_str: str | None = None,
+) -> bytes:
+    """Answer an inspected PES_Aller the way Hélios does.
+
+    With ``technical_error`` the whole file is refused (one DomaineAck 0 element, as the
+    DGFiP gateway does for an XSD failure); otherwise one element per bordereau and per PJ.
+    """
+    if technical_error is not None:
+        elements = [AckElement(DOMAINE_TECHNIQUE, ok=False, errors=[technical_error])]
+    else:
+        elements = acquit_elements_for(
+            info,
+            rejected_bordereaux=rejected_bordereaux,
+            rejected_pjs=rejected_pjs,
+            rejected_pieces=rejected_pieces,
+        )
+        if not elements:
+            elements = [
+                AckElement(
+                    DOMAINE_TECHNIQUE,
+                    ok=False,
+                    errors=[AckError("ERREUR_FLUX_VIDE", "Le flux ne contient aucun élément à intégrer")],
+                )
+            ]
+    return build_acquit(
+        nom_fic=info.nom_fic or "",
+        id_post=info.id_post or "",
+        id_coll=info.id_coll or "",
+        cod_col=info.cod_col or "",
+        cod_bud=info.cod_bud or "",
+        typ_fic=info.typ_fic or "PESALR2",
+        libelle_col_bud=info.libelle_col_bud,
+        dte_str=dte_str,
+        elements=elements,
+    )
