@@ -718,4 +718,34 @@ __all__ = [
     "RefCompta",
     "TiersDepense",
     "TiersRecette",
+    "parse_spec",
 ]
+
+
+def parse_spec(data: Any, *, base_dir: Path | None = None, name: str | None = None) -> PesAller:
+    """Validate a PES specification (decoded JSON/TOML) into a :class:`PesAller`.
+
+    Relative PJ paths (``Fichier``) are taken relative to ``base_dir``. Errors become one
+    :class:`~demat.errors.ValidationError` (code ``PES_SPEC_INVALID``) whose ``path`` is the
+    first faulty field and whose message lists the faults.
+    """
+    from pydantic import ValidationError as PydanticValidationError
+
+    from demat.errors import ValidationError
+
+    try:
+        return PesAller.model_validate(data, context={"base_dir": base_dir} if base_dir else None)
+    except PydanticValidationError as exc:
+        errors = exc.errors()
+
+        def where(loc: tuple[int | str, ...]) -> str:
+            return "/".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace("/[", "[")
+
+        faults = [f"{where(e['loc']) or 'PES_Aller'}: {e['msg']}" for e in errors[:10]]
+        more = f" (+{len(errors) - 10} autres)" if len(errors) > 10 else ""
+        raise ValidationError(
+            f"spécification PES invalide: {'; '.join(faults)}{more}",
+            file=name,
+            path=where(errors[0]["loc"]) if errors else None,
+            code="PES_SPEC_INVALID",
+        ) from None
