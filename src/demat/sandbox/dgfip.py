@@ -1,0 +1,140 @@
+"""The sandbox's S²LOW HELIOS checks and the DGFiP behind them.
+
+At import S²LOW refuses what it will not queue (its ``HeliosEnvoiControler``): a file not
+declared ISO-8859-1 in its first 50 bytes, malformed XML, an "empty" PES (no bordereau, no PJ:
+it would get no ACK), a missing NomFic, CodCol over 3 characters, IdColl over 14. The sandbox
+reads the file with demat's own :func:`~demat.pes.inspect.inspect_pes`.
+
+Then the "DGFiP" judges the file with :func:`~demat.pes.validate.validate_pes` and answers a
+PES_ACQUIT element by element, like HELIOS:
+
+* the file fails the XSD or is unreadable → one element, DomaineAck 0, KO, ``ERREUR_AUTRE``
+  "Erreur de validation XSD en boite 1 […]";
+* a bordereau whose totals or counts do not add up → that bordereau KO with
+  ``ERREUR_CUMUL_MONTANTS`` (the others OK);
+* a PJ with an unreadable content or a duplicate IdUnique → that PJ KO (``ERREUR_PJ`` /
+  ``ERREUR_DOUBLON_PJ``);
+* everything else → OK.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from demat.errors import DematError, SchemaError
+from demat.pes.ack import AckError, build_acquit_for
+from demat.pes.inspect import PesInfo, inspect_pes
+from demat.pes.validate import validate_pes
+
+#: Findings that make the DGFiP refuse a bordereau for its amounts or counts.
+CUMUL_CODES = frozenset({"PES_MT_BORD_HT", "PES_MT_BORD_TVA", "PES_MT_BORD_TVA_SUM", "PES_NBRPCE"})
+PJ_DUPLICATE_CODES = frozenset({"PES_PJ_IDUNIQUE_DUPLICATE"})
+_BORDEREAU_PATH = re.compile(r"/(PES_DepenseAller|PES_RecetteAller)/Bordereau\[(\d+)\]")
+_PJ_PATH = re.compile(r"/PES_PJ/PJ\[(\d+)\]")
+_DOMAIN_OF_BLOCK = {"PES_DepenseAller": "depense", "PES_RecetteAller": "recette"}
+
+
+class PesRefused(Exception):
+    """S²LOW refuses the upload (answered ``KO`` at import)."""
+
+
+@dataclass(frozen=True)
+class PesFacts:
+    """What S²LOW reads from a PES at import."""
+
+    nom_fic: str
+    cod_col: str
+    id_coll: str
+    info: PesInfo
+
+
+def s2low_checks(path: Path, filename: str) -> PesFacts:
+    """S²LOW's checks before queueing; raises :class:`PesRefused` with S²LOW's kind of message."""
+    with path.open("rb") as fh:
+        head = fh.read(50)
+    if b"iso-8859-1" not in head.lower():
+        raise PesRefused(
+            "Le fichier PES doit être encodé en ISO-8859-1 (déclaration absente des 50 premiers caractères)"
+        )
+    try:
+        info = inspect_pes(path)
+    except DematError as exc:
+        raise PesRefused(f"Le fichier {filename} n'est pas un fichier XML valide : {exc.message}") from None
+    if not info.bordereaux and not info.pjs and not info.domains:
+        raise PesRefused("Le fichier PES est vide : il ne contient ni bordereau ni pièce justificative")
+    if not info.nom_fic:
+        raise PesRefused("Le fichier PES ne contient pas de NomFic (Enveloppe/Parametres/NomFic)")
+    cod_col = info.cod_col or ""
+    if len(cod_col) > 3:
+        raise PesRefused(f"Le CodCol {cod_col} est trop long (3 caractères au plus)")
+    id_coll = info.id_coll or ""
+    if len(id_coll) > 14:
+        raise PesRefused(f"L'IdColl {id_coll} est trop long (14 caractères au plus)")
+    return PesFacts(info.nom_fic, cod_col, id_coll, info)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The DGFiP's verdict, in the shape :func:`demat.pes.ack.build_acquit_for` takes."""
+
+    technical_error: AckError | None = None
+    rejected_bordereaux: dict[tuple[str, str], list[AckError]] = field(default_factory=dict)
+    rejected_pjs: dict[str, list[AckError]] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        return self.technical_error is None and not self.rejected_bordereaux and not self.rejected_pjs
+
+
+def judge(path: Path, facts: PesFacts) -> Verdict:
+    """The DGFiP's verdict on each element of the file (see the module docstring)."""
+    try:
+        report = validate_pes(path)
+    except SchemaError:
+        report = validate_pes(path, schema=False)
+    info = report.info or facts.info
+    # Schema failures anywhere, and file-level errors, refuse the whole file (DomaineAck 0).
+    technical = [
+        f
+        for f in report.errors
+        if f.code.startswith("PES_XSD")
+        or (not _BORDEREAU_PATH.search(f.path or "") and not _PJ_PATH.search(f.path or ""))
+    ]
+    if technical:
+        detail = "; ".join(f.message + (f" (ligne {f.line})" if f.line else "") for f in technical[:5])
+        return Verdict(
+            technical_error=AckError("ERREUR_AUTRE", f"Erreur de validation XSD en boite 1 [{detail}]"[:500])
+        )
+    verdict = Verdict()
+    for f in [*report.errors, *report.warnings]:
+        path_text = f.path or ""
+        if f.code in CUMUL_CODES and (m := _BORDEREAU_PATH.search(path_text)):
+            domain, index = _DOMAIN_OF_BLOCK[m.group(1)], int(m.group(2))
+            b = next((b for b in info.bordereaux if b.domain == domain and b.index == index), None)
+            if b is not None:
+                key = (domain, b.id_bord or "")
+                verdict.rejected_bordereaux.setdefault(key, []).append(
+                    AckError("ERREUR_CUMUL_MONTANTS", f.message[:500])
+                )
+        elif f.severity == "error" and (m := _PJ_PATH.search(path_text)):
+            pj = next((p for p in info.pjs if p.index == int(m.group(1))), None)
+            if pj is not None:
+                code = "ERREUR_DOUBLON_PJ" if f.code in PJ_DUPLICATE_CODES else "ERREUR_PJ"
+                verdict.rejected_pjs.setdefault(pj.id_unique or "", []).append(
+                    AckError(code, f.message[:500])
+                )
+    return verdict
+
+
+def acknowledge(path: Path, facts: PesFacts) -> tuple[bytes, bool]:
+    """The PES_ACQUIT for the file (schema-valid, per element) and whether all of it is accepted."""
+    verdict = judge(path, facts)
+    ack = build_acquit_for(
+        facts.info,
+        rejected_bordereaux=verdict.rejected_bordereaux,
+        rejected_pjs=verdict.rejected_pjs,
+        technical_error=verdict.technical_error,
+    )
+    return ack, verdict.accepted
