@@ -209,7 +209,13 @@ class _Prepended(io.RawIOBase):
 
 def _write_new(directory: Path, name: str) -> IO[bytes]:
     # O_EXCL|O_NOFOLLOW: never overwrite, never follow a planted link.
-    fd = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(directory / name, flags, 0o600)
+    except OSError as exc:
+        raise _refuse(
+            f"extraction de {name!r} impossible : {exc.strerror}", "ACTES_EXTRACTION", str(directory)
+        ) from exc
     return os.fdopen(fd, "wb")
 
 

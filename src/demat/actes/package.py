@@ -214,12 +214,16 @@ def _assemble(
     id_acte: str | None = None,
     warnings: tuple[Finding, ...] = (),
 ) -> ActesPackage:
-    env_name = naming.envelope_name(identity.siren, today, serial)
+    try:
+        env_name = naming.envelope_name(identity.siren, today, serial)
+        filename = naming.archive_name(env_name, trigram)
+    except ValueError as exc:
+        raise ValidationError(str(exc), code="ACTES_NOMMAGE") from None
     env = envelope_message(envelope_data(identity, [message_name]))
     _check_schema(schema, message_name, message)
     _check_schema(schema, env_name, env)
     return ActesPackage(
-        filename=naming.archive_name(env_name, trigram),
+        filename=filename,
         entries=(Member(env_name, env), Member(message_name, message), *documents),
         envelope_name=env_name,
         message_name=message_name,

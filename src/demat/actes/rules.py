@@ -97,12 +97,14 @@ def _check_formats(acte: Acte) -> list[Finding]:
         else:
             msg = f"format {main.label} refusé pour l'acte (admis : PDF, JPEG, PNG)"
         out.append(Finding("ACTES_FORMAT", msg, f"document ({acte.document.filename})"))
-    allowed_annex = (FileFormat.PDF,) if main is FileFormat.XML else _IMAGES_PDF
+    # With an XML (budget) acte the annexes must be PDF; an XML acte refused above says enough.
+    xml_acte = main is FileFormat.XML and main in allowed_main
+    allowed_annex = (FileFormat.PDF,) if xml_acte else _IMAGES_PDF
     for i, a in enumerate(acte.annexes, start=1):
         fmt = document_format(a)
         if fmt not in allowed_annex:
-            admis = "PDF" if main is FileFormat.XML else "PDF, JPEG, PNG"
-            reason = " (l'acte étant en XML)" if main is FileFormat.XML else ""
+            admis = "PDF" if xml_acte else "PDF, JPEG, PNG"
+            reason = " (l'acte étant en XML)" if xml_acte else ""
             out.append(
                 Finding(
                     "ACTES_FORMAT",

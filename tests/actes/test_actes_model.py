@@ -1,0 +1,94 @@
+"""Models: shape checks, parsing helpers, identity from a profile."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pydantic
+import pytest
+
+from demat.actes import Acte, ActeDocument, ActesIdentity, Nature
+from demat.config import Profile
+
+from .conftest import PDF, make_acte
+
+
+def test_nature_parses_code_and_abbreviation() -> None:
+    assert Nature.parse("DE") is Nature.DE
+    assert Nature.parse("5") is Nature.BF
+    assert Nature.parse(6) is Nature.AU
+    assert Nature.BF.abbrev == "BF"
+    assert Nature.CC.default_typology == "99_DC"
+    with pytest.raises(ValueError, match="nature d'acte inconnue"):
+        Nature.parse("XX")
+
+
+def test_matieres_accept_dotted_text_and_reject_bad_depth() -> None:
+    assert make_acte(matieres="7.1").matieres == (7, 1)
+    assert make_acte(matieres=(1, 2, 3, 4, 5)).matieres == (1, 2, 3, 4, 5)
+    with pytest.raises(pydantic.ValidationError):
+        make_acte(matieres="7")
+    with pytest.raises(pydantic.ValidationError):
+        make_acte(matieres="1.2.3.4.5.6")
+    with pytest.raises(pydantic.ValidationError):
+        make_acte(matieres="7.x")
+
+
+def test_typology_is_five_characters() -> None:
+    with pytest.raises(pydantic.ValidationError):
+        ActeDocument(filename="a.pdf", typology="99-DE", content=PDF)
+    with pytest.raises(pydantic.ValidationError):
+        ActeDocument(filename="a.pdf", typology="99_DEX", content=PDF)
+
+
+def test_identity_normalises_departement_and_nature() -> None:
+    ident = ActesIdentity(siren="123456789", departement="2A", nature=2, return_emails=["a@b.fr"])
+    assert ident.departement == "02A"
+    assert ident.nature == "02"
+    assert (
+        ActesIdentity(siren="123456789", departement="34", nature="31", return_emails=["a@b.fr"]).departement
+        == "034"
+    )
+    with pytest.raises(pydantic.ValidationError):
+        ActesIdentity(siren="123456789", departement="034", nature="31", return_emails=[])
+    with pytest.raises(pydantic.ValidationError):
+        ActesIdentity(siren="123456789", departement="034", nature="31", return_emails=["pas-un-mail"])
+
+
+def test_identity_from_profile() -> None:
+    profile = Profile(name="ville", siren="210600730", departement="06", arrondissement="2", nature="02")
+    ident = ActesIdentity.from_profile(profile, return_emails=["actes@ville.fr"], referent_nom="Accueil")
+    assert (ident.siren, ident.departement, ident.arrondissement, ident.nature) == (
+        "210600730",
+        "006",
+        "2",
+        "02",
+    )
+    assert ident.referent_nom == "Accueil"
+
+
+def test_path_document_is_read_lazily(tmp_path: Path) -> None:
+    f = tmp_path / "acte.pdf"
+    f.write_bytes(PDF)
+    doc = ActeDocument.from_path(f, "99_DE")
+    assert doc.size == len(PDF)
+    assert doc.head(5) == b"%PDF-"
+    f.write_bytes(PDF + b"more")  # not loaded at construction: the change is seen
+    assert doc.size == len(PDF) + 4
+
+
+def test_id_acte(identity: ActesIdentity) -> None:
+    acte = make_acte(nature=3, numero="A_1", date=dt.date(2024, 1, 2))
+    assert acte.id_acte(identity) == "006-210600730-20240102-A_1-AI"
+
+
+def test_precedent_id_acte_pattern() -> None:
+    make_acte(precedent_id_acte="006-210600730-20240102-A_1-AI")
+    with pytest.raises(pydantic.ValidationError):
+        make_acte(precedent_id_acte="006-2106-20240102-A_1-AI")
+
+
+def test_acte_is_frozen(acte: Acte) -> None:
+    with pytest.raises(pydantic.ValidationError):
+        acte.numero = "X"  # type: ignore[misc]
