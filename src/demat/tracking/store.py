@@ -22,13 +22,14 @@ would bury the events that matter. Every state change and every received documen
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+import contextlib
 import datetime as dt
 import hashlib
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Generator, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -213,6 +214,9 @@ class Store:
         self._engine = engine
         # SQLite reads use a deferred BEGIN so they never take the write lock.
         self._reader = engine.execution_options(demat_read_only=True)
+        # SQLite has one writer at a time: queue this process's writers here rather than in
+        # SQLite's busy handler, which sleeps in steps of milliseconds.
+        self._write_gate = asyncio.Lock() if engine.dialect.name == "sqlite" else None
         self.clock = clock
 
     @property
@@ -260,15 +264,15 @@ class Store:
 
     # -- transactions -------------------------------------------------------------------------
 
-    @asynccontextmanager
+    @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
         try:
-            async with self._engine.begin() as conn:
+            async with self._write_gate or contextlib.nullcontext(), self._engine.begin() as conn:
                 yield conn
         except OperationalError as exc:
             raise StoreError(f"base de données indisponible : {exc.orig}", code="STORE_UNAVAILABLE") from exc
 
-    @asynccontextmanager
+    @contextlib.asynccontextmanager
     async def _read(self, *, snapshot: bool = False) -> AsyncIterator[AsyncConnection]:
         engine = self._reader
         if snapshot and self.dialect == "postgresql":

@@ -1,0 +1,445 @@
+"""The store on SQLite and PostgreSQL: record, transitions, documents, journal, migrations, leases."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+from typing import Any
+
+import pytest
+from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from demat.errors import JournalError, StoreError
+from demat.tracking import (
+    IllegalTransition,
+    LeaseLost,
+    NewDocument,
+    NotFound,
+    StaleState,
+    State,
+    Store,
+    database_url,
+)
+from demat.tracking import tables as t
+from demat.tracking.migrations import LATEST
+
+S = State
+
+
+def sha(n: int | str) -> str:
+    return hashlib.sha256(str(n).encode()).hexdigest()
+
+
+async def raw(url: str, *statements: str, **params: Any) -> None:
+    """Run SQL behind the store's back (a tamperer's view)."""
+    engine = create_async_engine(database_url(url))
+    try:
+        async with engine.begin() as conn:
+            for statement in statements:
+                await conn.execute(text(statement), params)
+    finally:
+        await engine.dispose()
+
+
+# -- record ------------------------------------------------------------------------------------
+
+
+async def test_record_is_idempotent_per_profile_flow_digest(store: Store) -> None:
+    a, created = await store.record("ville", "pes", sha(1), "PES_1.xml", {"NomFic": "PES_1"})
+    assert created
+    assert a.state is S.ACCEPTED
+    assert a.identifiers == {"NomFic": "PES_1"}
+    again, created = await store.record("ville", "pes", sha(1), "other-name.xml", {"NomFic": "X"})
+    assert not created
+    assert again == a
+    other_profile, created = await store.record("bourg", "pes", sha(1), "PES_1.xml")
+    assert created
+    assert other_profile.id != a.id
+    _other_flow, created = await store.record("ville", "actes", sha(1), "acte.tar.gz")
+    assert created
+    assert len(await store.list()) == 3
+    assert [e.event for e in await store.journal(a.id)] == ["recorded"]
+
+
+async def test_forced_record_is_a_new_transmission_and_becomes_the_default(store: Store) -> None:
+    first, _ = await store.record("ville", "pes", sha(1), "PES_1.xml")
+    second, created = await store.record("ville", "pes", sha(1), "PES_1.xml", force=True)
+    assert created
+    assert second.id != first.id
+    assert second.generation == 1
+    latest, created = await store.record("ville", "pes", sha(1), "PES_1.xml")
+    assert not created
+    assert latest.id == second.id
+    assert await store.find("ville", "pes", sha(1)) == second
+    (entry,) = await store.journal(second.id)
+    assert entry.event == "resent"
+    assert entry.payload["resend_of"] == first.id
+
+
+async def test_record_refuses_a_bad_digest_and_unhashable_identifiers(store: Store) -> None:
+    with pytest.raises(StoreError) as caught:
+        await store.record("ville", "pes", "abc", "x.xml")
+    assert caught.value.code == "BAD_DIGEST"
+    with pytest.raises(ValueError, match="Out of range float"):
+        await store.record("ville", "pes", sha(1), "x.xml", {"n": float("nan")})
+    assert await store.list() == []
+    assert (await store.verify_journal()).entries == 0
+
+
+async def test_concurrent_records_of_one_document_create_one_transmission(store: Store) -> None:
+    results = await asyncio.gather(*(store.record("ville", "pes", sha(1), "x.xml") for _ in range(8)))
+    assert len({tr.id for tr, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    assert (await store.verify_journal()).ok
+
+
+# -- transitions -------------------------------------------------------------------------------
+
+
+async def test_transition_moves_and_journals_in_one_step(store: Store, clock: Any) -> None:
+    tr, _ = await store.record("ville", "pes", sha(1), "PES_1.xml")
+    clock.advance(5)
+    sending = await store.transition(tr.id, S.SENDING, event="send_started")
+    assert sending.state is S.SENDING
+    assert sending.updated_at == clock.now
+    sent = await store.transition(
+        tr.id, S.SENT, event="submitted", remote_id="1234", remote_status=1, data={"message": "OK"}
+    )
+    assert (sent.remote_id, sent.remote_status) == ("1234", "1")
+    entries = await store.journal(tr.id)
+    assert [(e.event, e.from_state, e.to_state) for e in entries] == [
+        ("recorded", None, "accepted"),
+        ("send_started", "accepted", "sending"),
+        ("submitted", "sending", "sent"),
+    ]
+    assert entries[-1].payload == {"message": "OK", "remote_id": "1234", "remote_status": "1"}
+    assert entries[-1].at == clock.now
+    assert (await store.get(tr.id)).state is S.SENT
+
+
+async def test_illegal_transition_raises_and_changes_nothing(store: Store) -> None:
+    tr, _ = await store.record("ville", "pes", sha(1), "PES_1.xml")
+    with pytest.raises(IllegalTransition):
+        await store.transition(tr.id, S.ACKNOWLEDGED, event="nonsense", documents=[NewDocument("ack", b"x")])
+    assert (await store.get(tr.id)).state is S.ACCEPTED
+    assert len(await store.journal()) == 1
+    assert await store.documents(tr.id) == []
+
+
+async def test_expect_and_owner_guards(store: Store, clock: Any) -> None:
+    tr, _ = await store.record("ville", "pes", sha(1), "PES_1.xml")
+    with pytest.raises(StaleState):
+        await store.transition(tr.id, S.FAILED, event="x", expect=S.SENT)
+    with pytest.raises(StaleState):
+        await store.transition(tr.id, S.FAILED, event="x", expect={S.SENT, S.SENDING})
+    with pytest.raises(LeaseLost):
+        await store.transition(tr.id, S.SENDING, event="x", owner="me")  # no lease at all
+    (_leased,) = await store.acquire_due("me", 10, 60)
+    await store.transition(tr.id, S.SENDING, event="send_started", owner="me", expect=S.ACCEPTED)
+    clock.advance(61)
+    with pytest.raises(LeaseLost):
+        await store.transition(tr.id, S.SENT, event="late", owner="me")
+    with pytest.raises(NotFound):
+        await store.transition("nope", S.SENT, event="x")
+    with pytest.raises(NotFound):
+        await store.get("nope")
+
+
+async def test_documents_are_stored_once_and_journaled(store: Store) -> None:
+    tr, _ = await store.record("ville", "actes", sha(1), "acte.tar.gz")
+    await store.transition(tr.id, S.SENDING, event="send_started")
+    await store.transition(tr.id, S.SENT, event="submitted", remote_id="9")
+    moved = await store.transition(
+        tr.id, S.ACKNOWLEDGED, event="ar_received", documents=[NewDocument("aracte", b"<ARActe/>", "ar.xml")]
+    )
+    assert moved.state is S.ACKNOWLEDGED
+    _doc, created = await store.add_document(tr.id, "aracte", b"<ARActe/>")
+    assert not created  # the same ARActe fetched twice
+    _courrier, created = await store.add_document(tr.id, "courrier", b"%PDF-1.4", name="lettre.pdf")
+    assert created
+    docs = await store.documents(tr.id)
+    assert [(d.kind, d.content) for d in docs] == [("aracte", b"<ARActe/>"), ("courrier", b"%PDF-1.4")]
+    assert docs[0].digest == hashlib.sha256(b"<ARActe/>").hexdigest()
+    assert docs[0].size == 9
+    assert [d.kind for d in await store.documents(tr.id, kind="courrier")] == ["courrier"]
+    entries = await store.journal(tr.id)
+    assert entries[-2].payload["documents"][0]["kind"] == "aracte"
+    assert (entries[-1].event, entries[-1].from_state, entries[-1].to_state) == (
+        "document_received",
+        "acknowledged",
+        "acknowledged",
+    )
+    with pytest.raises(NotFound):
+        await store.add_document("nope", "ack", b"x")
+
+
+async def test_list_and_counts(store: Store) -> None:
+    ids = []
+    for n in range(5):
+        tr, _ = await store.record("ville" if n < 3 else "bourg", "pes", sha(n), f"f{n}.xml")
+        ids.append(tr.id)
+    await store.transition(ids[0], S.CANCELLED, event="cancelled_locally")
+    assert await store.counts_by_state() == {S.ACCEPTED: 4, S.CANCELLED: 1}
+    assert await store.counts_by_state(profile="bourg") == {S.ACCEPTED: 2}
+    assert {x.id for x in await store.list(state=S.ACCEPTED, profile="ville")} == set(ids[1:3])
+    assert len(await store.list(state=[S.ACCEPTED, S.CANCELLED], limit=2)) == 2
+    assert await store.list(flow="actes") == []
+
+
+# -- journal -----------------------------------------------------------------------------------
+
+
+async def _history(store: Store) -> list[str]:
+    ids = []
+    for n in range(3):
+        tr, _ = await store.record("ville", "pes", sha(n), f"f{n}.xml")
+        await store.transition(tr.id, S.SENDING, event="send_started")
+        await store.transition(tr.id, S.SENT, event="submitted", remote_id=str(n))
+        ids.append(tr.id)
+    return ids  # 9 entries
+
+
+async def test_untouched_journal_verifies(store: Store) -> None:
+    await _history(store)
+    report = await store.verify_journal(raise_on_error=True)
+    assert report.ok
+    assert report.entries == report.head_seq == 9
+    assert report.head_hash == (await store.journal())[-1].hash
+
+
+async def test_edited_entry_is_found_by_seq(store: Store, store_url: str) -> None:
+    await _history(store)
+    await raw(store_url, 'UPDATE journal SET data = \'{"remote_id":"666"}\' WHERE seq = 6')
+    report = await store.verify_journal()
+    assert not report.ok
+    assert report.first_bad_seq == 6
+    assert [(p.seq, p.kind) for p in report.problems] == [(6, "edited")]
+    with pytest.raises(JournalError) as caught:
+        await store.verify_journal(raise_on_error=True)
+    assert caught.value.path == "seq 6"
+    assert caught.value.code == "JOURNAL_EDITED"
+
+
+async def test_edited_state_in_journal_is_found(store: Store, store_url: str) -> None:
+    await _history(store)
+    await raw(store_url, "UPDATE journal SET to_state = 'acknowledged' WHERE seq = 3")
+    assert (await store.verify_journal()).first_bad_seq == 3
+
+
+async def test_rehashed_entry_breaks_the_next_link(store: Store, store_url: str) -> None:
+    # A tamperer who recomputes the edited entry's hash still breaks the following entry.
+    await _history(store)
+    (entry,) = [e for e in await store.journal() if e.seq == 4]
+    forged = type(entry)(**{**entry.__dict__, "event": "forged"})
+    await raw(
+        store_url, "UPDATE journal SET event = 'forged', hash = :h WHERE seq = 4", h=forged.expected_hash()
+    )
+    report = await store.verify_journal()
+    assert [(p.seq, p.kind) for p in report.problems] == [(5, "broken_link")]
+
+
+async def test_removed_entry_is_found(store: Store, store_url: str) -> None:
+    await _history(store)
+    await raw(store_url, "DELETE FROM journal WHERE seq = 5")
+    report = await store.verify_journal()
+    assert report.first_bad_seq == 6
+    assert {p.kind for p in report.problems} == {"gap", "broken_link"}
+
+
+async def test_reordered_entries_are_found(store: Store, store_url: str) -> None:
+    await _history(store)
+    # Swap the contents of entries 2 and 3 (seq stays in place): both links break.
+    await raw(
+        store_url,
+        "UPDATE journal SET seq = -2 WHERE seq = 2",
+        "UPDATE journal SET seq = 2 WHERE seq = 3",
+        "UPDATE journal SET seq = 3 WHERE seq = -2",
+    )
+    report = await store.verify_journal()
+    assert report.first_bad_seq == 2
+    assert not report.ok
+
+
+async def test_truncated_tail_is_found_through_the_head(store: Store, store_url: str) -> None:
+    await _history(store)
+    await raw(store_url, "DELETE FROM journal WHERE seq = 9")
+    report = await store.verify_journal()
+    assert [p.kind for p in report.problems if p.seq is not None] == ["head"]
+    assert report.first_bad_seq == 9
+
+
+async def test_state_changed_without_journal_is_found(store: Store, store_url: str) -> None:
+    ids = await _history(store)
+    await raw(store_url, "UPDATE transmissions SET state = 'acknowledged' WHERE id = :id", id=ids[1])
+    report = await store.verify_journal()
+    assert [p.kind for p in report.problems] == ["state"]
+    assert ids[1] in report.problems[0].message
+
+
+async def test_chain_cannot_fork(store: Store, store_url: str) -> None:
+    await _history(store)
+    # A second entry claiming entry 9 as predecessor is refused by the database itself.
+    last = (await store.journal())[-1]
+    with pytest.raises(Exception, match=r"(?i)unique"):
+        await raw(
+            store_url,
+            "INSERT INTO journal (seq, at, event, data, prev_hash, hash) "
+            "VALUES (100, :at, 'fork', '{}', :prev, :h)",
+            at=dt.datetime(2026, 3, 1)
+            if store.dialect == "sqlite"
+            else dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
+            prev=last.prev_hash,
+            h="f" * 64,
+        )
+
+
+async def test_concurrent_transitions_keep_one_chain(store: Store) -> None:
+    ids = [(await store.record("ville", "pes", sha(n), f"f{n}.xml"))[0].id for n in range(30)]
+    await asyncio.gather(*(store.transition(i, S.SENDING, event="send_started") for i in ids))
+    await asyncio.gather(*(store.transition(i, S.SENT, event="submitted", remote_id=i) for i in ids))
+    report = await store.verify_journal()
+    assert report.ok
+    assert report.entries == 90
+
+
+# -- migrations --------------------------------------------------------------------------------
+
+
+async def test_migrations_from_empty_then_reopen(store_url: str, clock: Any) -> None:
+    async with Store.open(store_url, clock=clock) as first:
+        tr, _ = await first.record("ville", "pes", sha(1), "f.xml")
+    async with Store.open(store_url, clock=clock) as again:  # re-open: nothing re-applied, data kept
+        assert (await again.get(tr.id)).name == "f.xml"
+        assert (await again.verify_journal()).ok
+    engine = create_async_engine(database_url(store_url))
+    try:
+        async with engine.connect() as conn:
+            versions = [row[0] for row in await conn.execute(text("SELECT version FROM schema_version"))]
+            assert versions == list(range(1, LATEST + 1))
+
+            def shape(sync: Any) -> dict[str, set[str]]:
+                insp = inspect(sync)
+                return {name: {c["name"] for c in insp.get_columns(name)} for name in insp.get_table_names()}
+
+            found = await conn.run_sync(shape)
+        expected = {name: {c.name for c in table.columns} for name, table in t.metadata.tables.items()}
+        assert found == expected  # the migrated schema is the declared one
+    finally:
+        await engine.dispose()
+
+
+async def test_concurrent_opens_migrate_once(store_url: str) -> None:
+    async def open_close() -> None:
+        async with Store.open(store_url):
+            pass
+
+    await asyncio.gather(*(open_close() for _ in range(3)))
+    async with Store.open(store_url) as store:
+        assert (await store.verify_journal()).ok
+
+
+async def test_newer_schema_is_refused(store_url: str) -> None:
+    async with Store.open(store_url):
+        pass
+    await raw(
+        store_url,
+        "INSERT INTO schema_version (version, description, applied_at) VALUES (999, 'future', :at)",
+        at=dt.datetime(2030, 1, 1)
+        if store_url.startswith("sqlite")
+        else dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
+    )
+    with pytest.raises(StoreError) as caught:
+        await Store.open(store_url)
+    assert caught.value.code == "SCHEMA_TOO_NEW"
+
+
+def test_database_urls() -> None:
+    assert database_url("postgresql://u@h:5432/db").drivername == "postgresql+asyncpg"
+    assert database_url("postgres://u@h/db").drivername == "postgresql+asyncpg"
+    assert database_url("sqlite:////tmp/x.db").drivername == "sqlite+aiosqlite"
+    assert database_url("/tmp/x.db").database == "/tmp/x.db"
+    with pytest.raises(StoreError):
+        database_url("sqlite://")
+    with pytest.raises(StoreError):
+        database_url("mysql://h/db")
+
+
+# -- leases ------------------------------------------------------------------------------------
+
+
+async def test_acquire_due_leases_each_row_to_one_owner(store: Store, clock: Any) -> None:
+    for n in range(5):
+        await store.record("ville", "pes", sha(n), f"f{n}.xml")
+    a = await store.acquire_due("a", 3, 60)
+    b = await store.acquire_due("b", 10, 60)
+    assert len(a) == 3
+    assert len(b) == 2
+    assert not {x.id for x in a} & {x.id for x in b}
+    assert all(x.lease_owner == "a" and x.lease_until == clock.now + dt.timedelta(seconds=60) for x in a)
+    assert await store.acquire_due("c", 10, 60) == []
+
+
+async def test_expired_lease_is_taken_over_and_the_old_owner_is_shut_out(store: Store, clock: Any) -> None:
+    tr, _ = await store.record("ville", "pes", sha(1), "f.xml")
+    await store.acquire_due("a", 10, 60)
+    clock.advance(59)
+    assert await store.acquire_due("b", 10, 60) == []
+    clock.advance(1)
+    (taken,) = await store.acquire_due("b", 10, 60)
+    assert taken.lease_owner == "b"
+    assert not await store.release(tr.id, "a", None)  # a's release is a no-op now
+    assert (await store.get(tr.id)).lease_owner == "b"
+
+
+async def test_renew_extends_only_own_leases(store: Store, clock: Any) -> None:
+    ids = [(await store.record("ville", "pes", sha(n), f"f{n}.xml"))[0].id for n in range(2)]
+    await store.acquire_due("a", 1, 60)
+    held = await store.renew(ids, "a", 120)
+    assert len(held) == 1
+    clock.advance(100)
+    (other,) = await store.acquire_due("b", 10, 60)
+    assert other.id not in held
+
+
+async def test_release_schedules_and_counts(store: Store, clock: Any) -> None:
+    tr, _ = await store.record("ville", "pes", sha(1), "f.xml")
+    await store.acquire_due("a", 10, 60)
+    later = clock.now + dt.timedelta(minutes=5)
+    assert await store.release(tr.id, "a", later, attempted=True, error="boom")
+    got = await store.get(tr.id)
+    assert (got.attempts, got.errors, got.last_error, got.next_attempt_at, got.lease_owner) == (
+        1,
+        1,
+        "boom",
+        later,
+        None,
+    )
+    assert await store.acquire_due("a", 10, 60) == []  # not due yet
+    clock.advance(300)
+    await store.acquire_due("a", 10, 60)
+    assert await store.release(tr.id, "a", None, attempted=True)
+    got = await store.get(tr.id)
+    assert (got.attempts, got.errors, got.next_attempt_at) == (2, 0, None)
+    assert await store.acquire_due("a", 10, 60, now=clock.advance(10**6)) == []  # no next attempt: never due
+
+
+async def test_due_order_is_most_overdue_first(store: Store, clock: Any) -> None:
+    first, _ = await store.record("ville", "pes", sha(1), "a.xml")
+    clock.advance(1)
+    _second, _ = await store.record("ville", "pes", sha(2), "b.xml")
+    got = await store.acquire_due("a", 1, 60)
+    assert [x.id for x in got] == [first.id]
+
+
+async def test_pending_unknown_lists_dead_senders_and_unknowns(store: Store, clock: Any) -> None:
+    ids = [(await store.record("ville", "pes", sha(n), f"f{n}.xml"))[0].id for n in range(3)]
+    await store.acquire_due("a", 10, 60)
+    for i in ids:
+        await store.transition(i, S.SENDING, event="send_started", owner="a")
+    await store.transition(ids[2], S.UNKNOWN, event="send_outcome_unknown", owner="a")
+    await store.release(ids[2], "a")
+    assert [x.id for x in await store.pending_unknown()] == [ids[2]]  # the others are live
+    clock.advance(61)  # the sender died: its leases ran out
+    assert {x.id for x in await store.pending_unknown()} == set(ids)
