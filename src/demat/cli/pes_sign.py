@@ -1,9 +1,152 @@
-"""Part of ``demat pes``."""
+"""``demat pes sign | verify``: XAdES signatures of PES_Aller files.
+
+Key passwords are never taken on the command line (they would end up in shell history and
+``ps``): ``--password-env VAR`` or ``--password-file FILE`` name where to read them.
+"""
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
 from typing import Any
+
+from demat.cli._common import EXIT_INVALID, EXIT_OK, emit_json, existing_file, settings_from
+from demat.config import SignerConfig
+from demat.errors import ConfigError, DematError
 
 
 def register(pes_sub: Any) -> None:
     """Add this module's subcommands to ``demat pes``."""
+    p = pes_sub.add_parser(
+        "sign",
+        help="sign a PES_Aller (XAdES-EPES, one signature per bordereau, or --global)",
+        description="Sign a PES_Aller as HELIOS receives it. "
+        "Sets InfoDematerialisee=1 in the signed domains.",
+    )
+    p.add_argument("input", type=existing_file, metavar="IN")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    p.add_argument("--profile", help="take the signer (key, role, place) from this settings profile")
+    p.add_argument("--key", type=existing_file, metavar="KEY.pem", help="private key (PEM)")
+    p.add_argument(
+        "--cert", type=existing_file, metavar="CERT.pem", help="certificate (PEM, may hold the chain)"
+    )
+    p.add_argument("--p12", type=existing_file, metavar="FILE.p12", help="PKCS#12 bundle (key + certificate)")
+    p.add_argument("--password-env", metavar="VAR", help="environment variable holding the key password")
+    p.add_argument(
+        "--password-file", type=existing_file, metavar="FILE", help="file holding the key password"
+    )
+    p.add_argument("--role", help="ClaimedRole (default: profile's, else Ordonnateur)")
+    p.add_argument("--city", help="SignatureProductionPlace/City")
+    p.add_argument("--postal-code", help="SignatureProductionPlace/PostalCode")
+    p.add_argument("--country", help="SignatureProductionPlace/CountryName")
+    p.add_argument(
+        "--xades", choices=["1.1.1", "1.2.2"], default="1.2.2", help="XAdES namespace (default 1.2.2)"
+    )
+    p.add_argument(
+        "--global", dest="global_", action="store_true", help="one signature on the whole PES_Aller"
+    )
+    p.add_argument("--include-chain", action="store_true", help="put the issuer chain in KeyInfo too")
+    p.set_defaults(handler=_sign)
+
+    p = pes_sub.add_parser(
+        "verify",
+        help="verify every signature of PES_Aller files",
+        description="Exit 0 when every file is validly signed, 1 otherwise.",
+    )
+    p.add_argument("files", nargs="+", type=existing_file, metavar="FILE")
+    p.add_argument("--json", action="store_true", help="one JSON object per file (JSON Lines)")
+    p.add_argument("--trust", type=Path, metavar="DIR", help="directory of trusted CA certificates (PEM/DER)")
+    p.add_argument(
+        "--require-non-repudiation", action="store_true", help="reject certificates without non-repudiation"
+    )
+    p.set_defaults(handler=_verify)
+
+
+def _signer_config(args: argparse.Namespace) -> SignerConfig:
+    given = {
+        "key": args.key,
+        "cert": args.cert,
+        "p12": args.p12,
+        "password_env": args.password_env,
+        "password_file": args.password_file,
+    }
+    if args.profile:
+        base = settings_from(args).profile(args.profile).signer
+        if base is None:
+            raise ConfigError(f"profile {args.profile!r} has no signer")
+        if args.key or args.cert or args.p12:
+            base = base.model_copy(update={"key": None, "cert": None, "p12": None})
+        update = {k: v for k, v in given.items() if v is not None}
+        return base.model_copy(update=update)
+    if not (args.p12 or (args.key and args.cert)):
+        raise ConfigError("give --key and --cert, or --p12 (or --profile)")
+    return SignerConfig(**{k: v for k, v in given.items() if v is not None})
+
+
+def _sign(args: argparse.Namespace) -> int:
+    from demat.pes.sign import pes_sign_options, sign_pes_file
+    from demat.signing.keys import load_signer
+
+    config = _signer_config(args)
+    signer = load_signer(config)
+    options = pes_sign_options(
+        config,
+        mode="global" if args.global_ else "bordereau",
+        xades_version=args.xades,
+        claimed_role=args.role,
+        city=args.city,
+        postal_code=args.postal_code,
+        country=args.country,
+        include_chain=args.include_chain,
+    )
+    sign_pes_file(args.input, args.output, signer, options=options)
+    return EXIT_OK
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from demat.pes.sign import verify_pes
+    from demat.signing.trust import TrustStore
+    from demat.signing.verify import Issue, VerifyReport
+
+    trust_dir = args.trust or settings_from(args).trust_dir
+    trust = TrustStore.from_dir(trust_dir) if trust_dir else None
+    status = EXIT_OK
+    for path in args.files:
+        try:
+            report = verify_pes(path, trust=trust, require_non_repudiation=args.require_non_repudiation)
+        except DematError as exc:
+            if exc.code == "IO":
+                raise
+            report = VerifyReport(file=str(path), errors=[Issue(exc.code, exc.message)])
+        if not report.valid:
+            status = EXIT_INVALID
+        if args.json:
+            emit_json(report.to_dict())
+        else:
+            _print_report(report)
+    return status
+
+
+def _print_report(report: Any) -> None:
+    print(f"{report.file}: {'VALIDE' if report.valid else 'INVALIDE'}")
+    for issue in report.errors:
+        print(f"  erreur {issue}")
+    for issue in report.warnings:
+        print(f"  attention {issue}")
+    for sig in report.signatures:
+        target = sig.target.id or sig.target.path if sig.target else "?"
+        cert = sig.certificate
+        print(
+            f"  signature {sig.signature_id or sig.path} -> {target}: "
+            f"{'valide' if sig.valid else 'invalide'} (cryptographie {'ok' if sig.crypto_valid else 'KO'})"
+        )
+        if cert is not None:
+            print(f"    signataire {cert.subject} (émis par {cert.issuer}, n° {cert.serial})")
+            print(
+                f"    validité {cert.not_before:%Y-%m-%d} → {cert.not_after:%Y-%m-%d}, "
+                f"signé le {sig.signing_time}"
+            )
+        for issue in sig.errors:
+            print(f"    erreur {issue}")
+        for issue in sig.warnings:
+            print(f"    attention {issue}")

@@ -51,3 +51,25 @@ __all__ = [
     "validate_pes",
     "validate_xsd",
 ]
+
+# --- signature profile (demat.pes.sign) ---
+from demat.pes.sign import (
+    PesSignOptions,
+    pes_sign_options,
+    sign_pes,
+    sign_pes_file,
+    sign_pes_tree,
+    verify_pes,
+    verify_pes_tree,
+)
+
+__all__ = [
+    *__all__,
+    "PesSignOptions",
+    "pes_sign_options",
+    "sign_pes",
+    "sign_pes_file",
+    "sign_pes_tree",
+    "verify_pes",
+    "verify_pes_tree",
+]

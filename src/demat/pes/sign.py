@@ -102,6 +102,7 @@ def pes_sign_options(
     country: str | None = None,
     policy: SignaturePolicy | None = HELIOS_POLICY,
     signing_time: dt.datetime | None = None,
+    include_chain: bool = False,
 ) -> PesSignOptions:
     """Options from a profile's :class:`~demat.config.SignerConfig`, each argument overriding it."""
     role = claimed_role or (config.claimed_role if config else None) or "Ordonnateur"
@@ -116,6 +117,7 @@ def pes_sign_options(
         claimed_role=role,
         place=place,
         signing_time=signing_time,
+        include_chain=include_chain,
     )
     return PesSignOptions(mode=mode, xades=xades)
 
