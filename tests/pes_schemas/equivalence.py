@@ -1,10 +1,23 @@
 """Reusable checks that demat's bundled PES v5.17 schemas behave like the official set.
 
-Load it from any test without touching ``sys.path``::
+Tests run in importlib mode, so load this module by path (no ``sys.path`` change)::
 
-    equivalence = load_equivalence()  # see tests/pes_schemas/test_pes_schema_equivalence.py
-    equivalence.assert_same_verdict(xml_bytes)          # kind taken from the root element
-    equivalence.assert_same_verdict(tree, "pes_aller")  # bytes or a parsed lxml tree
+    import importlib.util, sys
+    from pathlib import Path
+
+    def load_equivalence():
+        name = "demat_tests_pes_equivalence"  # one shared instance: schemas compile once
+        if name not in sys.modules:
+            path = Path(__file__).parents[1] / "pes_schemas" / "equivalence.py"  # adjust
+            spec = importlib.util.spec_from_file_location(name, path)
+            sys.modules[name] = module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        return sys.modules[name]
+
+    eq = load_equivalence()
+    eq.assert_same_verdict(xml_bytes)              # kind from the root element; returns the verdict
+    eq.assert_same_verdict(tree, "pes_aller")      # bytes or a parsed lxml tree
+    eq.assert_mutants_agree(xml_bytes, count=200)  # mutants of it must get the same verdicts too
 
 Both sets are compiled once per process (through :class:`demat.xml.schemas.SchemaRegistry`) and
 kept here; the official set is read from the shared reference data (callers should depend on the
@@ -15,6 +28,8 @@ independently of any document, for a sample-free comparison.
 from __future__ import annotations
 
 import os
+import random
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -85,6 +100,167 @@ def assert_same_verdict(xml: bytes | Any, kind: str | None = None, refdata: Path
         f"official: {official.error_log.last_error}"
     )
     return ok_official
+
+
+# ---------------------------------------------------------------- mutants ----
+# Small in-place edits that each undo themselves, so one parsed tree serves every mutant.
+
+Undo = Callable[[], None]
+
+
+def _set_attr(el: Any, name: str, value: str | None) -> Undo:
+    old = el.get(name)
+    if value is None:
+        del el.attrib[name]
+    else:
+        el.set(name, value)
+
+    def undo() -> None:
+        if old is None:
+            el.attrib.pop(name, None)
+        else:
+            el.set(name, old)
+
+    return undo
+
+
+def _delete(el: Any) -> Undo:
+    parent, index, tail = el.getparent(), el.getparent().index(el), el.tail
+    parent.remove(el)
+
+    def undo() -> None:
+        el.tail = tail
+        parent.insert(index, el)
+
+    return undo
+
+
+def _duplicate(el: Any) -> Undo:
+    twin = etree.fromstring(etree.tostring(el, with_tail=False))
+    el.addnext(twin)
+    return lambda: twin.getparent().remove(twin)
+
+
+def _swap_with_next(el: Any) -> Undo:
+    nxt = el.getnext()
+    nxt.addnext(el)  # moves el after its next sibling
+    return lambda: nxt.addprevious(el)
+
+
+def _add_unknown(el: Any) -> Undo:
+    intruder = etree.SubElement(el, "ElementInconnu", V="1")
+    return lambda: el.remove(intruder)
+
+
+def _set_text(el: Any, text: str) -> Undo:
+    old = el.text
+    el.text = text
+
+    def undo() -> None:
+        el.text = old
+
+    return undo
+
+
+def _has_v(el: Any) -> bool:
+    return el.get("V") is not None
+
+
+def _has_next(el: Any) -> bool:
+    nxt = el.getnext()
+    return nxt is not None and isinstance(nxt.tag, str) and nxt.tag != el.tag
+
+
+# (name, which elements it applies to, mutation)
+MUTATIONS: list[tuple[str, Callable[[Any], bool], Callable[[Any], Undo]]] = [
+    ("delete", lambda e: True, _delete),
+    ("duplicate", lambda e: True, _duplicate),
+    ("swap", _has_next, _swap_with_next),
+    ("unknown-child", lambda e: True, _add_unknown),
+    ("drop-V", _has_v, lambda e: _set_attr(e, "V", None)),
+    ("V-out-of-pattern", _has_v, lambda e: _set_attr(e, "V", "#?!")),
+    ("V-too-long", _has_v, lambda e: _set_attr(e, "V", e.get("V") + "7" * 300)),
+    ("V-longer", _has_v, lambda e: _set_attr(e, "V", e.get("V") + "12")),
+    ("V-wrong-enum", _has_v, lambda e: _set_attr(e, "V", "98")),
+    ("V-letters", _has_v, lambda e: _set_attr(e, "V", "ZZ")),
+    ("V-decimals", _has_v, lambda e: _set_attr(e, "V", "12.345")),
+    ("V-all-zero", _has_v, lambda e: _set_attr(e, "V", "0" * max(1, len(e.get("V"))))),
+    ("V-empty", _has_v, lambda e: _set_attr(e, "V", "")),
+    ("V-negative", _has_v, lambda e: _set_attr(e, "V", "-" + e.get("V"))),
+    ("V-bad-date", _has_v, lambda e: _set_attr(e, "V", "2026-02-30")),
+    ("V-spaces", _has_v, lambda e: _set_attr(e, "V", " " + e.get("V") + " ")),
+    ("text-instead-of-V", _has_v, lambda e: _set_text(e, "false")),
+    ("other-attribute", lambda e: True, lambda e: _set_attr(e, "Autre", "x")),
+    ("drop-attributes", lambda e: len(e.attrib) > 0, lambda e: _drop_all_attributes(e)),
+    ("bad-Id", lambda e: e.get("Id") is not None, lambda e: _set_attr(e, "Id", "1-not-an-ncname")),
+    ("bad-base64", lambda e: e.get("MIMEType") is not None, lambda e: _set_text(e, "pas du base64 !")),
+]
+
+
+def _drop_all_attributes(el: Any) -> Undo:
+    old = dict(el.attrib)
+    el.attrib.clear()
+
+    def undo() -> None:
+        el.attrib.clear()
+        el.attrib.update(old)
+
+    return undo
+
+
+def mutants(tree: Any, seed: str, count: int | None = None) -> Iterator[str]:
+    """Mutate ``tree`` in place and yield while it is mutated, then restore it.
+
+    Every mutation on every element when ``count`` is None, else ``count`` of them drawn
+    deterministically from ``seed``.
+    """
+    elements = [e for e in tree.getroot().iter() if isinstance(e.tag, str)][1:]
+    if count is None:
+        for target in elements:
+            for name, applies, mutate in MUTATIONS:
+                if applies(target):
+                    undo = mutate(target)
+                    try:
+                        yield f"{name} at {etree.QName(target).localname} (line {target.sourceline})"
+                    finally:
+                        undo()
+        return
+    rng = random.Random(seed)
+    produced = attempts = 0
+    while produced < count and attempts < count * 20:
+        name, applies, mutate = MUTATIONS[attempts % len(MUTATIONS)]
+        attempts += 1
+        candidates = [e for e in elements if applies(e)]
+        if not candidates:
+            continue
+        target = rng.choice(candidates)
+        undo = mutate(target)
+        try:
+            yield f"{name} at {etree.QName(target).localname} (line {target.sourceline})"
+        finally:
+            undo()
+        produced += 1
+
+
+def assert_mutants_agree(
+    xml: bytes | Any, kind: str | None = None, count: int | None = None, refdata: Path | None = None
+) -> dict[bool, int]:
+    """Assert bundled and official agree on every mutant of ``xml``; count mutants per verdict.
+
+    ``count`` None means every mutation on every element (fine up to ~50 kB); otherwise that
+    many, drawn deterministically.
+    """
+    tree = _parse(xml)
+    kind = kind or kind_of(tree)
+    counts = {True: 0, False: 0}
+    disagreements = []
+    for what in mutants(tree, "mutants", count):
+        ok_bundled, ok_official = verdicts(tree, kind, refdata)
+        counts[ok_official] += 1
+        if ok_bundled != ok_official:
+            disagreements.append(f"{what}: bundled={ok_bundled} official={ok_official}")
+    assert disagreements == [], disagreements[:20]
+    return counts
 
 
 # ------------------------------------------------- structural comparison ----

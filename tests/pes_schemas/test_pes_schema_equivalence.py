@@ -8,10 +8,9 @@ self-containment of the bundled set (compiles offline, from its own folder only)
 from __future__ import annotations
 
 import importlib.util
-import random
 import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -151,6 +150,13 @@ def test_hand_written_documents_are_valid(refdata: Path, document: bytes) -> Non
     assert eq.assert_same_verdict(document, "pes_aller", refdata=refdata) is True
 
 
+@pytest.mark.parametrize("document", [DEPENSE, RECETTE], ids=["depense", "recette-ormc"])
+def test_reusable_mutant_check(refdata: Path, document: bytes) -> None:
+    counts = eq.assert_mutants_agree(document, count=100, refdata=refdata)
+    assert counts[True] + counts[False] == 100
+    assert counts[False] > 50
+
+
 def test_old_flat_acquit_same_verdict(refdata: Path) -> None:
     assert eq.assert_same_verdict(_acquit_v1(refdata), "pes_acquit_v1", refdata=refdata) is True
     v2_in_v1 = (_samples(refdata) / ACQUIT_SAMPLE).read_bytes().replace(b"/retour/v2", b"/retour")
@@ -158,142 +164,6 @@ def test_old_flat_acquit_same_verdict(refdata: Path) -> None:
 
 
 # ---------------------------------------------------------------- mutants ----
-
-Undo = Callable[[], None]
-
-
-def _set_attr(el: Any, name: str, value: str | None) -> Undo:
-    old = el.get(name)
-    if value is None:
-        del el.attrib[name]
-    else:
-        el.set(name, value)
-
-    def undo() -> None:
-        if old is None:
-            el.attrib.pop(name, None)
-        else:
-            el.set(name, old)
-
-    return undo
-
-
-def _delete(el: Any) -> Undo:
-    parent, index, tail = el.getparent(), el.getparent().index(el), el.tail
-    parent.remove(el)
-
-    def undo() -> None:
-        el.tail = tail
-        parent.insert(index, el)
-
-    return undo
-
-
-def _duplicate(el: Any) -> Undo:
-    twin = etree.fromstring(etree.tostring(el, with_tail=False))
-    el.addnext(twin)
-    return lambda: twin.getparent().remove(twin)
-
-
-def _swap_with_next(el: Any) -> Undo:
-    nxt = el.getnext()
-    nxt.addnext(el)  # moves el after its next sibling
-    return lambda: nxt.addprevious(el)
-
-
-def _add_unknown(el: Any) -> Undo:
-    intruder = etree.SubElement(el, "ElementInconnu", V="1")
-    return lambda: el.remove(intruder)
-
-
-def _set_text(el: Any, text: str) -> Undo:
-    old = el.text
-    el.text = text
-
-    def undo() -> None:
-        el.text = old
-
-    return undo
-
-
-def _has_v(el: Any) -> bool:
-    return el.get("V") is not None
-
-
-def _has_next(el: Any) -> bool:
-    nxt = el.getnext()
-    return nxt is not None and isinstance(nxt.tag, str) and nxt.tag != el.tag
-
-
-# (name, which elements it applies to, mutation)
-MUTATIONS: list[tuple[str, Callable[[Any], bool], Callable[[Any], Undo]]] = [
-    ("delete", lambda e: True, _delete),
-    ("duplicate", lambda e: True, _duplicate),
-    ("swap", _has_next, _swap_with_next),
-    ("unknown-child", lambda e: True, _add_unknown),
-    ("drop-V", _has_v, lambda e: _set_attr(e, "V", None)),
-    ("V-out-of-pattern", _has_v, lambda e: _set_attr(e, "V", "#?!")),
-    ("V-too-long", _has_v, lambda e: _set_attr(e, "V", e.get("V") + "7" * 300)),
-    ("V-longer", _has_v, lambda e: _set_attr(e, "V", e.get("V") + "12")),
-    ("V-wrong-enum", _has_v, lambda e: _set_attr(e, "V", "98")),
-    ("V-letters", _has_v, lambda e: _set_attr(e, "V", "ZZ")),
-    ("V-decimals", _has_v, lambda e: _set_attr(e, "V", "12.345")),
-    ("V-all-zero", _has_v, lambda e: _set_attr(e, "V", "0" * max(1, len(e.get("V"))))),
-    ("V-empty", _has_v, lambda e: _set_attr(e, "V", "")),
-    ("V-negative", _has_v, lambda e: _set_attr(e, "V", "-" + e.get("V"))),
-    ("V-bad-date", _has_v, lambda e: _set_attr(e, "V", "2026-02-30")),
-    ("V-spaces", _has_v, lambda e: _set_attr(e, "V", " " + e.get("V") + " ")),
-    ("text-instead-of-V", _has_v, lambda e: _set_text(e, "false")),
-    ("other-attribute", lambda e: True, lambda e: _set_attr(e, "Autre", "x")),
-    ("drop-attributes", lambda e: len(e.attrib) > 0, lambda e: _drop_all_attributes(e)),
-    ("bad-Id", lambda e: e.get("Id") is not None, lambda e: _set_attr(e, "Id", "1-not-an-ncname")),
-    ("bad-base64", lambda e: e.get("MIMEType") is not None, lambda e: _set_text(e, "pas du base64 !")),
-]
-
-
-def _drop_all_attributes(el: Any) -> Undo:
-    old = dict(el.attrib)
-    el.attrib.clear()
-
-    def undo() -> None:
-        el.attrib.clear()
-        el.attrib.update(old)
-
-    return undo
-
-
-def mutants(tree: Any, seed: str, count: int | None = None) -> Iterator[str]:
-    """Mutate ``tree`` in place and yield while it is mutated, then restore it.
-
-    Every mutation on every element when ``count`` is None, else ``count`` of them drawn
-    deterministically from ``seed``.
-    """
-    elements = [e for e in tree.getroot().iter() if isinstance(e.tag, str)][1:]
-    if count is None:
-        for target in elements:
-            for name, applies, mutate in MUTATIONS:
-                if applies(target):
-                    undo = mutate(target)
-                    try:
-                        yield f"{name} at {etree.QName(target).localname} (line {target.sourceline})"
-                    finally:
-                        undo()
-        return
-    rng = random.Random(seed)
-    produced = attempts = 0
-    while produced < count and attempts < count * 20:
-        name, applies, mutate = MUTATIONS[attempts % len(MUTATIONS)]
-        attempts += 1
-        candidates = [e for e in elements if applies(e)]
-        if not candidates:
-            continue
-        target = rng.choice(candidates)
-        undo = mutate(target)
-        try:
-            yield f"{name} at {etree.QName(target).localname} (line {target.sourceline})"
-        finally:
-            undo()
-        produced += 1
 
 
 def _base_documents(refdata: Path) -> Iterator[tuple[str, bytes, str]]:
@@ -313,7 +183,7 @@ def test_mutants_same_verdict(refdata: Path) -> None:
         tree = _tree(data)
         assert eq.assert_same_verdict(tree, kind, refdata=refdata) is True, label
         count = None if len(data) <= EXHAUSTIVE_MAX_BYTES else SAMPLED_MUTANTS
-        for what in mutants(tree, label, count):
+        for what in eq.mutants(tree, label, count):
             bundled, official = eq.verdicts(tree, kind, refdata=refdata)
             verdicts[official] += 1
             if bundled != official:
@@ -387,7 +257,7 @@ def test_xades_122_properties_and_mutants_same_verdict(refdata: Path) -> None:
     assert bundled.validate(tree) is True
     assert official.validate(tree) is True
     rejected = 0
-    for what in mutants(tree, "xades 1.2.2"):
+    for what in eq.mutants(tree, "xades 1.2.2"):
         verdict = bool(official.validate(tree))
         assert bool(bundled.validate(tree)) == verdict, what
         rejected += not verdict
