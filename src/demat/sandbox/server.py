@@ -603,6 +603,11 @@ class Sandbox:
         """Send a préfecture letter: 2 courrier simple, 3 pièces complémentaires, 4 observations, 5 déféré."""
         return await self.app.post_letter(transaction_id, kind)
 
+    def update_classification(self, date: dt.date) -> None:
+        """The ministry publishes a new classification: actes stamped with the older one get
+        AnomalieActe 002 until the collectivité fetches it (``actes_classification_fetch.php``)."""
+        self.app.prefecture.update_classification(date)
+
     def add_retour(self, name: str, data: bytes) -> str:
         """Make a PES_Retour available to ``helios_get_list.php``."""
         return self.app.add_retour(name, data)

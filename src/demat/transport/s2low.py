@@ -314,6 +314,9 @@ class _Form:
         self.writer = aiohttp.MultipartWriter("form-data")
         self._stack = contextlib.ExitStack()
 
+    # Names and file names go out unquoted (``type_pj[]``, spaces): PHP, which parses these
+    # forms on S²LOW's side, does not percent-decode them.
+
     def field(self, name: str, value: str, *, charset: str = "utf-8") -> None:
         try:
             data = value.encode(charset)
@@ -326,7 +329,7 @@ class _Form:
         part = self.writer.append_payload(
             aio_payload.BytesPayload(data, content_type=f"text/plain; charset={charset}")
         )
-        part.set_content_disposition("form-data", name=name)
+        part.set_content_disposition("form-data", quote_fields=False, name=name)
 
     def file(self, name: str, filename: str, source: Source) -> None:
         ctype = _content_type(filename)
@@ -336,7 +339,9 @@ class _Form:
         else:
             pl = aio_payload.BytesPayload(source, content_type=ctype)
         part = self.writer.append_payload(pl)
-        part.set_content_disposition("form-data", name=name, filename=safe_filename(filename))
+        part.set_content_disposition(
+            "form-data", quote_fields=False, name=name, filename=safe_filename(filename)
+        )
 
     def close(self) -> None:
         self._stack.close()
