@@ -50,6 +50,8 @@ TRANSLITERATION: dict[str, str] = {
     "\u2007": " ",
     "\u200b": "",
     "\u2122": "TM",
+    "\u0142": "l",  # ł
+    "\u0141": "L",  # Ł
     "\ufeff": "",
 }
 
@@ -107,7 +109,62 @@ def transliterate(char: str) -> str:
 
 
 def _replace_all(text: str) -> str:
+    """Transliterate every non-Latin-1 character of a *value* (serialisation escapes it later)."""
     return _NOT_LATIN1.sub(lambda m: transliterate(m.group(0)), text)
+
+
+class _MarkupContext:
+    """Knows, for a position in raw XML text, whether it lies inside a quoted attribute value.
+
+    Needed when transliterating raw XML: ``“`` becomes ``"``, which must be written ``&quot;``
+    inside ``V="…"`` or the document breaks. Only the text since the last ``<``/``>`` matters,
+    and it is carried from one chunk to the next.
+    """
+
+    _LIMIT = 1 << 20
+
+    def __init__(self) -> None:
+        self.tag: str | None = None  # text since an unclosed '<', or None in content
+
+    def _quote_at(self, text: str, pos: int) -> str | None:
+        cut = max(text.rfind("<", 0, pos), text.rfind(">", 0, pos))
+        if cut == -1:
+            if self.tag is None:
+                return None
+            segment = self.tag + text[:pos]
+        elif text[cut] == ">":
+            return None
+        else:
+            segment = text[cut:pos]
+        quote: str | None = None
+        for ch in segment:
+            if quote is None and ch in "\"'":
+                quote = ch
+            elif ch == quote:
+                quote = None
+        return quote
+
+    def replace(self, text: str) -> str:
+        def sub(match: re.Match[str]) -> str:
+            stand_in = transliterate(match.group(0))
+            quote = self._quote_at(text, match.start())
+            if quote == '"':
+                return stand_in.replace('"', "&quot;")
+            if quote == "'":
+                return stand_in.replace("'", "&apos;")
+            return stand_in
+
+        return _NOT_LATIN1.sub(sub, text)
+
+    def advance(self, text: str) -> None:
+        cut = max(text.rfind("<"), text.rfind(">"))
+        if cut == -1:
+            if self.tag is not None:
+                self.tag = (self.tag + text)[-self._LIMIT :]
+        elif text[cut] == ">":
+            self.tag = None
+        else:
+            self.tag = text[cut:][-self._LIMIT :]
 
 
 def fit_text(value: str, *, unmappable: Unmappable = "error", where: str | None = None) -> str:
@@ -167,6 +224,7 @@ def iter_to_latin1(
         ) from None
     line = 1
     first = True
+    context = _MarkupContext()
 
     def convert(block: bytes, final: bool) -> bytes:
         nonlocal line, first
@@ -193,7 +251,9 @@ def iter_to_latin1(
                     line=line + text.count("\n", 0, bad.start()),
                     code="PES_NOT_LATIN1",
                 )
-            text = _replace_all(text)
+            text = context.replace(text)
+        if errors == "replace":
+            context.advance(text)
         line += text.count("\n")
         if starts:
             text = _rewrite_declaration(text)
