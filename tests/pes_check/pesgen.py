@@ -106,8 +106,9 @@ def pes(
 
 
 def _bordereau(b: Bord, domain: str) -> str:
-    sum_ht = sum((float(ht) for lines in b.lines for ht, _ in lines), 0.0)
-    ht = b.mt_ht if b.mt_ht is not None else f"{sum_ht:.2f}"
+    ht = b.mt_ht
+    if ht is None:
+        ht = f"{sum(float(v) for lines in b.lines for v, _ in lines):.2f}"
     nbr = b.nbr_pce if b.nbr_pce is not None else str(len(b.lines))
     bid = f" Id={quoteattr(b.id)}" if b.id else ""
     ht_name = "MtBordHT" if domain == "depense" else "MtBordHt"

@@ -417,6 +417,22 @@ def declared_encoding(head: bytes) -> str | None:
     return m.group(1).decode("ascii").upper() if m else None
 
 
+def parser_options(schema: Any = None) -> dict[str, Any]:
+    """Options of the hardened pull parser, with or without a schema plugged in.
+
+    ``resolve_entities=False`` is left out when a schema is plugged in: with lxml 6.1 that
+    combination silently accepts a truncated document (the well-formedness error at close is
+    lost). It is safe to leave out because :func:`demat.xml.safe.open_checked` refuses any
+    DOCTYPE up front, so no entity can be declared and an undefined one is a syntax error.
+    """
+    options: dict[str, Any] = {"no_network": True, "load_dtd": False, "huge_tree": True}
+    if schema is None:
+        options["resolve_entities"] = False
+    else:
+        options["schema"] = schema
+    return options
+
+
 def pull_events(
     stream: IO[bytes],
     name: str | None,
@@ -432,14 +448,7 @@ def pull_events(
     to place XSD errors). Schema invalidity is *not* raised here: libxml2 keeps parsing after
     a validity error and the caller reads the verdict from its error probe.
     """
-    parser = etree.XMLPullParser(
-        events=("start", "end"),
-        schema=schema,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=True,
-    )
+    parser = etree.XMLPullParser(events=("start", "end"), **parser_options(schema))
     depth = 0
     index = 0
     max_depth = limits.max_depth

@@ -29,7 +29,7 @@ from typing import IO, Any, TypeVar
 from lxml import etree
 
 from demat.errors import XMLSecurityError, XMLSyntaxError
-from demat.pes.inspect import CHUNK_SIZE, PesInfo, PesScanner, PjInfo, pull_events, scan
+from demat.pes.inspect import CHUNK_SIZE, PesInfo, PesScanner, PjInfo, parser_options, pull_events, scan
 from demat.pes.rules import ERROR, WARNING, Finding, check_all
 from demat.xml.safe import DEFAULT_LIMITS, Limits, open_checked
 from demat.xml.schemas import SchemaRegistry, default_registry
@@ -143,7 +143,7 @@ class _PjContentCheck:
 
     def __init__(self, max_inflated: int) -> None:
         self.max_inflated = max_inflated
-        self.findings: list[Finding] = []
+        self.problems: list[tuple[PjInfo, Finding]] = []
         self.bomb = False
 
     def __call__(self, pj: PjInfo, text: str) -> None:
@@ -152,12 +152,17 @@ class _PjContentCheck:
             pj.inflated_size = size
         if problem is not None:
             self.bomb = self.bomb or problem.code == "PES_PJ_BOMB"
+            self.problems.append((pj, problem))
+
+    @property
+    def findings(self) -> list[Finding]:
+        """The problems, worded once each PJ's IdUnique (read after its content) is known."""
+        out = []
+        for pj, problem in self.problems:
             who = f"PJ {pj.id_unique}" if pj.id_unique else f"PJ n°{pj.index}"
-            self.findings.append(
-                Finding(
-                    problem.code, f"{who} : {problem.message}", pj.line, f"/PES_Aller/PES_PJ/PJ[{pj.index}]"
-                )
-            )
+            path = f"/PES_Aller/PES_PJ/PJ[{pj.index}]"
+            out.append(Finding(problem.code, f"{who} : {problem.message}", pj.line, path))
+        return out
 
 
 # --- libxml2 error probe ------------------------------------------------------------------
@@ -220,14 +225,7 @@ def _locate(
     stream: IO[bytes], schema: Any, bad_chunks: set[int], probe: _Probe, max_findings: int
 ) -> list[tuple[str, int]]:
     """Re-feed the document; chunks that raised XSD errors go line by line to get exact lines."""
-    parser = etree.XMLPullParser(
-        events=("end",),
-        schema=schema,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=True,
-    )
+    parser = etree.XMLPullParser(events=("end",), **parser_options(schema))
     probe.entries.clear()
     found: list[tuple[str, int]] = []
     line = 1
