@@ -62,7 +62,8 @@ async def test_acte_acknowledged_with_its_idacte(
     assert status.aracte is not None
     ar = read_message(status.aracte, registry=actes_registry)
     assert ar.type == "ARActe"
-    assert ar.schema_checked and ar.valid, ar.findings
+    assert ar.schema_checked
+    assert ar.valid, ar.findings
     assert ar.id_acte == "044-214400152-20240507-DEL2024_012-DE"
     assert ar.acte.objet == "Tarifs de la cantine scolaire, année 2024-2025 (réévaluation)"  # type: ignore[attr-defined]
 
@@ -141,7 +142,8 @@ async def test_classification_fetch_is_schema_valid(
     s2low: S2lowClient, actes_registry: SchemaRegistry
 ) -> None:
     message = read_message(await s2low.actes.fetch_classification(), registry=actes_registry)
-    assert message.schema_checked and message.valid, message.findings
+    assert message.schema_checked
+    assert message.valid, message.findings
     tree = message.classification  # type: ignore[attr-defined]
     assert tree.label((7, 1)) == "Finances locales / Décisions budgétaires"
     await s2low.actes.request_classification()

@@ -26,7 +26,8 @@ async def test_client_satisfies_the_protocol(s2low: S2lowClient) -> None:
 async def test_pes_accepted_with_acquit(s2low: S2lowClient, sandbox: Sandbox) -> None:
     data = pes(1)
     result = await s2low.helios.submit_pes("PESALR2 bordereaux.xml", data)
-    assert result.remote_id and not result.already_present
+    assert result.remote_id
+    assert not result.already_present
 
     status = await s2low.helios.status(result.remote_id)
     assert status.code == 4
@@ -105,7 +106,8 @@ async def test_unknown_transaction_is_rejected(s2low: S2lowClient) -> None:
 
 
 async def test_pes_retour_list_fetch_and_mark_read(s2low: S2lowClient, sandbox: Sandbox) -> None:
-    body = b'<?xml version="1.0" encoding="ISO-8859-1"?><n:PES_Retour xmlns:n="urn:x"><Enveloppe/></n:PES_Retour>'
+    body = b'<?xml version="1.0" encoding="ISO-8859-1"?><n:PES_Retour xmlns:n="urn:x"><Enveloppe/>'
+    body += b"</n:PES_Retour>"
     rid = sandbox.add_retour("PES2R_DEP__R_100_00_031007_20240315.xml", body)
     [ref] = await s2low.helios.list_retours()
     assert (ref.id, ref.name) == (rid, "PES2R_DEP__R_100_00_031007_20240315.xml")

@@ -28,7 +28,7 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
-from demat.sandbox import dgfip, prefecture
+from demat.sandbox import dgfip, prefecture, tls_alerts
 from demat.sandbox.config import SandboxConfig
 from demat.sandbox.forms import UploadTooLarge, read_form
 from demat.sandbox.pki import SandboxPKI
@@ -82,6 +82,9 @@ class SandboxApp:
         self.rng = random.Random(config.faults.seed)
         self.faults_injected = 0
         self._lock = asyncio.Lock()
+        self._judging: dict[str, asyncio.Task[None]] = {}
+        #: TLS versions clients negotiated (to check that TLS 1.2 can be forced).
+        self.tls_versions: set[str] = set()
         self.prefecture = prefecture.Prefecture(config)
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -156,6 +159,9 @@ class SandboxApp:
 
     @web.middleware
     async def auth_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+        if ssl_object is not None:
+            self.tls_versions.add(str(ssl_object.version()))
         acct = self.config.account
         if (
             acct.login is None
@@ -241,22 +247,38 @@ class SandboxApp:
                 endpoint, upload.sha1, upload.size, upload.filename, "accepted", transaction_id=tx_id
             )
             self.save()
-        # The "DGFiP" checks the file off the event loop; the verdict shows once the delay passed.
+        # S²LOW answers now; the "DGFiP" judges the file in the background, off the event loop.
+        self._judging[tx_id] = asyncio.create_task(self._judge_helios(tx, facts))
+        return _xml(
+            f"<import><id>{tx_id}</id><resultat>OK</resultat><message>Fichier bien reçu</message></import>"
+        )
+
+    async def _judge_helios(self, tx: HeliosTx, facts: dgfip.PesFacts) -> None:
         try:
-            ack, accepted = await asyncio.to_thread(dgfip.acknowledge, self.blobs.path(blob), facts)
-            tx.ack_blob = self.blobs.put(f"helios-{tx_id}-ack.xml", ack)
+            ack, accepted = await asyncio.to_thread(dgfip.acknowledge, self.blobs.path(tx.blob), facts)
+            tx.ack_blob = self.blobs.put(f"helios-{tx.id}-ack.xml", ack)
             tx.accepted = accepted
             tx.final_status = 4 if accepted else 6
         except Exception as exc:  # the sandbox must keep serving; the transaction shows -1
             tx.final_status = -1
             tx.message = f"Erreur lors du traitement : {exc}"
+        finally:
+            self._judging.pop(tx.id, None)
         self.save()
-        return _xml(
-            f"<import><id>{tx_id}</id><resultat>OK</resultat><message>Fichier bien reçu</message></import>"
-        )
 
-    def _helios_code(self, tx: HeliosTx) -> int:
-        return _progress(tx.created, self.config.delay, HELIOS_PATH, tx.final_status)
+    async def settle(self) -> None:
+        """Wait for every judgement in progress (before stopping)."""
+        while self._judging:
+            await asyncio.gather(*self._judging.values(), return_exceptions=True)
+
+    async def _helios_code(self, tx: HeliosTx) -> int:
+        code = _progress(tx.created, self.config.delay, HELIOS_PATH, tx.final_status)
+        pending = self._judging.get(tx.id)
+        if pending is not None and code == tx.final_status:
+            # The verdict is due: a slow DGFiP just makes this answer wait for it.
+            await asyncio.shield(pending)
+            code = tx.final_status
+        return code
 
     async def helios_status(self, request: web.Request) -> web.Response:
         tx = self.state.helios.get(request.query.get("transaction", ""))
@@ -265,7 +287,7 @@ class SandboxApp:
                 "<transaction><id/><resultat>KO</resultat>"
                 "<message>Transaction inconnue</message></transaction>"
             )
-        code = self._helios_code(tx)
+        code = await self._helios_code(tx)
         return _xml(
             f"<transaction><id>{tx.id}</id><resultat>OK</resultat><message>{_e(tx.message)}</message>"
             f"<status>{code}</status></transaction>"
@@ -273,7 +295,7 @@ class SandboxApp:
 
     async def helios_ack(self, request: web.Request) -> web.Response:
         tx = self.state.helios.get(request.query.get("id", ""))
-        if tx is None or tx.ack_blob is None or self._helios_code(tx) not in (4, 6, 8):
+        if tx is None or (await self._helios_code(tx)) not in (4, 6, 8) or tx.ack_blob is None:
             return _ko("Acquittement non disponible")
         return web.Response(body=self.blobs.get(tx.ack_blob), content_type="text/xml", charset=LATIN1)
 
@@ -632,6 +654,7 @@ class Sandbox:
     @classmethod
     async def open(cls, config: SandboxConfig, workdir: Path) -> Sandbox:
         """Start serving (prefer :meth:`start`); call :meth:`close` when done."""
+        tls_alerts.install()
         pki = config.pki or SandboxPKI.load_or_create(workdir / "pki")
         app = SandboxApp(config, workdir)
         ctx = server_context(pki.server_cert, pki.server_key, pki.ca_cert, require_client_cert=True)
@@ -644,7 +667,9 @@ class Sandbox:
         return cls(app, runner, f"https://{host}:{port}", pki)
 
     async def close(self) -> None:
+        """Stop serving, after the judgements in progress are done."""
         await self._runner.cleanup()
+        await self.app.settle()
 
 
 def _bound_port(runner: web.AppRunner, default: int) -> int:

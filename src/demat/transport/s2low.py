@@ -15,6 +15,7 @@ connections → :class:`ConnectError`, timeouts → :class:`TimeoutError`, HTTP 
 from __future__ import annotations
 
 import asyncio
+import base64
 import builtins
 import contextlib
 import hashlib
@@ -202,8 +203,6 @@ class S2lowConnection:
         self._rng = random.Random(seed)  # jitter only, not security
         self._headers: dict[str, str] = {}
         if forward_certificate is not None:
-            import base64
-
             self._headers["org.s2low.forward-x509-identification"] = base64.b64encode(
                 forward_certificate
             ).decode()
@@ -224,16 +223,17 @@ class S2lowConnection:
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            auth = None
-            if self._credentials is not None and self._credentials.method == "basic":
-                auth = aiohttp.BasicAuth(self._credentials.login, self._credentials.password)
+            headers = dict(self._headers)
+            creds = self._credentials
+            if creds is not None and creds.method == "basic":
+                token = base64.b64encode(f"{creds.login}:{creds.password}".encode()).decode("ascii")
+                headers["Authorization"] = f"Basic {token}"
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(ssl=self._ssl, limit=8),
                 timeout=aiohttp.ClientTimeout(
                     total=None, sock_connect=self._timeouts.connect, sock_read=self._timeouts.read
                 ),
-                auth=auth,
-                headers=self._headers,
+                headers=headers,
             )
         return self._session
 
