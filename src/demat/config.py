@@ -77,6 +77,10 @@ class Profile(BaseModel):
     signer: SignerConfig | None = None
     platform: str | None = None
     trigram: str = "SLO"
+    return_emails: tuple[str, ...] = ()
+    referent_nom: str | None = None
+    referent_email: str | None = None
+    referent_telephone: str | None = None
 
     @field_validator("siret")
     @classmethod

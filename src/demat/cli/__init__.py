@@ -15,7 +15,7 @@ from demat.cli import _common
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from demat.cli import actes, pes, totem
+    from demat.cli import actes, ops, pes, sandbox, totem
 
     parser = argparse.ArgumentParser(
         prog="demat",
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"demat {__version__}")
     parser.add_argument("--config", help="settings file (TOML); default $DEMAT_CONFIG or ./demat.toml")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (pes, actes, totem):
+    for module in (pes, actes, totem, ops, sandbox):
         module.register(sub)
     return parser
 

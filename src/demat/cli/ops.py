@@ -1,0 +1,382 @@
+"""Operations: ``demat send|status|poll|ack|cancel|journal|init|demo``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from demat.cli._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, emit_json, existing_file, fail, settings_from
+from demat.errors import ConfigError, DematError
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("send", help="check and send documents under a profile")
+    p.add_argument("files", nargs="+", type=existing_file, metavar="FILE")
+    p.add_argument("--profile", required=True, help="the collectivité's profile (settings)")
+    p.add_argument("--flow", choices=["auto", "pes", "actes", "budget"], default="auto")
+    p.add_argument("--deliberation", type=existing_file, help="budget: the délibération PDF")
+    p.add_argument("--numero", help="budget: numéro interne of the budget act")
+    p.add_argument("--classification-date", help="budget: classification date (YYYY-MM-DD)")
+    p.add_argument("--force", action="store_true", help="send again a document already sent")
+    p.add_argument("--wait", action="store_true", help="poll until every acknowledgement is in")
+    p.add_argument("--timeout", type=float, default=None, help="with --wait: give up after N seconds")
+    p.add_argument("--json", action="store_true", help="JSON Lines output")
+    p.set_defaults(handler=_send)
+
+    p = sub.add_parser("status", help="transmissions by state, or one transmission with its journal")
+    p.add_argument("id", nargs="?")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_status)
+
+    p = sub.add_parser("poll", help="run the acknowledgement poller")
+    p.add_argument("--once", action="store_true", help="one cycle, then exit")
+    p.set_defaults(handler=_poll)
+
+    p = sub.add_parser("ack", help="a transmission's acknowledgement in plain words")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_ack)
+
+    p = sub.add_parser("cancel", help="ask the préfecture to cancel an acknowledged acte")
+    p.add_argument("id")
+    p.set_defaults(handler=_cancel)
+
+    p = sub.add_parser("journal", help="the hash-chained journal")
+    jsub = p.add_subparsers(dest="journal_command", required=True, metavar="COMMAND")
+    v = jsub.add_parser("verify", help="recompute the hash chain and report any tampering")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(handler=_journal_verify)
+
+    p = sub.add_parser("init", help="write a commented example settings file")
+    p.add_argument("path", nargs="?", type=Path, default=Path("demat.toml"))
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.set_defaults(handler=_init)
+
+    p = sub.add_parser("demo", help="the whole job end to end against an in-process sandbox")
+    p.add_argument("--keep", type=Path, help="keep the demo's files in this directory")
+    p.set_defaults(handler=_demo)
+
+
+def _run(args: argparse.Namespace, body: Callable[[Any], Awaitable[int]]) -> int:
+    from demat.gateway import Gateway
+
+    settings = settings_from(args)
+
+    async def main() -> int:
+        async with Gateway.open(settings) as gw:
+            return await body(gw)
+
+    return asyncio.run(main())
+
+
+def _detect_flow(path: Path) -> str:
+    head = path.read_bytes()[:4096]
+    if b"PES_Aller" in head:
+        return "pes"
+    if b"DocumentBudgetaire" in head or b"CompteFinancierUnique" in head:
+        return "budget"
+    if path.suffix.lower() in (".toml", ".json"):
+        return "actes"
+    raise ConfigError(f"{path}: cannot tell the flow (PES_Aller, DocumentBudgetaire, or an acte .toml/.json)")
+
+
+def _load_acte(path: Path) -> Any:
+    from demat.cli import actes as actes_cli
+
+    spec = actes_cli._load_spec(path)
+    ns = argparse.Namespace(
+        nature=None,
+        numero=None,
+        date=None,
+        objet=None,
+        matiere=None,
+        classification_date=None,
+        papier=None,
+        precedent=None,
+        document=None,
+        annexe=None,
+    )
+    return actes_cli._acte(ns, spec, path.parent)
+
+
+def _send(args: argparse.Namespace) -> int:
+    from demat.gateway import Gateway, SendResult
+
+    async def body(gw: Gateway) -> int:
+        code = EXIT_OK
+        ids: list[str] = []
+        total = len(args.files)
+        for n, path in enumerate(args.files, 1):
+            flow = args.flow if args.flow != "auto" else _detect_flow(path)
+            try:
+                result: SendResult
+                if flow == "pes":
+                    result = await gw.send_pes(path, profile=args.profile, force=args.force)
+                elif flow == "budget":
+                    if not args.deliberation or not args.numero or not args.classification_date:
+                        raise ConfigError(
+                            "budget: --deliberation, --numero and --classification-date are needed"
+                        )
+                    result = await gw.send_budget(
+                        path,
+                        args.deliberation,
+                        profile=args.profile,
+                        numero=args.numero,
+                        classification_date=dt.date.fromisoformat(args.classification_date),
+                        force=args.force,
+                    )
+                else:
+                    result = await gw.send_acte(_load_acte(path), profile=args.profile, force=args.force)
+            except DematError as exc:
+                code = max(code, EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_INVALID)
+                if args.json:
+                    emit_json({"file": str(path), "accepted": False, "error": exc.message, "code": exc.code})
+                else:
+                    fail(f"{path}: {exc}")
+                continue
+            t = result.transmission
+            ids.append(t.id)
+            if args.json:
+                emit_json(
+                    {
+                        "file": str(path),
+                        "accepted": True,
+                        "id": t.id,
+                        "flow": t.flow,
+                        "state": t.state.value,
+                        "new": result.created,
+                        "warnings": list(result.warnings),
+                    }
+                )
+            else:
+                again = "" if result.created else " (already recorded: same document)"
+                _progress(n, total, f"{path.name}: {t.id} {t.state.value}{again}")
+        if not args.json and total > 1:
+            sys.stderr.write("\n")
+        if args.wait and ids:
+            final = await gw.wait(ids, timeout=args.timeout)
+            for t in final:
+                if args.json:
+                    emit_json({"id": t.id, "state": t.state.value, "remote_id": t.remote_id})
+                else:
+                    print(f"{t.id}  {t.flow:<7} {t.state.value:<13} {t.name}")
+                if t.state.value in ("rejected", "failed"):
+                    code = max(code, EXIT_INVALID)
+        return code
+
+    return _run(args, body)
+
+
+def _progress(n: int, total: int, line: str) -> None:
+    if total == 1:
+        print(line)
+        return
+    width = 30
+    done = int(width * n / total)
+    sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {n}/{total}")
+    sys.stderr.flush()
+    print(line)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from demat.gateway import Gateway
+
+    async def body(gw: Gateway) -> int:
+        if args.id is None:
+            counts = await gw.store.counts_by_state()
+            if args.json:
+                emit_json({"counts": {s.value: n for s, n in counts.items()}})
+            else:
+                for state, n in sorted(counts.items(), key=lambda kv: kv[0].value):
+                    print(f"{state.value:<17} {n}")
+                if not counts:
+                    print("no transmission yet")
+            return EXIT_OK
+        t = await gw.store.get(args.id)
+        journal = await gw.store.journal(t.id)
+        if args.json:
+            emit_json(
+                {
+                    "id": t.id,
+                    "profile": t.profile,
+                    "flow": t.flow,
+                    "name": t.name,
+                    "state": t.state.value,
+                    "remote_id": t.remote_id,
+                    "remote_status": t.remote_status,
+                    "attempts": t.attempts,
+                    "last_error": t.last_error,
+                    "journal": [
+                        {
+                            "seq": e.seq,
+                            "at": e.at.isoformat(),
+                            "event": e.event,
+                            "to": e.to_state,
+                            "data": e.payload,
+                        }
+                        for e in journal
+                    ],
+                }
+            )
+        else:
+            print(f"{t.id}  {t.flow}  {t.name}")
+            print(f"  profile {t.profile}  state {t.state.value}  remote {t.remote_id}")
+            for e in journal:
+                print(f"  {e.seq:>6} {e.at:%Y-%m-%d %H:%M:%S} {e.event:<28} → {e.to_state or '-'}")
+        return EXIT_OK
+
+    return _run(args, body)
+
+
+def _poll(args: argparse.Namespace) -> int:
+    from demat.gateway import Gateway
+    from demat.tracking import install_signal_handlers
+
+    async def body(gw: Gateway) -> int:
+        if args.once:
+            report = await gw.poll_once()
+            print(json.dumps({"acquired": report.acquired, "outcomes": dict(report.outcomes)}))
+            return EXIT_OK
+        stop = asyncio.Event()
+        undo = install_signal_handlers(stop)
+        try:
+            await gw.run_poller(stop)
+        finally:
+            undo()
+        return EXIT_OK
+
+    return _run(args, body)
+
+
+def _ack(args: argparse.Namespace) -> int:
+    from demat.gateway import Gateway
+    from demat.pes.ack import read_acquit
+
+    async def body(gw: Gateway) -> int:
+        t = await gw.store.get(args.id)
+        docs = await gw.store.documents(t.id)
+        out: dict[str, Any] = {"id": t.id, "state": t.state.value, "documents": []}
+        lines = [f"{t.name}: {t.state.value}"]
+        for doc in docs:
+            if doc.kind == "ack":
+                acquit = read_acquit(doc.content)
+                out["documents"].append({"kind": "ack", **acquit.to_dict()})
+                lines.append("PES_ACQUIT: " + ("accepted" if acquit.accepted else "rejected"))
+                for e in acquit.elements:
+                    what = (
+                        f"bordereau {e.num_bord}/{e.exercice_bord}" if e.num_bord else (e.domaine_label or "")
+                    )
+                    state = "OK" if e.ok else "KO"
+                    lines.append(f"  {what}: {state}")
+                    for err in e.errors:
+                        lines.append(f"    {err}")
+            else:
+                out["documents"].append({"kind": doc.kind, "name": doc.name, "size": doc.size})
+                lines.append(f"{doc.kind}: {doc.name} ({doc.size} bytes)")
+        if len(lines) == 1:
+            lines.append("no acknowledgement yet")
+        if args.json:
+            emit_json(out)
+        else:
+            print("\n".join(lines))
+        return EXIT_INVALID if t.state.value == "rejected" else EXIT_OK
+
+    return _run(args, body)
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    from demat.gateway import Gateway
+
+    async def body(gw: Gateway) -> int:
+        t = await gw.cancel(args.id)
+        print(f"{t.id}: {t.state.value}")
+        return EXIT_OK
+
+    return _run(args, body)
+
+
+def _journal_verify(args: argparse.Namespace) -> int:
+    from demat.gateway import Gateway
+
+    async def body(gw: Gateway) -> int:
+        report = await gw.store.verify_journal()
+        if args.json:
+            emit_json(
+                {
+                    "valid": report.ok,
+                    "entries": report.entries,
+                    "head_hash": report.head_hash,
+                    "problems": [str(p) for p in report.problems],
+                }
+            )
+        else:
+            verdict = "verified" if report.ok else "BROKEN"
+            print(f"{report.entries} entries, head {report.head_hash[:16]}…: {verdict}")
+            for p in report.problems:
+                print(f"  {p}")
+        return EXIT_OK if report.ok else EXIT_INVALID
+
+    return _run(args, body)
+
+
+EXAMPLE_SETTINGS = """\
+# demat settings. Environment variables override (DEMAT_STORE_URL, DEMAT_DATA_DIR, …).
+
+# Where demat keeps its SQLite store and the spool of documents waiting to be sent.
+data_dir = ".demat"
+# PostgreSQL for several gateways/pollers: store_url = "postgresql+asyncpg://user@host/db"
+# Official schema sets (DGFiP, MI) to validate against instead of the bundled ones:
+# schemas_dir = "/opt/schemas"
+
+# One block per tiers de télétransmission account.
+[platforms.s2low]
+url = "https://s2low.example.org"
+client_cert = "certs/client.pem"       # or client_p12 = "certs/client.p12"
+client_key = "certs/client.key"
+password_env = "DEMAT_S2LOW_KEY_PASSWORD"  # key password, read from the environment
+# ca_bundle = "certs/ca.pem"
+# force_tls12 = true
+
+# One block per collectivité.
+[profiles.ville]
+siren = "214400152"
+siret = "21440015200011"
+label = "Commune exemple"
+departement = "044"
+arrondissement = "0"
+nature = "31"                 # nature de la collectivité (ACTES)
+id_post = "044001"            # poste comptable (PES)
+cod_col = "001"
+cod_bud = "00"
+platform = "s2low"
+return_emails = ["actes@ville.example.org"]
+
+[profiles.ville.signer]
+p12 = "certs/ordonnateur.p12"
+password_env = "DEMAT_SIGNER_PASSWORD"
+claimed_role = "Ordonnateur"
+city = "Nantes"
+postal_code = "44000"
+"""
+
+
+def _init(args: argparse.Namespace) -> int:
+    path: Path = args.path
+    if path.exists() and not args.force:
+        fail(f"{path} exists (use --force to overwrite)")
+        return EXIT_USAGE
+    path.write_text(EXAMPLE_SETTINGS, encoding="utf-8")
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from demat.demo import run_demo
+
+    return asyncio.run(run_demo(keep=args.keep))

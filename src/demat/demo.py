@@ -1,0 +1,231 @@
+"""``demat demo``: the whole job, end to end, on embedded defaults.
+
+Starts the sandbox platform in-process (mutual TLS, throwaway certificates), makes a profile
+for a fictitious collectivité, then: builds and signs a PES (accepted), a PES whose totals are
+wrong (rejected, to show how a rejection reads), an acte (acknowledged with its IDActe) and a
+sealed budget act; sends them all through the gateway (SQLite store, local spool), polls until
+every acknowledgement is in, verifies the journal and prints a summary. Nothing to configure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from demat.actes.model import Acte, ActeDocument
+from demat.config import PlatformAccount, Profile, Settings, SignerConfig
+from demat.gateway import Gateway, SendResult
+from demat.pes.ack import read_acquit
+from demat.pes.build import build_pes_bytes
+from demat.pes.sign import pes_sign_options, sign_pes, verify_pes
+from demat.pes.synthetic import synthetic_pes
+from demat.sandbox import Account, Sandbox, SandboxConfig
+from demat.signing import devpki
+from demat.signing.keys import Signer
+from demat.tracking import Schedule, State, Transmission
+
+SIREN = "214400152"
+SIRET = "21440015200011"
+DEPT = "044"
+
+#: A one-page PDF: the délibération of the demo.
+DEMO_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+#: Poll quickly: the sandbox answers at once.
+DEMO_SCHEDULE = Schedule([(0.2, 50), (1.0, 30)], jitter=0.0, error_base=0.2, error_cap=2.0)
+
+
+@dataclass
+class DemoItem:
+    label: str
+    result: SendResult
+    expected: State
+
+
+def _out(stream: TextIO) -> Callable[[str], None]:
+    def say(text: str) -> None:
+        stream.write(text + "\n")
+        stream.flush()
+
+    return say
+
+
+def _signer(workdir: Path) -> tuple[Signer, Path]:
+    ca = devpki.make_ca("demat demo CA")
+    leaf = devpki.issue(ca, "Ordonnateur de démonstration", kind="signing")
+    (workdir / "trust").mkdir()
+    (workdir / "trust" / "ca.pem").write_bytes(ca.cert_pem())
+    return Signer(leaf.key, leaf.cert, (ca.cert,)), workdir / "trust"
+
+
+def _pes(signer: Signer, *, seed: int, wrong_totals: bool = False) -> bytes:
+    model = synthetic_pes(
+        siret=SIRET,
+        id_post="044001",
+        cod_col="001",
+        cod_bud="00",
+        bordereaux=2,
+        pieces_per_bordereau=3,
+        pj_count=1,
+        seed=seed,
+        wrong_totals=wrong_totals,
+        nom_fic=f"PESALR2_{SIRET}_DEMO_{seed:03d}",
+    )
+    options = pes_sign_options(SignerConfig(city="Nantes", postal_code="44000"))
+    return sign_pes(build_pes_bytes(model), signer, options=options)
+
+
+def _acte(workdir: Path, today: dt.date, classification: dt.date) -> Acte:
+    pdf = workdir / "deliberation.pdf"
+    pdf.write_bytes(DEMO_PDF)
+    return Acte(
+        nature="DE",
+        numero=f"D{today:%Y%m%d}01",
+        date=today,
+        objet="Approbation du règlement intérieur du conseil municipal",
+        matieres=(5, 2),
+        classification_date=classification,
+        document=ActeDocument.from_path(pdf, "99_DE"),
+    )
+
+
+async def _send_budget(
+    gw: Gateway, workdir: Path, today: dt.date, classification: dt.date
+) -> SendResult | None:
+    try:
+        from demat.actes.budget.synthetic import synthetic_budget
+    except ImportError:
+        return None
+    from demat.actes.budget.seal import seal
+
+    doc = seal(synthetic_budget(siret=SIRET, exercice=today.year))
+    path = workdir / "budget_primitif.xml"
+    path.write_bytes(doc)
+    delib = workdir / "deliberation_budget.pdf"
+    delib.write_bytes(DEMO_PDF)
+    return await gw.send_budget(
+        path, delib, profile="demo", numero=f"BP{today:%Y%m%d}", classification_date=classification
+    )
+
+
+def _row(t: Transmission, label: str) -> str:
+    detail = ""
+    return f"{label:<34} {t.flow:<7} {t.state.value:<13} {t.remote_id or '-':<10} {detail}"
+
+
+async def run_demo(stream: TextIO = sys.stdout, *, keep: Path | None = None) -> int:
+    """Run the demo; return 0 when every transmission ended as expected and the journal verifies."""
+    say = _out(stream)
+    with tempfile.TemporaryDirectory(prefix="demat-demo-") as tmp:
+        workdir = keep or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        today = dt.date.today()
+        classification = dt.date(2024, 1, 15)
+        say("demat demo: PES, acte and budget act through a sandbox S²LOW over mutual TLS")
+        say(f"  working directory: {workdir}")
+        account = Account(siren=SIREN, departement=DEPT)
+        async with Sandbox.start(SandboxConfig(account=account, classification_date=classification)) as sb:
+            cert, key = sb.client_cert_paths()
+            say(f"  sandbox platform:  {sb.url} (client certificate required)")
+            settings = Settings(
+                data_dir=workdir / "state",
+                profiles={
+                    "demo": Profile(
+                        name="demo",
+                        siren=SIREN,
+                        siret=SIRET,
+                        label="Commune de démonstration",
+                        departement=DEPT,
+                        arrondissement="0",
+                        nature="31",
+                        id_post="044001",
+                        cod_col="001",
+                        cod_bud="00",
+                        platform="sandbox",
+                        return_emails=("actes@demo.example.org",),
+                    )
+                },
+                platforms={
+                    "sandbox": PlatformAccount(
+                        url=sb.url, client_cert=cert, client_key=key, ca_bundle=sb.ca_path
+                    )
+                },
+            )
+            signer, trust = _signer(workdir)
+            good = _pes(signer, seed=1)
+            bad = _pes(signer, seed=2, wrong_totals=True)
+            report = verify_pes(good, trust_dir=trust)
+            n = len(report.signatures)
+            say(f"  PES built and signed: {n} XAdES signature(s), verified={report.valid}")
+            async with Gateway.open(settings, schedule=DEMO_SCHEDULE) as gw:
+                items = [
+                    DemoItem(
+                        "PES dépense (signé)",
+                        await gw.send_pes(good, profile="demo", name="PES_OK.xml"),
+                        State.ACKNOWLEDGED,
+                    ),
+                    DemoItem(
+                        "PES aux totaux faux (signé)",
+                        await gw.send_pes(bad, profile="demo", name="PES_KO.xml"),
+                        State.REJECTED,
+                    ),
+                    DemoItem(
+                        "Délibération (ACTES)",
+                        await gw.send_acte(_acte(workdir, today, classification), profile="demo"),
+                        State.ACKNOWLEDGED,
+                    ),
+                ]
+                budget = await _send_budget(gw, workdir, today, classification)
+                if budget is not None:
+                    items.append(DemoItem("Budget primitif scellé (TOTEM)", budget, State.ACKNOWLEDGED))
+                say(f"  {len(items)} transmissions recorded; polling until every acknowledgement is in…")
+                final = await gw.wait([i.result.transmission.id for i in items], timeout=60)
+                say("")
+                say(f"{'document':<34} {'flow':<7} {'state':<13} {'remote id':<10}")
+                say("-" * 70)
+                ok = True
+                for item, t in zip(items, final, strict=True):
+                    say(_row(t, item.label))
+                    ok &= t.state is item.expected
+                    await _explain(gw, t, say)
+                journal = await gw.store.verify_journal()
+                say("")
+                say(
+                    f"journal: {journal.entries} entries, hash chain {'verified' if journal.ok else 'BROKEN'}"
+                )
+                ok &= journal.ok
+        say("demo " + ("succeeded: every transmission ended as expected" if ok else "FAILED"))
+        return 0 if ok else 1
+
+
+async def _explain(gw: Gateway, t: Transmission, say: Callable[[str], None]) -> None:
+    docs = await gw.store.documents(t.id)
+    for doc in docs:
+        if doc.kind == "ack":
+            acquit = read_acquit(doc.content)
+            if acquit.accepted:
+                say(f"    PES_ACQUIT: accepted ({len(acquit.elements)} element(s) OK)")
+            for e in acquit.rejected:
+                what = f"bordereau {e.num_bord}" if e.num_bord else e.domaine_label
+                for err in e.errors:
+                    say(f"    PES_ACQUIT: {what} refused: {err.code} {err.label}")
+        elif doc.kind == "aracte":
+            entry = [j for j in await gw.store.journal(t.id) if j.event == "aracte"]
+            id_acte = entry[-1].payload.get("id_acte") if entry else None
+            say(f"    ARActe received: IDActe {id_acte}")
+        elif doc.kind == "anomalie":
+            say(f"    anomaly: {doc.content[:200]!r}")
+
+
+def main() -> int:
+    return asyncio.run(run_demo())
