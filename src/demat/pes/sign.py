@@ -43,6 +43,7 @@ from demat.signing.verify import (
     SignatureReport,
     VerifyOptions,
     VerifyReport,
+    node_path,
     verify_signature,
 )
 from demat.signing.xades import (
@@ -54,7 +55,7 @@ from demat.signing.xades import (
     XadesVersion,
 )
 from demat.signing.xmldsig import ds
-from demat.xml.safe import Source, element_path, local_name, parse, parse_bytes
+from demat.xml.safe import Source, local_name, parse, parse_bytes
 
 if TYPE_CHECKING:
     from demat.config import SignerConfig
@@ -158,7 +159,7 @@ def _set_info_dematerialisee(domain: Any) -> None:
     header = domain.find(DOMAINS[local_name(domain)])
     if header is None:
         raise SignatureError(
-            f"{element_path(domain)}: en-tête {DOMAINS[local_name(domain)]} absent", code="PES_STRUCTURE"
+            f"{node_path(domain)}: en-tête {DOMAINS[local_name(domain)]} absent", code="PES_STRUCTURE"
         )
     info = header.find("InfoDematerialisee")
     if info is None:
@@ -205,14 +206,14 @@ def sign_pes_tree(
     ]
     bordereaux = [b for d in domains for b in d.findall("Bordereau")]
     mode = options.mode if bordereaux else "global"
-    taken = {el.get("Id") for el in root.iter() if isinstance(el.tag, str) and el.get("Id")}
+    taken = {str(v) for v in root.xpath("//@Id")}
     signing = XadesSigner(signer, options.xades)
 
     if mode == "bordereau":
         for b in bordereaux:
             if b.find(ds("Signature")) is not None:
                 raise SignatureError(
-                    "bordereau déjà signé", file=name, path=element_path(b), code="ALREADY_SIGNED"
+                    "bordereau déjà signé", file=name, path=node_path(b), code="ALREADY_SIGNED"
                 )
         for b in bordereaux:
             if not b.get("Id"):
@@ -324,7 +325,7 @@ def verify_pes_tree(
         return result
     ids = IdIndex(root)
     for value, elements in ids.duplicates().items():
-        paths = ", ".join(element_path(e) for e in elements[:4])
+        paths = ", ".join(node_path(e) for e in elements[:4])
         result.errors.append(
             Issue("DUPLICATE_ID", f"Id {value!r} porté par {len(elements)} éléments ({paths})")
         )
@@ -335,7 +336,7 @@ def verify_pes_tree(
         report = verify_signature(sig, ids, options)
         holder = sig.getparent()
         if not _legal_holder(holder, root):
-            report.error("SIGNATURE_MISPLACED", f"signature placée dans {element_path(holder)}")
+            report.error("SIGNATURE_MISPLACED", f"signature placée dans {node_path(holder)}")
         _policy_checks(report, sig)
         if _covers(report) and not any(e.code == "SIGNATURE_MISPLACED" for e in report.errors):
             covered.add(holder)
@@ -344,9 +345,7 @@ def verify_pes_tree(
     bordereaux = [b for b in root.iter("Bordereau")]
     for b in bordereaux:
         if not _legal_bordereau(b, root):
-            result.errors.append(
-                Issue("BORDEREAU_MISPLACED", f"bordereau hors de sa place: {element_path(b)}")
-            )
+            result.errors.append(Issue("BORDEREAU_MISPLACED", f"bordereau hors de sa place: {node_path(b)}"))
     if not result.signatures:
         result.errors.append(Issue("NO_SIGNATURE", "le fichier n'est pas signé"))
     elif root not in covered:
@@ -355,7 +354,7 @@ def verify_pes_tree(
                 result.errors.append(
                     Issue(
                         "NOT_SIGNED_CONTENT",
-                        f"bordereau {b.get('Id') or ''} ({element_path(b)}) "
+                        f"bordereau {b.get('Id') or ''} ({node_path(b)}) "
                         "non couvert par une signature valide",
                     )
                 )
@@ -369,7 +368,7 @@ def verify_pes_tree(
             result.warnings.append(
                 Issue(
                     "INFO_DEMAT_INCONSISTENT",
-                    f"{element_path(domain)}: InfoDematerialisee={'1' if flag else '0'} alors que le domaine "
+                    f"{node_path(domain)}: InfoDematerialisee={'1' if flag else '0'} alors que le domaine "
                     f"{'est' if signed else 'n’est pas'} signé (rejet Hélios)",
                 )
             )
