@@ -32,7 +32,8 @@ def test_characters_outside_latin1_are_refused_by_default(f: Any) -> None:
     with pytest.raises(ValidationError) as info:
         build_pes_bytes(_pes_with(f, "Loyer 100 € – mars"))
     assert info.value.code == "PES_NOT_LATIN1"
-    assert info.value.path is not None and info.value.path.endswith("/Obj")
+    assert info.value.path is not None
+    assert info.value.path.endswith("/Obj")
     assert "U+20AC" in info.value.message
 
 
@@ -55,7 +56,10 @@ def test_utf8_output_on_request(f: Any, assert_valid: Any) -> None:
     assert_valid(data)
 
 
-UTF8_DOC = '<?xml version="1.0" encoding="UTF-8"?>\n<n:PES_Aller xmlns:n="urn:x">\n<Obj V="Crèche à Ça"/>\n</n:PES_Aller>\n'
+UTF8_DOC = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<n:PES_Aller xmlns:n="urn:x">\n'
+    '<Obj V="Crèche à Ça"/>\n</n:PES_Aller>\n'
+)
 
 
 def test_to_latin1_rewrites_the_declaration_and_keeps_accents(f: Any) -> None:

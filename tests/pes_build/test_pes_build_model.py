@@ -165,8 +165,10 @@ def test_spec_with_xsd_names_and_relative_pj_path(tmp_path: Path) -> None:
         },
     }
     pes = m.parse_spec(spec, base_dir=tmp_path)
-    assert pes.pj is not None and pes.pj.pjs[0].fichier == tmp_path / "facture.pdf"
-    assert pes.depense is not None and pes.depense.bordereaux[0].mt_bord_ht == Decimal("12.34")
+    assert pes.pj is not None
+    assert pes.pj.pjs[0].fichier == tmp_path / "facture.pdf"
+    assert pes.depense is not None
+    assert pes.depense.bordereaux[0].mt_bord_ht == Decimal("12.34")
 
 
 def test_spec_errors_are_typed_with_a_path() -> None:

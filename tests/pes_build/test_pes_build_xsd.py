@@ -53,14 +53,17 @@ def test_depense_with_pj_pjref_and_several_bordereaux_is_valid(f: Any, assert_va
     data = build_pes_bytes(pes)
     assert_valid(data)
     root = f.parse(data)
-    assert root.tag == f"{NS}PES_Aller" and root.get("Id") == "PES_ROOT"
+    assert root.tag == f"{NS}PES_Aller"
+    assert root.get("Id") == "PES_ROOT"
     # Children are unqualified, values in V.
     assert root[0].tag == "Enveloppe"
     ids = [b.get("Id") for b in root.iter("Bordereau")]
     assert ids == ["BORD_DEP_2024_01_1", "BORD_DEP_2024_02_2"]
     fichier = root.find("PES_PJ/PJ/Contenu/Fichier")
-    assert fichier is not None and fichier.get("MIMEType") == "application/pdf"
-    assert fichier.text is not None and fichier.text.startswith("H4sI")  # gzip magic in base64
+    assert fichier is not None
+    assert fichier.get("MIMEType") == "application/pdf"
+    assert fichier.text is not None
+    assert fichier.text.startswith("H4sI")
 
 
 def test_recette_ordinary_and_ormc_are_valid(f: Any, assert_valid: Any) -> None:
@@ -152,7 +155,8 @@ def test_streaming_writer_accepts_generators(f: Any, assert_valid: Any, tmp_path
     out = tmp_path / "stream.xml"
     with out.open("wb") as handle, PesWriter(handle, f.enveloppe(), f.en_tete()) as writer:
         writer.write_depense(bordereaux(), info_dematerialisee=False)
-    assert writer.bordereaux == 5 and writer.pieces == 5
+    assert writer.bordereaux == 5
+    assert writer.pieces == 5
     assert_valid(out.read_bytes())
 
 

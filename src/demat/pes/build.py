@@ -31,6 +31,9 @@ from demat.pes.pj import encode_pj
 Encoding = Literal["ISO-8859-1", "UTF-8"]
 
 _SECTIONS = ("depense", "recette", "pj")
+#: Largest text handed to lxml at once. lxml/libxml2 keep buffers sized to the largest write
+#: (1 MB writes grew a 100 MB file's RSS by ~280 MB, 64 KB writes by nothing), so slice.
+_TEXT_SLICE = 64 * 1024
 
 
 def _v(value: Any) -> str:
@@ -483,7 +486,8 @@ class PesWriter:
                 with xf.element("PJ"):
                     with xf.element("Contenu"), xf.element("Fichier", MIMEType=pj.mime_type):
                         for chunk in _pj_chunks(pj, self._pj_level):
-                            xf.write(chunk)
+                            for start in range(0, len(chunk), _TEXT_SLICE):
+                                xf.write(chunk[start : start + _TEXT_SLICE])
                     tail = etree.Element("PJ")
                     self._leaves.pj_tail(tail, pj)
                     for child in tail:
