@@ -166,7 +166,7 @@ def test_gzip_bomb_stops_at_the_inflated_cap() -> None:
 
 
 def test_bomb_of_many_empty_members_is_bounded() -> None:
-    data = make_tgz(lambda t: [add_file(t, f"{i}.pdf", b"") for i in range(2000)])
+    data = make_tgz(lambda t: [add_file(t, f"{i}.pdf", b"") for i in range(600)])
     refused(data, "ACTES_TAR_TROP_DE_MEMBRES")
 
 

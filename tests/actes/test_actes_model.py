@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 
 import pydantic
 import pytest
 
-from demat.actes import Acte, ActeDocument, ActesIdentity, Nature
+from demat.actes import Acte, ActeDocument, ActesIdentity, FileFormat, Nature, sniff
 from demat.config import Profile
 
 from .conftest import PDF, make_acte
@@ -76,6 +77,25 @@ def test_path_document_is_read_lazily(tmp_path: Path) -> None:
     assert doc.head(5) == b"%PDF-"
     f.write_bytes(PDF + b"more")  # not loaded at construction: the change is seen
     assert doc.size == len(PDF) + 4
+
+
+def test_str_content_is_a_path_never_bytes(tmp_path: Path) -> None:
+    f = tmp_path / "a.pdf"
+    f.write_bytes(PDF)
+    doc = ActeDocument(filename="a.pdf", typology="99_DE", content=str(f))
+    assert doc.content == f
+    assert doc.sha256() == hashlib.sha256(PDF).hexdigest()
+
+
+def test_sniff_by_content() -> None:
+    assert sniff(b"%PDF-1.7") is FileFormat.PDF
+    assert sniff(b"\xff\xd8\xff\xe1") is FileFormat.JPEG
+    assert sniff(b"\x89PNG\r\n\x1a\n") is FileFormat.PNG
+    assert sniff(b"\xef\xbb\xbf  <?xml version='1.0'?><a/>") is FileFormat.XML
+    assert sniff(b"<!-- c --><DocumentBudgetaire/>") is FileFormat.XML
+    assert sniff(b"PK\x03\x04") is FileFormat.UNKNOWN
+    assert sniff(b"GIF89a") is FileFormat.UNKNOWN
+    assert sniff(b"") is FileFormat.UNKNOWN
 
 
 def test_id_acte(identity: ActesIdentity) -> None:

@@ -44,6 +44,13 @@ class ActeData(BaseModel):
     annexes_nombre: int | None = None
     document_papier: str | None = None
 
+    def id_acte_for(self, departement: str, siren: str) -> str | None:
+        """The IDActe this acte gets from the préfecture (``None`` if the nature code is unknown)."""
+        abbrev = {1: "DE", 2: "AR", 3: "AI", 4: "CC", 5: "BF", 6: "AU"}.get(self.code_nature)
+        if abbrev is None:
+            return None
+        return f"{departement}-{siren}-{self.date:%Y%m%d}-{self.numero_interne}-{abbrev}"
+
     @property
     def papier(self) -> bool | None:
         """``DocumentPapier`` as a boolean where it is readable."""

@@ -40,7 +40,7 @@ def sniff(head: bytes) -> FileFormat:
         return FileFormat.PNG
     text = head[len(_UTF8_BOM) :] if head.startswith(_UTF8_BOM) else head
     text = text.lstrip(b" \t\r\n")
-    if text.startswith(b"<?xml") or (text.startswith(b"<") and text[1:2].isalpha()):
+    if text.startswith((b"<?xml", b"<!--")) or (text.startswith(b"<") and text[1:2].isalpha()):
         return FileFormat.XML
     return FileFormat.UNKNOWN
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -172,6 +173,17 @@ class ActeDocument(BaseModel):
     filename: str = Field(min_length=1, description="nom d'origine (informatif)")
     typology: str = Field(pattern=TYPOLOGY_PATTERN, description="type de pièce, p. ex. 99_DE")
     content: bytes | Path
+    signature: bytes | None = Field(
+        default=None, description="signature détachée (PKCS#7/CMS DER), portée en base64 dans le message"
+    )
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _content(cls, v: Any) -> Any:
+        # A str is a path, never content: without this pydantic would encode it to bytes.
+        if isinstance(v, str | os.PathLike):
+            return Path(v)
+        return v
 
     @property
     def size(self) -> int:

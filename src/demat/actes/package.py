@@ -7,6 +7,7 @@ The archive's size cap is enforced on the compressed bytes as they are written.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import gzip
 import io
@@ -235,6 +236,11 @@ def _assemble(
     )
 
 
+def _fichier(name: str, doc: ActeDocument) -> FichierSigne:
+    sig = base64.b64encode(doc.signature).decode("ascii") if doc.signature else None
+    return FichierSigne(nom_fichier=name, signature=sig)
+
+
 def acte_data_for(identity: ActesIdentity, acte: Acte) -> tuple[ActeData, list[Member]]:
     """The 1-1 message content and the document members, named by the convention."""
     base = naming.acte_base(identity.departement, identity.siren, acte.date, acte.numero, acte.nature.abbrev)
@@ -248,8 +254,8 @@ def acte_data_for(identity: ActesIdentity, acte: Acte) -> tuple[ActeData, list[M
         objet=acte.objet,
         precedent_id_acte=acte.precedent_id_acte,
         classification_date=acte.classification_date,
-        document=FichierSigne(nom_fichier=members[0].name),
-        annexes=tuple(FichierSigne(nom_fichier=m.name) for m in members[1:]),
+        document=_fichier(members[0].name, acte.document),
+        annexes=tuple(_fichier(m.name, d) for m, d in zip(members[1:], acte.annexes, strict=True)),
         annexes_nombre=len(acte.annexes),
         document_papier="O" if acte.document_papier else "N",
     )
