@@ -44,10 +44,14 @@ HELIOS_PATH = (1, 2, 3)
 ACTES_PATH = (1, 2, 3)
 
 
-def _progress(created: float, delay: float, path: tuple[int, ...], final: int) -> int:
+def _progress(
+    created: float, delay: float, path: tuple[int, ...], final: int, now: float | None = None
+) -> int:
+    """The status shown ``now``: the steps of ``path`` spread over ``delay``, then ``final``."""
     if delay <= 0:
         return final
-    step = int((time.time() - created) / delay * len(path))
+    elapsed = (time.time() if now is None else now) - created
+    step = int(elapsed / delay * len(path))
     return final if step >= len(path) else path[step]
 
 
@@ -265,6 +269,13 @@ class SandboxApp:
         finally:
             self._judging.pop(tx.id, None)
         self.save()
+
+    def resume(self) -> None:
+        """Judge again the PES whose verdict was lost when an earlier run stopped (``--dir``)."""
+        for tx in self.state.helios.values():
+            if tx.accepted is None and tx.final_status != -1 and tx.id not in self._judging:
+                facts = dgfip.s2low_checks(self.blobs.path(tx.blob), tx.filename)
+                self._judging[tx.id] = asyncio.create_task(self._judge_helios(tx, facts))
 
     async def settle(self) -> None:
         """Wait for every judgement in progress (before stopping)."""
@@ -657,6 +668,7 @@ class Sandbox:
         tls_alerts.install()
         pki = config.pki or SandboxPKI.load_or_create(workdir / "pki")
         app = SandboxApp(config, workdir)
+        app.resume()
         ctx = server_context(pki.server_cert, pki.server_key, pki.ca_cert, require_client_cert=True)
         runner = web.AppRunner(app.build(), access_log=None, handle_signals=False)
         await runner.setup()
