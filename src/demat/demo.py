@@ -68,29 +68,13 @@ def _signer(workdir: Path) -> tuple[Signer, Path]:
     return Signer(leaf.key, leaf.cert, (ca.cert,)), workdir / "trust"
 
 
-def _pes(signer: Signer, *, seed: int, wrong_totals: bool = False) -> bytes:
-    model = synthetic_pes(
-        siret=SIRET,
-        id_post="044001",
-        cod_col="001",
-        cod_bud="00",
-        bordereaux=2,
-        pieces_per_bordereau=3,
-        pj_count=1,
-        seed=seed,
-        wrong_totals=wrong_totals,
-        nom_fic=f"PESALR2_{SIRET}_DEMO_{seed:03d}",
-    )
-    options = pes_sign_options(SignerConfig(city="Nantes", postal_code="44000"))
-    return sign_pes(build_pes_bytes(model), signer, options=options)
-
-
-def _acte(workdir: Path, today: dt.date, classification: dt.date) -> Acte:
+def demo_acte(workdir: Path, today: dt.date, classification: dt.date, numero: str | None = None) -> Acte:
+    """A délibération with a one-page PDF."""
     pdf = workdir / "deliberation.pdf"
     pdf.write_bytes(DEMO_PDF)
     return Acte(
         nature="DE",
-        numero=f"D{today:%Y%m%d}01",
+        numero=numero or f"D{today:%Y%m%d}01",
         date=today,
         objet="Approbation du règlement intérieur du conseil municipal",
         matieres=(5, 2),
@@ -118,6 +102,58 @@ async def _send_budget(
     )
 
 
+def demo_profile(platform: str = "sandbox") -> Profile:
+    """The fictitious collectivité of the demo (the sandbox's default account)."""
+    return Profile(
+        name="demo",
+        siren=SIREN,
+        siret=SIRET,
+        label="Commune de démonstration",
+        departement=DEPT,
+        arrondissement="0",
+        nature="31",
+        id_post="044001",
+        cod_col="001",
+        cod_bud="00",
+        platform=platform,
+        return_emails=("actes@demo.example.org",),
+    )
+
+
+def sandbox_settings(sb: Sandbox, data_dir: Path, **options: object) -> Settings:
+    """Settings with the demo profile on a running sandbox (its CA, its client certificate)."""
+    cert, key = sb.client_cert_paths()
+    account = PlatformAccount(url=sb.url, client_cert=cert, client_key=key, ca_bundle=sb.ca_path)
+    return Settings(
+        data_dir=data_dir,
+        profiles={"demo": demo_profile()},
+        platforms={"sandbox": account},
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def demo_pes(signer: Signer | None, *, seed: int, wrong_totals: bool = False, siret: str = SIRET) -> bytes:
+    """A small PES dépense of the demo collectivité, signed when ``signer`` is given."""
+    model = synthetic_pes(
+        siret=siret,
+        id_post="044001",
+        cod_col="001",
+        cod_bud="00",
+        bordereaux=2,
+        pieces_per_bordereau=3,
+        pj_count=1,
+        pj_size=4000,
+        seed=seed,
+        wrong_totals=wrong_totals,
+        nom_fic=f"PESALR2_{siret}_DEMO_{seed:04d}",
+    )
+    data = build_pes_bytes(model)
+    if signer is None:
+        return data
+    options = pes_sign_options(SignerConfig(city="Nantes", postal_code="44000"))
+    return sign_pes(data, signer, options=options)
+
+
 def _row(t: Transmission, label: str) -> str:
     detail = ""
     return f"{label:<34} {t.flow:<7} {t.state.value:<13} {t.remote_id or '-':<10} {detail}"
@@ -135,35 +171,11 @@ async def run_demo(stream: TextIO = sys.stdout, *, keep: Path | None = None) -> 
         say(f"  working directory: {workdir}")
         account = Account(siren=SIREN, departement=DEPT)
         async with Sandbox.start(SandboxConfig(account=account, classification_date=classification)) as sb:
-            cert, key = sb.client_cert_paths()
             say(f"  sandbox platform:  {sb.url} (client certificate required)")
-            settings = Settings(
-                data_dir=workdir / "state",
-                profiles={
-                    "demo": Profile(
-                        name="demo",
-                        siren=SIREN,
-                        siret=SIRET,
-                        label="Commune de démonstration",
-                        departement=DEPT,
-                        arrondissement="0",
-                        nature="31",
-                        id_post="044001",
-                        cod_col="001",
-                        cod_bud="00",
-                        platform="sandbox",
-                        return_emails=("actes@demo.example.org",),
-                    )
-                },
-                platforms={
-                    "sandbox": PlatformAccount(
-                        url=sb.url, client_cert=cert, client_key=key, ca_bundle=sb.ca_path
-                    )
-                },
-            )
+            settings = sandbox_settings(sb, workdir / "state")
             signer, trust = _signer(workdir)
-            good = _pes(signer, seed=1)
-            bad = _pes(signer, seed=2, wrong_totals=True)
+            good = demo_pes(signer, seed=1)
+            bad = demo_pes(signer, seed=2, wrong_totals=True)
             report = verify_pes(good, trust_dir=trust)
             n = len(report.signatures)
             say(f"  PES built and signed: {n} XAdES signature(s), verified={report.valid}")
@@ -181,7 +193,7 @@ async def run_demo(stream: TextIO = sys.stdout, *, keep: Path | None = None) -> 
                     ),
                     DemoItem(
                         "Délibération (ACTES)",
-                        await gw.send_acte(_acte(workdir, today, classification), profile="demo"),
+                        await gw.send_acte(demo_acte(workdir, today, classification), profile="demo"),
                         State.ACKNOWLEDGED,
                     ),
                 ]

@@ -52,6 +52,7 @@ from demat.tracking import (
 )
 from demat.transport import (
     ActesPlatform,
+    ActesStatusCode,
     DuplicateSubmission,
     HeliosPlatform,
     Lookup,
@@ -472,10 +473,10 @@ class Gateway:
         from demat.actes.read import read_message
 
         assert t.remote_id is not None
+        if t.state is State.CANCEL_REQUESTED:
+            return await self._poll_cancellation(prof, t)
         status = await self.platforms.actes(prof).status(t.remote_id)
         entry = status_table(t.flow)[status.code]
-        if t.state is State.CANCEL_REQUESTED and entry.state is not State.CANCELLED:
-            return NoChange()
         if entry.fetch == "aracte" and status.aracte:
             msg = await asyncio.to_thread(read_message, status.aracte)
             return Moved(
@@ -486,7 +487,13 @@ class Gateway:
                 documents=[NewDocument("aracte", status.aracte, name=f"ARActe_{msg.id_acte}.xml")],
             )
         if entry.state is State.REJECTED:
-            docs = [NewDocument("anomalie", status.anomaly, name="anomalie.xml")] if status.anomaly else []
+            # Keep the proof: the anomaly XML when the platform gives it, else its message text.
+            if status.anomaly:
+                docs = [NewDocument("anomalie", status.anomaly, name="anomalie.xml")]
+            elif status.message:
+                docs = [NewDocument("anomalie", status.message.encode("utf-8"), name="anomalie.txt")]
+            else:
+                docs = []
             return Moved(
                 State.REJECTED,
                 event="anomalie",
@@ -495,6 +502,23 @@ class Gateway:
                 documents=docs,
             )
         return self._status_move(t, status.code, status.label, status.message)
+
+    async def _poll_cancellation(self, prof: Profile, t: Transmission) -> PollOutcome:
+        # The annulation is a transaction of its own (6-1); its AR (ARAnnulation, 6-2) closes it.
+        asked = [e for e in await self.store.journal(t.id) if e.event == "cancel_requested"]
+        cancel_id = asked[-1].payload.get("annulation_transaction") if asked else None
+        if not cancel_id:
+            return Fatal("transaction d'annulation inconnue", code="CANCEL_LOST", state=State.FAILED)
+        status = await self.platforms.actes(prof).status(str(cancel_id))
+        if status.code == ActesStatusCode.ACQUITTEMENT_RECU:
+            docs = (
+                [NewDocument("ar_annulation", status.reply, name="ARAnnulation.xml")] if status.reply else []
+            )
+            return Moved(State.CANCELLED, event="ar_annulation", remote_status=status.code, documents=docs)
+        if status.failed:
+            data = {"status": status.label, "message": status.message}
+            return Moved(State.ACKNOWLEDGED, event="cancel_refused", data=data)
+        return NoChange()
 
     async def reconcile(self, t: Transmission) -> ReconcileResult:
         """Ask the platform whether it holds a transmission whose submission outcome is unknown."""

@@ -1,0 +1,168 @@
+"""The gateway end to end: store + spool + poller + S²LOW client against the sandbox over mutual TLS."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from demat.demo import SIRET, demo_acte, demo_pes, sandbox_settings
+from demat.errors import IdentityMismatch, ValidationError
+from demat.gateway import Gateway
+from demat.sandbox import Faults, Sandbox, SandboxConfig, SandboxPKI
+from demat.signing import devpki
+from demat.signing.keys import Signer
+from demat.tracking import Schedule, State, Transmission
+
+FAST = Schedule([(0.01, 400)], jitter=0.0, error_base=0.01, error_cap=0.05)
+CLASSIFICATION = dt.date(2024, 1, 15)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> SandboxPKI:
+    return SandboxPKI.create(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def signer() -> Signer:
+    ca = devpki.make_ca()
+    leaf = devpki.issue(ca, "Ordonnateur", kind="signing")
+    return Signer(leaf.key, leaf.cert, (ca.cert,))
+
+
+@pytest.fixture
+async def sandbox(pki: SandboxPKI) -> AsyncIterator[Sandbox]:
+    async with Sandbox.start(SandboxConfig(pki=pki, classification_date=CLASSIFICATION)) as sb:
+        yield sb
+
+
+@pytest.fixture
+async def gateway(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Gateway]:
+    async with Gateway.open(sandbox_settings(sandbox, tmp_path / "state"), schedule=FAST) as gw:
+        yield gw
+
+
+async def test_pes_accepted_and_rejected_with_readable_errors(
+    gateway: Gateway, sandbox: Sandbox, signer: Signer
+) -> None:
+    good = await gateway.send_pes(demo_pes(signer, seed=1), profile="demo", name="ok.xml")
+    bad = await gateway.send_pes(demo_pes(signer, seed=2, wrong_totals=True), profile="demo", name="ko.xml")
+    assert good.created and bad.created
+    assert good.transmission.state is State.ACCEPTED
+    assert sandbox.received("helios") == []  # recorded, not sent: the poller sends
+
+    ok, ko = await gateway.wait([good.transmission.id, bad.transmission.id], timeout=30)
+    assert ok.state is State.ACKNOWLEDGED
+    assert ko.state is State.REJECTED
+    [ack] = await gateway.store.documents(ko.id, kind="ack")
+    assert b"ERREUR_CUMUL_MONTANTS" in ack.content
+    events = [e.event for e in await gateway.store.journal(ko.id)]
+    assert events[-1] == "rejected_by_dgfip"
+    rejected = (await gateway.store.journal(ko.id))[-1].payload["rejected"]
+    assert rejected[0]["bordereau"] == "1"
+    assert len(sandbox.received("helios")) == 2
+    assert (await gateway.store.verify_journal()).ok
+
+
+async def test_same_document_twice_is_one_transmission_unless_forced(
+    gateway: Gateway, signer: Signer
+) -> None:
+    pes = demo_pes(signer, seed=3)
+    first = await gateway.send_pes(pes, profile="demo")
+    again = await gateway.send_pes(pes, profile="demo")
+    assert not again.created
+    assert again.transmission.id == first.transmission.id
+    forced = await gateway.send_pes(pes, profile="demo", force=True)
+    assert forced.created and forced.transmission.id != first.transmission.id
+
+
+async def test_pes_of_another_collectivite_is_refused_before_sending(
+    gateway: Gateway, sandbox: Sandbox, signer: Signer
+) -> None:
+    other = demo_pes(signer, seed=4, siret="21750001600019")
+    with pytest.raises(IdentityMismatch) as info:
+        await gateway.send_pes(other, profile="demo")
+    assert "21750001600019" in str(info.value) and SIRET in str(info.value)
+    assert await gateway.store.list() == []
+    await gateway.poll_once()
+    assert sandbox.received() == []
+
+
+async def test_invalid_pes_is_refused_before_sending(gateway: Gateway) -> None:
+    broken = demo_pes(None, seed=5).replace(b'<IdVer V="2"/>', b'<IdVer V="3"/>', 1)
+    with pytest.raises(ValidationError):
+        await gateway.send_pes(broken, profile="demo")
+    assert await gateway.store.list() == []
+
+
+async def test_acte_acknowledged_then_cancelled(gateway: Gateway, sandbox: Sandbox, tmp_path: Path) -> None:
+    acte = demo_acte(tmp_path, dt.date.today(), CLASSIFICATION, numero="DEL2024_001")
+    sent = await gateway.send_acte(acte, profile="demo")
+    [t] = await gateway.wait([sent.transmission.id], timeout=30)
+    assert t.state is State.ACKNOWLEDGED
+    [aracte] = await gateway.store.documents(t.id, kind="aracte")
+    assert b"ARActe" in aracte.content
+    entry = [e for e in await gateway.store.journal(t.id) if e.event == "aracte"][-1]
+    assert entry.payload["id_acte"].endswith("-DEL2024_001-DE")
+
+    cancelling = await gateway.cancel(t.id)
+    assert cancelling.state is State.CANCEL_REQUESTED
+    for _ in range(50):
+        await gateway.poll_once()
+        if (await gateway.status(t.id)).state is State.CANCELLED:
+            break
+    assert (await gateway.status(t.id)).state is State.CANCELLED
+
+
+async def test_acte_with_outdated_classification_gets_an_anomaly(
+    gateway: Gateway, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sandbox.update_classification(dt.date(2025, 6, 1))
+    acte = demo_acte(tmp_path, dt.date.today(), CLASSIFICATION, numero="DEL2024_002")
+    sent = await gateway.send_acte(acte, profile="demo")
+    [t] = await gateway.wait([sent.transmission.id], timeout=30)
+    assert t.state is State.REJECTED
+    [anomaly] = await gateway.store.documents(t.id, kind="anomalie")
+    assert b"classification" in anomaly.content
+
+
+async def test_callbacks_on_acknowledgement_and_rejection(gateway: Gateway, signer: Signer) -> None:
+    seen: list[tuple[str, State]] = []
+
+    async def on_ack(t: Transmission) -> None:
+        seen.append(("ack", t.state))
+
+    gateway.on_acknowledged(on_ack)
+    gateway.on_rejected(lambda t: seen.append(("rej", t.state)))
+    a = await gateway.send_pes(demo_pes(signer, seed=6), profile="demo")
+    b = await gateway.send_pes(demo_pes(signer, seed=7, wrong_totals=True), profile="demo")
+    await gateway.wait([a.transmission.id, b.transmission.id], timeout=30)
+    assert sorted(seen) == [("ack", State.ACKNOWLEDGED), ("rej", State.REJECTED)]
+
+
+async def test_every_transmission_settles_despite_500s_and_latency(
+    pki: SandboxPKI, tmp_path: Path, signer: Signer
+) -> None:
+    faults = Faults(error_rate=0.2, latency=(0.0, 0.02), seed=7)
+    config = SandboxConfig(pki=pki, faults=faults, classification_date=CLASSIFICATION)
+    async with Sandbox.start(config) as sb:
+        settings = sandbox_settings(sb, tmp_path / "state")
+        async with Gateway.open(settings, schedule=FAST) as gw:
+            ids = []
+            for seed in range(20):
+                sent = await gw.send_pes(demo_pes(None, seed=100 + seed), profile="demo")
+                ids.append(sent.transmission.id)
+            for n in range(8):
+                acte = demo_acte(tmp_path, dt.date.today(), CLASSIFICATION, numero=f"FAULT{n}")
+                ids.append((await gw.send_acte(acte, profile="demo")).transmission.id)
+            final = await gw.wait(ids, timeout=120)
+            assert sb.faults_injected > 0
+            assert all(t.state is State.ACKNOWLEDGED for t in final), [(t.name, t.state) for t in final]
+            # Nothing was sent twice: one accepted upload per transmission, each PES once.
+            accepted = [r for r in sb.received() if r.outcome == "accepted"]
+            assert len(accepted) == len(ids)
+            pes = [r.sha1 for r in accepted if r.endpoint == "helios"]
+            assert len(pes) == len(set(pes)) == 20
+            assert (await gw.store.verify_journal()).ok
