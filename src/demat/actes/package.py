@@ -33,8 +33,9 @@ from demat.actes.messages import (
     reply_message,
 )
 from demat.actes.model import Acte, ActeDocument, ActesIdentity
-from demat.actes.rules import Finding, validate_acte
+from demat.actes.rules import ActesRuleError, Finding, validate_acte
 from demat.errors import PackagingError, ValidationError
+from demat.xml.safe import parse_bytes
 
 _CHUNK = 1 << 20
 
@@ -69,14 +70,18 @@ class _CountingWriter(io.RawIOBase):
         self._cap = cap
         self._name = name
         self.written = 0
+        self._tripped = False
 
     def writable(self) -> bool:
         return True
 
     def write(self, b: Any) -> int:
         n = len(b)
+        if self._tripped:
+            return n  # already refused: swallow the flushes that unwinding triggers
         self.written += n
         if self.written > self._cap:
+            self._tripped = True
             raise PackagingError(
                 f"l'archive dépasse {self._cap} octets, taille maximale admise",
                 file=self._name,
@@ -192,8 +197,6 @@ def _doc_name(base: str, flux: str, index: int, doc: ActeDocument) -> str:
 def _check_schema(schema: Any, name: str, data: bytes) -> None:
     if schema is None:
         return
-    from demat.xml.safe import parse_bytes
-
     tree = parse_bytes(data, name=name)
     if not schema.validate(tree):
         errors = "; ".join(f"ligne {e.line} : {e.message}" for e in schema.error_log)
@@ -383,8 +386,6 @@ def package_reply(
         if sniff(d.head(SNIFF_BYTES)) not in (FileFormat.PDF, FileFormat.JPEG, FileFormat.PNG)
     ]
     if findings:
-        from demat.actes.rules import ActesRuleError
-
         raise ActesRuleError(findings)
     try:
         message = reply_message(
