@@ -58,7 +58,7 @@ def test_multi_member_gzip_is_accepted() -> None:
     assert decode_pj(base64.b64encode(payload), max_inflated=100) == b"part one, part two"
 
 
-def _zero_bomb(total: int, block: int = MB) -> bytes:
+def _zero_bomb(total: int, block: int = MB, *, real_crc: bool = True) -> bytes:
     """A single gzip member inflating to ``total`` zero bytes, built without compressing it all.
 
     After a full flush deflate restarts from a clean state, so every further block of zeros
@@ -72,7 +72,7 @@ def _zero_bomb(total: int, block: int = MB) -> bytes:
     end = deflate.flush(zlib.Z_FINISH)
     count = total // block
     crc = 0
-    for _ in range(count):
+    for _ in range(count if real_crc else 0):
         crc = zlib.crc32(zeros, crc)
     header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
     trailer = struct.pack("<II", crc, (count * block) & 0xFFFFFFFF)
@@ -85,7 +85,9 @@ def test_bomb_builder_makes_real_gzip() -> None:
 
 
 def test_gzip_bomb_of_one_gigabyte_is_refused_at_the_cap() -> None:
-    bomb = base64.b64encode(_zero_bomb(1024 * MB))
+    # The CRC is left at 0 to save a second: a decoder that inflated to the end would then
+    # answer PES_PJ_CORRUPT, not PES_PJ_BOMB, so the assertion below still tells them apart.
+    bomb = base64.b64encode(_zero_bomb(1024 * MB, real_crc=False))
     assert len(bomb) < 2 * MB  # ~1.4 MB of base64 for 1 GiB of zeros
     with pytest.raises(PackagingError) as info:
         decode_pj(bomb, max_inflated=16 * MB)

@@ -37,7 +37,9 @@ _TEXT_SLICE = 64 * 1024
 
 
 def _v(value: Any) -> str:
-    """The ``V`` attribute text of one leaf value."""
+    """The ``V`` attribute text of one non-text leaf value."""
+    if type(value) is int:
+        return str(value)
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, Decimal):
@@ -45,6 +47,9 @@ def _v(value: Any) -> str:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
+
+
+_sub_element = etree.SubElement
 
 
 class _Leaves:
@@ -61,12 +66,16 @@ class _Leaves:
         return fit_text(value, unmappable=self._unmappable, where=f"{self.where}/{name}")
 
     def leaf(self, parent: etree._Element, name: str, value: Any) -> None:
+        # Hot path (millions of calls for a large file): cheap checks first.
         if value is None:
             return
-        text = _v(value)
-        if isinstance(value, str):
-            text = self.text(name, text)
-        etree.SubElement(parent, name, V=text)
+        if type(value) is str:
+            text = value
+            if self._latin1 and not value.isascii():
+                text = fit_text(value, unmappable=self._unmappable, where=f"{self.where}/{name}")
+        else:
+            text = _v(value)
+        _sub_element(parent, name, {"V": text})
 
     # -- shared blocks -------------------------------------------------------------------------
 
