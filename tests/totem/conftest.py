@@ -184,15 +184,27 @@ def mutants(refdata: Path) -> Iterator[Mutant]:
 
     # -- attributes
     yield "LigneBudget unknown attribute", _sub(base, b"<LigneBudget>", b'<LigneBudget foo="1">'), False
-    yield "LigneBudget calculated=true", _sub(base, b"<LigneBudget>", b'<LigneBudget calculated="true">'), True
-    yield "LigneBudget calculated=false", _sub(base, b"<LigneBudget>", b'<LigneBudget calculated="false">'), False
+    yield (
+        "LigneBudget calculated=true",
+        _sub(base, b"<LigneBudget>", b'<LigneBudget calculated="true">'),
+        True,
+    )
+    yield (
+        "LigneBudget calculated=false",
+        _sub(base, b"<LigneBudget>", b'<LigneBudget calculated="false">'),
+        False,
+    )
     yield "LigneBudget id", _sub(base, b"<LigneBudget>", b'<LigneBudget id="L1">'), True
     yield "LigneBudget id twice", _sub(base, b"<LigneBudget>", b'<LigneBudget id="L1">', 2), False
     yield "LigneBudget id not NCName", _sub(base, b"<LigneBudget>", b'<LigneBudget id="1L">'), False
     yield "MtSup without V", re.sub(rb'<MtSup V="[^"]*"', b"<MtSup", base, count=1), True
     yield "MtSup without Code", re.sub(rb'(<MtSup V="[^"]*") Code="[^"]*"', rb"\1", base, count=1), False
     yield "VersionOutil without outil", re.sub(rb'outil="[^"]*" ', b"", base, count=1), False
-    yield "VersionOutil outil too long", re.sub(rb'outil="[^"]*"', b'outil="' + b"o" * 31 + b'"', base, count=1), False
+    yield (
+        "VersionOutil outil too long",
+        re.sub(rb'outil="[^"]*"', b'outil="' + b"o" * 31 + b'"', base, count=1),
+        False,
+    )
     yield "Scellement without date", re.sub(rb' date="[^"]*"', b"", base, count=1), False
     yield "Scellement date only", re.sub(rb' date="[^"]*"', b' date="2022-07-05"', base, count=1), False
     for when, ok in [
@@ -202,48 +214,113 @@ def mutants(refdata: Path) -> Iterator[Mutant]:
         ("0000-01-01T00:00:00", True),
         ("2022-07-05T12:00", False),
     ]:
-        yield f"Scellement date {when!r}", re.sub(rb' date="[^"]*"', f' date="{when}"'.encode(), base, count=1), ok
+        yield (
+            f"Scellement date {when!r}",
+            re.sub(rb' date="[^"]*"', f' date="{when}"'.encode(), base, count=1),
+            ok,
+        )
     yield "Scellement extra attribute", _sub(base, b"<Scellement ", b'<Scellement algo="x" '), False
-    yield "identifiant too long", _sub(base, b"<DocumentBudgetaire ", b'<DocumentBudgetaire identifiant="' + b"i" * 31 + b'" '), False
-    yield "identifiant ok", _sub(base, b"<DocumentBudgetaire ", b'<DocumentBudgetaire identifiant="2022-x" '), True
+    yield (
+        "identifiant too long",
+        _sub(base, b"<DocumentBudgetaire ", b'<DocumentBudgetaire identifiant="' + b"i" * 31 + b'" '),
+        False,
+    )
+    yield (
+        "identifiant ok",
+        _sub(base, b"<DocumentBudgetaire ", b'<DocumentBudgetaire identifiant="2022-x" '),
+        True,
+    )
     yield "EnTeteBudget id", _sub(base, b"<EnTeteBudget>", b'<EnTeteBudget id="a b">'), True
-    yield "xsi:type on IdPost", _sub(
-        base, b"<IdPost ", b'<IdPost xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:nil="true" '
-    ), False
+    yield (
+        "xsi:type on IdPost",
+        _sub(
+            base,
+            b"<IdPost ",
+            b'<IdPost xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:nil="true" ',
+        ),
+        False,
+    )
 
     # -- content where none is allowed, order, unknown elements
     yield "text in IdPost", re.sub(rb'(<IdPost V="[^"]*")/>', rb"\1>x</IdPost>", base, count=1), False
     yield "spaces in IdPost", re.sub(rb'(<IdPost V="[^"]*")/>', rb"\1> </IdPost>", base, count=1), False
-    yield "comment in IdPost", re.sub(rb'(<IdPost V="[^"]*")/>', rb"\1><!-- c --></IdPost>", base, count=1), True
+    yield (
+        "comment in IdPost",
+        re.sub(rb'(<IdPost V="[^"]*")/>', rb"\1><!-- c --></IdPost>", base, count=1),
+        True,
+    )
     yield "unknown element in BlocBudget", _sub(base, b"<BlocBudget>", b"<BlocBudget><Foo/>"), False
-    yield "Scellement after EnTete", _sub(
-        _delete(base, "Scellement"), b"</EnTeteDocBudgetaire>", b'</EnTeteDocBudgetaire><Scellement md5="a" sha1="b" date="2022-07-05T12:00:00"/>'
-    ), False
-    yield "VersionOutil after Scellement", _sub(
-        base, b"<EnTeteDocBudgetaire>", b'<VersionOutil outil="x" version="1"/><EnTeteDocBudgetaire>'
-    ), False
-    yield "text in DocumentBudgetaire", _sub(base, b"<EnTeteDocBudgetaire>", b"texte<EnTeteDocBudgetaire>"), False
-    yield "wrong root namespace", _sub(base, b'xmlns="http://www.minefi.gouv.fr/cp/demat/docbudgetaire"', b'xmlns="urn:autre"'), False
+    yield (
+        "Scellement after EnTete",
+        _sub(
+            _delete(base, "Scellement"),
+            b"</EnTeteDocBudgetaire>",
+            b'</EnTeteDocBudgetaire><Scellement md5="a" sha1="b" date="2022-07-05T12:00:00"/>',
+        ),
+        False,
+    )
+    yield (
+        "VersionOutil after Scellement",
+        _sub(base, b"<EnTeteDocBudgetaire>", b'<VersionOutil outil="x" version="1"/><EnTeteDocBudgetaire>'),
+        False,
+    )
+    yield (
+        "text in DocumentBudgetaire",
+        _sub(base, b"<EnTeteDocBudgetaire>", b"texte<EnTeteDocBudgetaire>"),
+        False,
+    )
+    yield (
+        "wrong root namespace",
+        _sub(base, b'xmlns="http://www.minefi.gouv.fr/cp/demat/docbudgetaire"', b'xmlns="urn:autre"'),
+        False,
+    )
     prefixed = re.sub(rb"<(/?)(?=[A-Za-z_][\w.-]*[\s/>])", rb"<\1db:", base)
-    yield "prefixed document", _sub(
-        prefixed,
-        b'xmlns="http://www.minefi.gouv.fr/cp/demat/docbudgetaire"',
-        b'xmlns:db="http://www.minefi.gouv.fr/cp/demat/docbudgetaire"',
-    ), True
+    yield (
+        "prefixed document",
+        _sub(
+            prefixed,
+            b'xmlns="http://www.minefi.gouv.fr/cp/demat/docbudgetaire"',
+            b'xmlns:db="http://www.minefi.gouv.fr/cp/demat/docbudgetaire"',
+        ),
+        True,
+    )
 
     # -- open blocks: InformationsGenerales / Annexes (lax), DocumentRapport (anyType)
-    yield "Annexes free content", _sub(base, b"<Annexes>", b"<Annexes><DATA_X><X><Champ V='1'/></X></DATA_X>"), True
+    yield (
+        "Annexes free content",
+        _sub(base, b"<Annexes>", b"<Annexes><DATA_X><X><Champ V='1'/></X></DATA_X>"),
+        True,
+    )
     yield "Annexes twice", _duplicate(base, "Annexes"), False
     yield "Annexes after Budget end", _sub(base, b"</Budget>", b"</Budget><Annexes/>"), False
-    yield "InformationsGenerales free", _sub(base, b"<InformationsGenerales>", b"<InformationsGenerales><Information Code='x' V='y'/><z:a xmlns:z='urn:z'/>"), True
-    yield "InformationsGenerales nested DocumentBudgetaire", _sub(
-        base, b"<InformationsGenerales>", b"<InformationsGenerales><DocumentBudgetaire/>"
-    ), False
-    yield "Annexes bad ds:KeyInfo", _sub(base, b"<Annexes>", f"<Annexes><ds:KeyInfo xmlns:ds='{DS}'/>".encode()), False
-    yield "Annexes good ds:KeyName", _sub(
-        base, b"<Annexes>", f"<Annexes><ds:KeyName xmlns:ds='{DS}'>k</ds:KeyName>".encode()
-    ), True
-    rapport = b"</Budget><DocumentRapport xmlns='http://projets.admisource.gouv.fr/xemelios/namespaces#anomally' a='1'><x/>t</DocumentRapport>"
+    yield (
+        "InformationsGenerales free",
+        _sub(
+            base,
+            b"<InformationsGenerales>",
+            b"<InformationsGenerales><Information Code='x' V='y'/><z:a xmlns:z='urn:z'/>",
+        ),
+        True,
+    )
+    yield (
+        "InformationsGenerales nested DocumentBudgetaire",
+        _sub(base, b"<InformationsGenerales>", b"<InformationsGenerales><DocumentBudgetaire/>"),
+        False,
+    )
+    yield (
+        "Annexes bad ds:KeyInfo",
+        _sub(base, b"<Annexes>", f"<Annexes><ds:KeyInfo xmlns:ds='{DS}'/>".encode()),
+        False,
+    )
+    yield (
+        "Annexes good ds:KeyName",
+        _sub(base, b"<Annexes>", f"<Annexes><ds:KeyName xmlns:ds='{DS}'>k</ds:KeyName>".encode()),
+        True,
+    )
+    rapport = (
+        b"</Budget><DocumentRapport xmlns='http://projets.admisource.gouv.fr/xemelios/namespaces#anomally'"
+        b" a='1'><x/>t</DocumentRapport>"
+    )
     yield "DocumentRapport anything", _sub(base, b"</Budget>", rapport), True
 
     # -- the PES signature slot at the end
@@ -259,10 +336,22 @@ def mutants(refdata: Path) -> Iterator[Mutant]:
     )
     end = b"</DocumentBudgetaire>"
     yield "signature", _sub(base, end, sig.encode() + end), True
-    yield "signature bad base64", _sub(base, end, sig.replace("<ds:SignatureValue>AAAA", "<ds:SignatureValue>A!A").encode() + end), False
-    yield "signature without SignedInfo", _sub(base, end, re.sub("<ds:SignedInfo>.*</ds:SignedInfo>", "", sig).encode() + end), False
+    yield (
+        "signature bad base64",
+        _sub(base, end, sig.replace("<ds:SignatureValue>AAAA", "<ds:SignatureValue>A!A").encode() + end),
+        False,
+    )
+    yield (
+        "signature without SignedInfo",
+        _sub(base, end, re.sub("<ds:SignedInfo>.*</ds:SignedInfo>", "", sig).encode() + end),
+        False,
+    )
     yield "signature twice", _sub(base, end, (sig + sig.replace("'S1'", "'S2'")).encode() + end), False
-    yield "signature duplicate Id", _sub(base, end, sig.replace("<ds:Object>", "<ds:Object Id='S1'>").encode() + end), False
+    yield (
+        "signature duplicate Id",
+        _sub(base, end, sig.replace("<ds:Object>", "<ds:Object Id='S1'>").encode() + end),
+        False,
+    )
     yield "signature before rapport", _sub(base, end, sig.encode() + rapport[9:] + end), False
 
     # -- BlocEditeur: where XSD 1.1 and the bundled schema + rule must agree
