@@ -69,6 +69,7 @@ def test_real_stela_archive(refdata: Path, actes_xsd: Any) -> None:
     assert doc.size == 37602
     assert pkg.valid
     assert pkg.findings == ()
+    assert pkg.expected_id_actes() == ("006-210600730-20180115-007-AR",)
 
 
 def test_real_stela_archive_extracted_to_a_directory(refdata: Path, tmp_path: Path) -> None:

@@ -180,7 +180,8 @@ def test_archive_is_flat_gzip_and_reproducible(identity: ActesIdentity) -> None:
             assert m.isreg()
             assert "/" not in m.name
             assert m.mode == 0o644
-    assert gzip.decompress(a)  # a valid gzip stream
+    raw = gzip.decompress(a)
+    assert raw[257:265] == b"ustar\x0000"  # POSIX ustar, as in the real Stela archive
 
 
 def test_write_streams_from_disk_to_a_path(identity: ActesIdentity, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from typing import IO, Any
 from demat.actes.formats import SNIFF_BYTES, FileFormat, sniff
 from demat.actes.limits import DEFAULT_LIMITS, ActesLimits
 from demat.actes.read import (
+    ActeMessage,
     ActesMessage,
     EnveloppeCLMISILLMessage,
     EnveloppeMISILLCLMessage,
@@ -82,6 +83,19 @@ class ReceivedPackage:
     def member(self, name: str) -> ReceivedMember:
         """The member called ``name`` (KeyError if absent)."""
         return self._index[name]
+
+    def expected_id_actes(self) -> tuple[str, ...]:
+        """IDActe the préfecture will give each acte (1-1) of a collectivité's archive."""
+        env = self.envelope
+        if not isinstance(env, EnveloppeCLMISILLMessage):
+            return ()
+        who = env.enveloppe.emetteur
+        ids = (
+            m.acte.id_acte_for(who.departement, who.siren)
+            for m in self.messages
+            if isinstance(m, ActeMessage)
+        )
+        return tuple(i for i in ids if i is not None)
 
     @property
     def valid(self) -> bool:

@@ -160,12 +160,15 @@ class ActesPackage:
     def _write_stream(self, out: IO[bytes]) -> int:
         counter = _CountingWriter(out, self.limits.max_archive_bytes, self.filename)
         buffered = io.BufferedWriter(counter, buffer_size=_CHUNK)
+        # POSIX ustar as the MI's own partners write it (Stela); GNU only for names over 100 bytes.
         # filename="" and a fixed mtime keep the gzip header reproducible.
+        long_names = any(len(m.name.encode()) > 100 for m in self.entries)
+        fmt = tarfile.GNU_FORMAT if long_names else tarfile.USTAR_FORMAT
         with (
             gzip.GzipFile(
                 filename="", mode="wb", fileobj=buffered, compresslevel=self.compresslevel, mtime=self.mtime
             ) as gz,
-            tarfile.open(fileobj=gz, mode="w|", format=tarfile.GNU_FORMAT, bufsize=_CHUNK) as tar,
+            tarfile.open(fileobj=gz, mode="w|", format=fmt, bufsize=_CHUNK) as tar,
         ):
             for m in self.entries:
                 info = tarfile.TarInfo(m.name)
