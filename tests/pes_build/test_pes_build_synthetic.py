@@ -80,7 +80,8 @@ from pathlib import Path
 from demat.pes.synthetic import write_synthetic
 write_synthetic(Path(sys.argv[1] + ".warm"), 256 * 1024)  # imports and caches settle first
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-stats = write_synthetic(Path(sys.argv[1]), int(sys.argv[2]), pj_size=8 * 1024 * 1024, xml_share=0.1, pj_level=0)
+MB = 1024 * 1024
+stats = write_synthetic(Path(sys.argv[1]), int(sys.argv[2]), pj_size=8 * MB, xml_share=0.1, pj_level=0)
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"size": stats.size, "rss_growth_kib": after - before}))
 """
