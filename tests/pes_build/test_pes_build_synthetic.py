@@ -107,3 +107,31 @@ def test_fifty_megabytes_are_written_with_bounded_memory(tmp_path: Path) -> None
     with out.open("rb") as handle:
         handle.seek(-20, 2)
         assert handle.read().rstrip().endswith(b"</n:PES_Aller>")
+
+
+@pytest.mark.parametrize("kw", [{}, {"domain": "recette"}, {"domain": "recette", "ormc": True}])
+def test_project_validator_finds_nothing_to_say(refdata: Path, kw: dict[str, Any]) -> None:
+    """demat.pes.validate (XSD + business rules + PJ content) accepts built files without remark."""
+    from demat.pes.validate import validate_pes
+    from demat.xml.schemas import SchemaRegistry
+
+    registry = SchemaRegistry(official_dirs=[refdata / "pes" / "xsd"])
+    data = build_pes_bytes(synthetic_pes(bordereaux=3, pj_count=3, pj_size=4000, **kw))
+    report = validate_pes(data, registry=registry, origin="official")
+    assert report.valid
+    assert report.errors == []
+    assert report.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("kw", "severity"), [({}, "warning"), ({"domain": "recette", "ormc": True}, "error")]
+)
+def test_project_validator_flags_wrong_totals(refdata: Path, kw: dict[str, Any], severity: str) -> None:
+    from demat.pes.validate import validate_pes
+    from demat.xml.schemas import SchemaRegistry
+
+    registry = SchemaRegistry(official_dirs=[refdata / "pes" / "xsd"])
+    data = build_pes_bytes(synthetic_pes(wrong_totals=True, **kw))
+    report = validate_pes(data, registry=registry, origin="official")
+    findings = [f for f in report.errors + report.warnings if f.code == "PES_MT_BORD_HT"]
+    assert [f.severity for f in findings] == [severity]
