@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from lxml import etree
 
-from demat.errors import IdentityMismatch, XMLSecurityError, XMLSyntaxError
+from demat.errors import IdentityMismatch, ProtocolError, XMLSecurityError, XMLSyntaxError
 from demat.xml.safe import DEFAULT_LIMITS, Limits, open_checked
 
 Source = bytes | str | os.PathLike[str] | IO[bytes]
@@ -32,7 +32,7 @@ _SIG_TAG = f"{{{NS_DSIG}}}Signature"
 _REF_TAG = f"{{{NS_DSIG}}}Reference"
 
 #: Bytes fed to libxml2 at a time.
-CHUNK_SIZE = 1 << 16
+CHUNK_SIZE = 1 << 20
 
 #: Domain blocks a PES_Aller may carry, by element name → short name.
 DOMAIN_BLOCKS = {
@@ -195,9 +195,64 @@ def _starts_gzip(text: str) -> bool | None:
 
 PjHook = Callable[[PjInfo, str], None]
 
+#: Leaves whose ``V`` the scanner reads, and the containers it summarises. Only these
+#: elements reach Python (lxml filters the rest in C), which keeps the pass close to the
+#: speed of libxml2 alone on bordereau-heavy files.
+_LEAVES = [
+    "Version",
+    "TypFic",
+    "NomFic",
+    "DteStr",
+    "IdPost",
+    "IdColl",
+    "CodCol",
+    "CodBud",
+    "LibelleColBud",
+    "IdVer",
+    "InfoDematerialisee",
+    "Exer",
+    "IdBord",
+    "TypBord",
+    "NbrPce",
+    "MtBordHT",
+    "MtBordHt",
+    "MtBordTVA",
+    "MtCumulAnnuel",
+    "MtHT",
+    "MtTVA",
+    "IdUnique",
+    "Support",
+    "NomPJ",
+    "TypePJ",
+]
+_CONTAINERS = [
+    "Fichier",
+    "InfoLignePce",
+    "InfoLignePiece",
+    "PJRef",
+    "Piece",
+    "Bordereau",
+    "PJ",
+    "PES_PJ",
+    *DOMAIN_BLOCKS,
+    _SIG_TAG,
+    _REF_TAG,
+]
+#: Elements of a signature that carry an Id (checked for uniqueness with the others).
+_ID_HOLDERS = [
+    "{*}SignedProperties",
+    "{*}Object",
+    "{*}KeyInfo",
+    "{*}SignatureValue",
+    "{*}QualifyingProperties",
+]
+SCAN_TAGS = [*_LEAVES, *_CONTAINERS, *_ID_HOLDERS]
+#: Big subtrees cleared as soon as they end, when nothing else needs to see them.
+BULK_TAGS = ["Bordereau", "Piece", "PJ", "Fichier", *DOMAIN_BLOCKS]
+
 
 class PesScanner:
-    """Consumes ("start"/"end", element) events of a PES_Aller and fills a :class:`PesInfo`.
+    """Consumes the end events of :data:`SCAN_TAGS` of a PES_Aller and fills a :class:`PesInfo`.
 
     Finished subtrees are cleared as soon as their summary is taken, so memory stays flat.
     ``on_pj_content(pj, text)`` is called with each PJ's base64 text (one at a time) before
@@ -207,166 +262,138 @@ class PesScanner:
     def __init__(self, info: PesInfo, on_pj_content: PjHook | None = None) -> None:
         self.info = info
         self.on_pj_content = on_pj_content
-        self.stack: list[str] = []
         self.ids: dict[str, list[int | None]] = {}
+        self._root_seen = False
         self._bord: BordereauInfo | None = None
         self._pj: PjInfo | None = None
         self._ref: PjRef | None = None
-        self._sig_refs: list[str] | None = None
-        self._in_sig = 0
-        self._line: tuple[Decimal | None, Decimal | None] | None = None
-        self._domain_counts: dict[str, int] = {}
+        self._refs: list[str] = []
+        self._line_ht: Decimal | None = None
+        self._line_tva: Decimal | None = None
+        self._counts: dict[str, int] = {}
+        self._handlers: dict[str, Callable[[Any], None]] = {name: self._leaf for name in _LEAVES}
+        self._handlers.update(
+            {
+                "Fichier": self._fichier,
+                "InfoLignePce": self._ligne,
+                "InfoLignePiece": self._ligne,
+                "PJRef": self._pjref,
+                "Piece": self._piece,
+                "Bordereau": self._bordereau,
+                "PJ": self._pj_end,
+                "PES_PJ": self._pes_pj,
+                _SIG_TAG: self._signature,
+                _REF_TAG: self._reference,
+            }
+        )
+        for block in DOMAIN_BLOCKS:
+            self._handlers[block] = self._domain_block
 
-    # The two handlers run for every element: keep them flat and cheap.
-    def start(self, elem: Any) -> None:
+    def end(self, elem: Any) -> None:
+        """Take what is needed from a finished element."""
+        if not self._root_seen:
+            self.root(elem.getroottree().getroot())
         tag = elem.tag
-        if not isinstance(tag, str):
+        handler = self._handlers.get(tag)
+        if handler is not None:
+            handler(elem)
+        else:  # an Id holder of a signature
+            self._note_id(elem)
+
+    def root(self, root: Any) -> None:
+        """Record the root element (also called at close for a document with no scanned tag)."""
+        if self._root_seen or root is None or not isinstance(root.tag, str):
             return
-        name = tag.rpartition("}")[2] if tag[0] == "{" else tag
-        stack = self.stack
+        self._root_seen = True
+        tag = root.tag
+        self.info.root = tag.rpartition("}")[2]
+        self.info.root_namespace = tag[1:].partition("}")[0] if tag[0] == "{" else None
+        self.info.root_id = root.get("Id")
+        self._note_id(root)
+
+    def _note_id(self, elem: Any) -> None:
         ident = elem.get("Id")
         if ident is not None:
             self.ids.setdefault(ident, []).append(elem.sourceline)
-        if self._in_sig:
-            self._in_sig += 1
-            if tag == _REF_TAG and self._sig_refs is not None:
-                self._sig_refs.append(elem.get("URI") or "")
-            stack.append(name)
-            return
-        if tag == _SIG_TAG:
-            self._in_sig = 1
-            self._sig_refs = []
-            stack.append(name)
-            return
-        parent = stack[-1] if stack else None
-        if parent is None:
-            self.info.root = name
-            self.info.root_namespace = tag[1:].partition("}")[0] if tag[0] == "{" else None
-            self.info.root_id = ident
-        elif parent in DOMAIN_BLOCKS and name == "Bordereau" and len(stack) == 2:
-            domain = _BORDEREAU_DOMAINS.get(parent)
-            if domain is not None:
-                n = self._domain_counts.get(domain, 0) + 1
-                self._domain_counts[domain] = n
-                self._bord = BordereauInfo(domain, n, id=ident, line=elem.sourceline)
-        elif len(stack) == 1 and name in DOMAIN_BLOCKS:
-            self.info.domains[DOMAIN_BLOCKS[name]] = DomainInfo(DOMAIN_BLOCKS[name], line=elem.sourceline)
-        elif name == "PJ" and parent == "PES_PJ":
-            self._pj = PjInfo(len(self.info.pjs) + 1, line=elem.sourceline)
-        elif name == "PJRef":
-            self._ref = PjRef(None, None, None, elem.sourceline)
-        elif name == "Piece" and self._bord is not None and parent == "Bordereau":
-            self._bord.pieces += 1
-        elif name in _LINE_BLOCKS and self._bord is not None:
-            self._line = (None, None)
-        elif name == "PES_PJ" and len(stack) == 1:
-            self.info.pj_block = True
-        stack.append(name)
 
-    def end(self, elem: Any) -> None:
-        stack = self.stack
-        name = stack.pop()
-        if self._in_sig:
-            self._in_sig -= 1
-            if self._in_sig == 0:
-                self._signature_done()
-                self._drop(elem)
-            return
-        parent = stack[-1] if stack else None
+    def _current_bord(self, bloc: Any) -> BordereauInfo:
+        if self._bord is None:
+            bordereau = bloc.getparent()
+            block = bordereau.getparent() if bordereau is not None else None
+            domain = _BORDEREAU_DOMAINS.get(block.tag if block is not None else "", "depense")
+            n = self._counts[domain] = self._counts.get(domain, 0) + 1
+            self._bord = BordereauInfo(domain, n)
+        return self._bord
+
+    def _current_pj(self, pj_elem: Any) -> PjInfo:
+        if self._pj is None:
+            self._pj = PjInfo(
+                len(self.info.pjs) + 1, line=pj_elem.sourceline if pj_elem is not None else None
+            )
+        return self._pj
+
+    def _leaf(self, elem: Any) -> None:
         value = elem.get("V")
-        depth = len(stack)
+        if value is None:
+            return
+        parent = elem.getparent()
+        if parent is None:
+            return
+        where = parent.tag
+        name = elem.tag
         info = self.info
-        if value is not None:
-            self._leaf(name, parent, value, elem)
-        elif name == "Fichier" and self._pj is not None:
-            text = elem.text or ""
-            pj = self._pj
-            pj.mime_type = elem.get("MIMEType")
-            pj.base64_length = len(text)
-            pj.gzip = _starts_gzip(text)
-            pj.inflated_size = gzip_trailer_size(text) if pj.gzip else None
-            if self.on_pj_content is not None:
-                self.on_pj_content(pj, text)
-            del text
-            elem.clear()
-        elif name == "PJRef" and self._ref is not None:
-            info.pj_refs.append(self._ref)
-            self._ref = None
-        elif name in _LINE_BLOCKS and self._bord is not None and self._line is not None:
-            ht, tva = self._line
-            b = self._bord
-            b.lines += 1
-            if ht is not None:
-                b.sum_ht += ht
-            if tva is not None:
-                b.sum_tva += tva
-                if tva > 0:
-                    b.lines_with_tva += 1
-            self._line = None
-        elif name == "Bordereau" and depth == 2 and self._bord is not None:
-            info.bordereaux.append(self._bord)
-            self._bord = None
-            self._drop(elem)
-        elif name == "PJ" and parent == "PES_PJ" and self._pj is not None:
-            info.pjs.append(self._pj)
-            self._pj = None
-            self._drop(elem)
-        elif name == "Piece" or depth <= 2:
-            self._drop(elem)
-
-    def _leaf(self, name: str, parent: str | None, value: str, elem: Any) -> None:
-        info = self.info
-        b = self._bord
-        if b is not None:
-            if parent == "BlocBordereau":
-                if name == "Exer":
-                    b.exer = value
-                elif name == "IdBord":
-                    b.id_bord = value
-                elif name == "TypBord":
-                    b.typ_bord = value
-                elif name == "NbrPce":
-                    b.nbr_pce = value
-                elif name in _MT_BORD_HT:
-                    b.mt_bord_ht = value
-                elif name == "MtBordTVA":
-                    b.mt_bord_tva = value
-                elif name == "MtCumulAnnuel":
-                    b.mt_cumul_annuel = value
+        if where == "BlocBordereau":
+            b = self._current_bord(parent)
+            if name == "Exer":
+                b.exer = value
+            elif name == "IdBord":
+                b.id_bord = value
+            elif name == "TypBord":
+                b.typ_bord = value
+            elif name == "NbrPce":
+                b.nbr_pce = value
+            elif name in _MT_BORD_HT:
+                b.mt_bord_ht = value
+            elif name == "MtBordTVA":
+                b.mt_bord_tva = value
+            elif name == "MtCumulAnnuel":
+                b.mt_cumul_annuel = value
+        elif where in _LINE_BLOCKS:
+            if name not in ("MtHT", "MtTVA"):
                 return
-            if parent in _LINE_BLOCKS and self._line is not None and name in ("MtHT", "MtTVA"):
-                amount = _amount(value)
-                if amount is None:
-                    b.bad_amounts.append((name, value, elem.sourceline))
-                elif name == "MtHT":
-                    self._line = (amount, self._line[1])
-                else:
-                    self._line = (self._line[0], amount)
-                return
-        if self._ref is not None and parent == "PJRef":
+            amount = _amount(value)
+            if amount is None:
+                if self._bord is not None:
+                    self._bord.bad_amounts.append((name, value, elem.sourceline))
+            elif name == "MtHT":
+                self._line_ht = amount
+            else:
+                self._line_tva = amount
+        elif where == "PJRef":
+            if self._ref is None:
+                self._ref = PjRef(None, None, None, parent.sourceline)
             if name == "IdUnique":
                 self._ref.id_unique = value
             elif name == "Support":
                 self._ref.support = value
             elif name == "NomPJ":
                 self._ref.nom_pj = value
-            return
-        if self._pj is not None and parent == "PJ":
+        elif where == "PJ":
+            pj = self._current_pj(parent)
             if name == "IdUnique":
-                self._pj.id_unique = value
+                pj.id_unique = value
             elif name == "NomPJ":
-                self._pj.nom_pj = value
+                pj.nom_pj = value
             elif name == "TypePJ":
-                self._pj.type_pj = value
-            return
-        if parent == "Parametres":
+                pj.type_pj = value
+        elif where == "Parametres":
             if name == "NomFic":
                 info.nom_fic = value
             elif name == "TypFic":
                 info.typ_fic = value
             elif name == "Version":
                 info.version = value
-        elif parent == "EnTetePES":
+        elif where == "EnTetePES":
             if name == "IdPost":
                 info.id_post = value
             elif name == "IdColl":
@@ -379,28 +406,117 @@ class PesScanner:
                 info.libelle_col_bud = value
             elif name == "DteStr":
                 info.dte_str = value
-        elif parent in ("EnTeteDepense", "EnTeteRecette"):
-            dom = info.domains.get("depense" if parent == "EnTeteDepense" else "recette")
-            if dom is not None:
-                if name == "IdVer":
-                    dom.id_ver = value
-                elif name == "InfoDematerialisee":
-                    dom.info_dematerialisee = value
-        elif parent == "EnTetePES_PJ" and name == "IdVer":
+        elif where in ("EnTeteDepense", "EnTeteRecette"):
+            key = "depense" if where == "EnTeteDepense" else "recette"
+            dom = info.domains.setdefault(key, DomainInfo(key))
+            if name == "IdVer":
+                dom.id_ver = value
+            elif name == "InfoDematerialisee":
+                dom.info_dematerialisee = value
+        elif where == "EnTetePES_PJ" and name == "IdVer":
             info.pj_id_ver = value
 
-    def _signature_done(self) -> None:
-        refs = self._sig_refs or []
-        self._sig_refs = None
-        owner = self.stack[-1] if self.stack else None
-        if owner == "Bordereau" and self._bord is not None:
-            self._bord.signed = True
-            self._bord.signature_refs = refs
-        elif owner == "PJ" and self._pj is not None:
-            self._pj.signed = True
-        elif len(self.stack) == 1:
+    def _fichier(self, elem: Any) -> None:
+        contenu = elem.getparent()
+        owner = contenu.getparent() if contenu is not None else None
+        if owner is None or owner.tag != "PJ":
+            return
+        pj = self._current_pj(owner)
+        text = elem.text or ""
+        pj.mime_type = elem.get("MIMEType")
+        pj.base64_length = len(text)
+        pj.gzip = _starts_gzip(text)
+        pj.inflated_size = gzip_trailer_size(text) if pj.gzip else None
+        if self.on_pj_content is not None:
+            self.on_pj_content(pj, text)
+        del text
+        elem.clear()
+
+    def _ligne(self, elem: Any) -> None:
+        b = self._bord
+        if b is not None:
+            b.lines += 1
+            if self._line_ht is not None:
+                b.sum_ht += self._line_ht
+            tva = self._line_tva
+            if tva is not None:
+                b.sum_tva += tva
+                if tva > 0:
+                    b.lines_with_tva += 1
+        self._line_ht = self._line_tva = None
+
+    def _pjref(self, elem: Any) -> None:
+        ref = self._ref or PjRef(None, None, None, elem.sourceline)
+        ref.line = elem.sourceline
+        self.info.pj_refs.append(ref)
+        self._ref = None
+
+    def _piece(self, elem: Any) -> None:
+        parent = elem.getparent()
+        if parent is not None and parent.tag == "Bordereau" and self._bord is not None:
+            self._bord.pieces += 1
+            self._drop(elem)
+
+    def _bordereau(self, elem: Any) -> None:
+        parent = elem.getparent()
+        domain = _BORDEREAU_DOMAINS.get(parent.tag if parent is not None else "")
+        if domain is None:
+            return
+        b = self._bord
+        if b is None:  # no BlocBordereau: the XSD says why; count it anyway
+            n = self._counts[domain] = self._counts.get(domain, 0) + 1
+            b = BordereauInfo(domain, n)
+        b.id = elem.get("Id")
+        b.line = elem.sourceline
+        self._note_id(elem)
+        self.info.bordereaux.append(b)
+        self._bord = None
+        self._drop(elem)
+
+    def _pj_end(self, elem: Any) -> None:
+        parent = elem.getparent()
+        if parent is None or parent.tag != "PES_PJ":
+            return  # InfoPce/PJ, a reference text
+        pj = self._current_pj(elem)
+        pj.line = elem.sourceline
+        self._note_id(elem)
+        self.info.pjs.append(pj)
+        self._pj = None
+        self._drop(elem)
+
+    def _pes_pj(self, elem: Any) -> None:
+        parent = elem.getparent()
+        if parent is not None and parent.getparent() is None:
+            self.info.pj_block = True
+
+    def _domain_block(self, elem: Any) -> None:
+        parent = elem.getparent()
+        if parent is None or parent.getparent() is not None:
+            return
+        key = DOMAIN_BLOCKS[elem.tag]
+        self.info.domains.setdefault(key, DomainInfo(key)).line = elem.sourceline
+        self._drop(elem)
+
+    def _reference(self, elem: Any) -> None:
+        self._refs.append(elem.get("URI") or "")
+
+    def _signature(self, elem: Any) -> None:
+        refs, self._refs = self._refs, []
+        self._note_id(elem)
+        owner = elem.getparent()
+        if owner is None:
+            return
+        if owner.tag == "Bordereau":
+            b = self._bord
+            if b is not None:
+                b.signed = True
+                b.signature_refs = refs
+        elif owner.tag == "PJ":
+            self._current_pj(owner).signed = True
+        elif owner.getparent() is None:
             self.info.root_signed = True
             self.info.root_signature_refs = refs
+        self._drop(elem)
 
     @staticmethod
     def _drop(elem: Any) -> None:
@@ -433,25 +549,35 @@ def parser_options(schema: Any = None) -> dict[str, Any]:
     return options
 
 
+def _syntax_error(exc: Any, name: str | None) -> XMLSyntaxError | XMLSecurityError:
+    msg = str(exc.msg)
+    if "Excessive depth" in msg:
+        # libxml2 caps nesting (2048 levels with huge_tree) before any Python sees it.
+        return XMLSecurityError(f"nesting too deep: {msg}", file=name, line=exc.lineno, code="XML_TOO_DEEP")
+    return XMLSyntaxError(msg, file=name, line=exc.lineno, code="XML_SYNTAX")
+
+
 def pull_events(
     stream: IO[bytes],
     name: str | None,
     *,
     schema: Any = None,
-    limits: Limits = DEFAULT_LIMITS,
+    tag: list[str] | None = None,
     on_chunk: Callable[[int, bytes], None] | None = None,
     close_errors: list[tuple[str, int | None]] | None = None,
 ) -> Iterator[tuple[str, Any]]:
-    """Feed ``stream`` to a hardened pull parser and yield (event, element), depth-capped.
+    """Feed ``stream`` to a hardened pull parser and yield ("end", element) for ``tag``.
 
+    The last event is ("close", root) with the document's root (None when unknown).
     ``on_chunk(index, data)`` is told about each chunk before it is fed (validation uses it
     to place XSD errors). Schema invalidity is *not* raised here: libxml2 keeps parsing after
-    a validity error and the caller reads the verdict from its error probe.
+    a validity error and reports it at close; when ``close_errors`` is given, the error at
+    close is appended to it instead of raised (the caller's probe tells schema from syntax).
+    Nesting is capped by libxml2 itself (2048 levels), reported as ``XML_TOO_DEEP``.
     """
-    parser = etree.XMLPullParser(events=("start", "end"), **parser_options(schema))
-    depth = 0
+    parser = etree.XMLPullParser(events=("end",), tag=tag, **parser_options(schema))
     index = 0
-    max_depth = limits.max_depth
+    root = None
     while True:
         chunk = stream.read(CHUNK_SIZE)
         if on_chunk is not None:
@@ -461,26 +587,14 @@ def pull_events(
             if chunk:
                 parser.feed(chunk)
             else:
-                parser.close()
+                root = parser.close()
         except etree.XMLSyntaxError as exc:
             if close_errors is None or chunk:
-                raise XMLSyntaxError(str(exc.msg), file=name, line=exc.lineno, code="XML_SYNTAX") from exc
-            # close() raises for schema invalidity too; the caller's probe knows which.
+                raise _syntax_error(exc, name) from exc
             close_errors.append((str(exc.msg), exc.lineno))
-        for event, elem in parser.read_events():
-            if event == "start":
-                depth += 1
-                if depth > max_depth:
-                    raise XMLSecurityError(
-                        f"nesting deeper than {max_depth} levels",
-                        file=name,
-                        line=elem.sourceline,
-                        code="XML_TOO_DEEP",
-                    )
-            else:
-                depth -= 1
-            yield event, elem
+        yield from parser.read_events()
         if not chunk:
+            yield "close", root
             return
 
 
@@ -516,15 +630,15 @@ def scan(
             on_chunk(index, data)
 
     try:
-        start, end = scanner.start, scanner.end
+        end = scanner.end
         events = pull_events(
-            stream, name, schema=schema, limits=limits, on_chunk=chunk_seen, close_errors=close_errors
+            stream, name, schema=schema, tag=SCAN_TAGS, on_chunk=chunk_seen, close_errors=close_errors
         )
         for event, elem in events:
-            if event == "start":
-                start(elem)
-            else:
+            if event == "end":
                 end(elem)
+            else:
+                scanner.root(elem)
     finally:
         if owned:
             stream.close()
@@ -536,9 +650,14 @@ def inspect_pes(source: Source, *, limits: Limits = DEFAULT_LIMITS) -> PesInfo:
     """Read a PES_Aller's header, bordereaux and PJ summaries in one bounded-memory pass.
 
     Raises :class:`demat.errors.XMLSecurityError` / :class:`demat.errors.XMLSyntaxError` for
-    input that is not acceptable XML (DTD, too deep, too big, malformed).
+    input that is not acceptable XML (DTD, too deep, too big, malformed), and
+    :class:`demat.errors.ProtocolError` (code ``PES_ROOT``) when it is not a PES_Aller.
     """
     info, _ = scan(source, limits=limits)
+    if info.root != "PES_Aller" or info.root_namespace != NS_ALLER:
+        raise ProtocolError(
+            f"ce document n'est pas un PES_Aller (racine {info.root!r})", file=info.file, code="PES_ROOT"
+        )
     return info
 
 

@@ -77,8 +77,12 @@ def check_envelope(info: PesInfo) -> list[Finding]:
         out.append(
             Finding(
                 "PES_ROOT",
-                f"ce fichier n'est pas un PES_Aller (élément racine {info.root!r}, "
-                f"espace de noms {info.root_namespace!r})",
+                "ce fichier n'est pas un PES_Aller"
+                + (
+                    f" (élément racine {info.root}, espace de noms {info.root_namespace})"
+                    if info.root
+                    else ""
+                ),
                 line=1,
             )
         )

@@ -29,7 +29,16 @@ from typing import IO, Any, TypeVar
 from lxml import etree
 
 from demat.errors import XMLSecurityError, XMLSyntaxError
-from demat.pes.inspect import CHUNK_SIZE, PesInfo, PesScanner, PjInfo, parser_options, pull_events, scan
+from demat.pes.inspect import (
+    BULK_TAGS,
+    CHUNK_SIZE,
+    PesInfo,
+    PesScanner,
+    PjInfo,
+    parser_options,
+    pull_events,
+    scan,
+)
 from demat.pes.rules import ERROR, WARNING, Finding, check_all
 from demat.xml.safe import DEFAULT_LIMITS, Limits, open_checked
 from demat.xml.schemas import SchemaRegistry, default_registry
@@ -225,7 +234,7 @@ def _locate(
     stream: IO[bytes], schema: Any, bad_chunks: set[int], probe: _Probe, max_findings: int
 ) -> list[tuple[str, int]]:
     """Re-feed the document; chunks that raised XSD errors go line by line to get exact lines."""
-    parser = etree.XMLPullParser(events=("end",), **parser_options(schema))
+    parser = etree.XMLPullParser(events=("end",), tag=BULK_TAGS, **parser_options(schema))
     probe.entries.clear()
     found: list[tuple[str, int]] = []
     line = 1
@@ -324,7 +333,7 @@ def _validate(
     except (XMLSecurityError, XMLSyntaxError) as exc:
         if exc.code == "IO":
             raise
-        findings.append(Finding(exc.code, _french(exc), exc.line, exc.path))
+        findings += _aborted(exc, source, xsd, chunk_lines, probe, start)
         broken = True
     info = scanner.info
     if not broken:
@@ -333,8 +342,7 @@ def _validate(
         if close_errors and not xsd_errors:
             syntax = syntax or [(m, ln or 0) for m, ln in close_errors]
         if syntax:
-            msg, ln = syntax[0]
-            findings.append(Finding("XML_SYNTAX", f"XML mal formé : {msg}", ln or None))
+            findings.append(_syntax_finding(*syntax[0]))
             broken = True
         elif xsd_errors:
             findings += _xsd_findings(source, xsd, xsd_errors, chunk_lines, probe, start)
@@ -415,14 +423,14 @@ def validate_xsd(
         stream, name, owned = open_checked(source, limits)
         try:
             for event, elem in pull_events(
-                stream, name, schema=xsd, limits=limits, on_chunk=on_chunk, close_errors=close_errors
+                stream, name, schema=xsd, tag=BULK_TAGS, on_chunk=on_chunk, close_errors=close_errors
             ):
                 if event == "end":
                     PesScanner._drop(elem)
         except (XMLSecurityError, XMLSyntaxError) as exc:
             if exc.code == "IO":
                 raise
-            findings.append(Finding(exc.code, _french(exc), exc.line, exc.path))
+            findings += _aborted(exc, source, xsd, chunk_lines, probe, start)
         finally:
             if owned:
                 stream.close()
@@ -433,14 +441,34 @@ def validate_xsd(
             if close_errors and not xsd_errors:
                 syntax = syntax or [(m, ln or 0) for m, ln in close_errors]
             if syntax:
-                findings.append(
-                    Finding("XML_SYNTAX", f"XML mal formé : {syntax[0][0]}", syntax[0][1] or None)
-                )
+                findings.append(_syntax_finding(*syntax[0]))
             elif xsd_errors:
                 findings += _xsd_findings(source, xsd, xsd_errors, chunk_lines, probe, start)
         return ValidationReport(name, not findings, findings, [], None, label)
 
     return _on_worker_thread(work)
+
+
+def _aborted(
+    exc: XMLSecurityError | XMLSyntaxError,
+    source: Source,
+    xsd: Any,
+    chunk_lines: list[int],
+    probe: _Probe,
+    start: int | None,
+) -> list[Finding]:
+    """Findings for a pass that stopped early: hostile or broken XML, or a wrong root that
+    makes libxml2's streaming validator stop the parser (its message is then a schema one)."""
+    xsd_errors = probe.schema_errors()
+    if xsd_errors and any(m.strip() == exc.message.strip() for _, m in xsd_errors):
+        return _xsd_findings(source, xsd, xsd_errors, chunk_lines, probe, start)
+    return [Finding(exc.code, _french(exc), exc.line, exc.path)]
+
+
+def _syntax_finding(message: str, line: int | None) -> Finding:
+    if "Excessive depth" in message:  # libxml2's own nesting cap
+        return Finding("XML_TOO_DEEP", f"{_FRENCH['XML_TOO_DEEP']} ({message})", line or None)
+    return Finding("XML_SYNTAX", f"XML mal formé : {message}", line or None)
 
 
 _FRENCH = {
