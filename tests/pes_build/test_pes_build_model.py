@@ -30,10 +30,12 @@ from demat.pes.build import build_pes_bytes
     ],
 )
 def test_header_fields_follow_the_xsd_simple_types(f: Any, field: str, value: str) -> None:
-    data = f.en_tete().model_dump()
+    data = f.en_tete().model_dump(by_alias=False)
+    m.EnTetePES.model_validate(data)  # the untouched header is valid
     data[field] = value
-    with pytest.raises(pydantic.ValidationError):
+    with pytest.raises(pydantic.ValidationError) as info:
         m.EnTetePES.model_validate(data)
+    assert [e["loc"] for e in info.value.errors()] == [(field,)]
 
 
 @pytest.mark.parametrize("amount", ["1.005", "-1.00", "1000000000000.00", "NaN"])

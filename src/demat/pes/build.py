@@ -552,15 +552,15 @@ def atomic_output(path: Path) -> Iterator[IO[bytes]]:
 
 def build_pes(
     pes: m.PesAller,
-    out: IO[bytes] | Path,
+    out: IO[bytes] | Path | str,
     *,
     encoding: Encoding | str = "ISO-8859-1",
     unmappable: Unmappable = "error",
     pj_level: int = 6,
 ) -> None:
     """Write ``pes`` to a binary stream, or to a path (atomically: no partial file is left)."""
-    if isinstance(out, Path):
-        with atomic_output(out) as handle:
+    if isinstance(out, str | os.PathLike):
+        with atomic_output(Path(out)) as handle:
             write_pes(pes, handle, encoding=encoding, unmappable=unmappable, pj_level=pj_level)
     else:
         write_pes(pes, out, encoding=encoding, unmappable=unmappable, pj_level=pj_level)
