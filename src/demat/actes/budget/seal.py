@@ -45,18 +45,6 @@ class SealReport:
         return asdict(self)
 
 
-class _Digests:
-    """A write-only sink that feeds C14N output to MD5 and SHA-1 without holding it."""
-
-    def __init__(self) -> None:
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.sha1 = hashlib.sha1(usedforsecurity=False)
-
-    def write(self, chunk: bytes) -> None:
-        self.md5.update(chunk)
-        self.sha1.update(chunk)
-
-
 def _read(source: BudgetSource) -> tuple[bytes, str | None]:
     if isinstance(source, bytes):
         return source, None
@@ -83,9 +71,12 @@ def digests_without_seal(tree: etree._ElementTree) -> tuple[str, str]:
         existing = doc.find(SCELLEMENT)
         if existing is not None:
             doc.remove(existing)  # removes its tail too: the whitespace after it
-    sink = _Digests()
-    tree.write_c14n(sink, exclusive=False, with_comments=False)
-    return sink.md5.hexdigest().upper(), sink.sha1.hexdigest().upper()
+    # One C14N string costs about the file's size in memory (the tree costs several times
+    # more) and is twice as fast as streaming C14N chunks to a Python sink.
+    canonical = etree.tostring(tree, method="c14n", exclusive=False, with_comments=False)
+    md5 = hashlib.md5(canonical, usedforsecurity=False).hexdigest().upper()
+    sha1 = hashlib.sha1(canonical, usedforsecurity=False).hexdigest().upper()
+    return md5, sha1
 
 
 def verify_seal(source: BudgetSource, *, name: str | None = None) -> SealReport:
