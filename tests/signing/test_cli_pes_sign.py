@@ -122,3 +122,32 @@ def test_verify_broken_xml_reports_invalid(
     bad.write_bytes(b"<n:PES_Aller")
     assert main(["pes", "verify", str(bad), "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["valid"] is False
+
+
+def test_sign_from_profile(
+    material: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = material["dir"] / "demat.toml"
+    config.write_text(
+        "[profiles.albi]\n"
+        'siren = "218100046"\n'
+        "[profiles.albi.signer]\n"
+        f'p12 = "{material["p12"]}"\n'
+        'password_env = "ALBI_PW"\n'
+        'claimed_role = "Adjoint aux finances"\n'
+        'city = "Albi"\n'
+        'postal_code = "81000"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("ALBI_PW", PW)
+    out = material["dir"] / "albi.xml"
+    assert (
+        main(
+            ["--config", str(config), "pes", "sign", str(material["in"]), "-o", str(out), "--profile", "albi"]
+        )
+        == 0
+    )
+    data = out.read_bytes()
+    assert b"<xad:ClaimedRole>Adjoint aux finances</xad:ClaimedRole>" in data
+    assert b"<xad:City>Albi</xad:City>" in data
+    assert b"<xad:CountryName>France</xad:CountryName>" in data

@@ -201,7 +201,20 @@ def test_sign_file_path_variant(tmp_path: Path, signer: Signer, pes_factory: Cal
 
 
 def test_big_file_signs_and_verifies(signer: Signer, pes_factory: Callable[..., bytes]) -> None:
-    signed = sign_pes(pes_factory(150), signer)
+    signed = sign_pes(pes_factory(60), signer)
     report = verify_pes(signed)
     assert report.valid
-    assert len(report.signatures) == 150
+    assert len(report.signatures) == 60
+
+
+@pytest.mark.parametrize("domain", ["depense", "recette"])
+def test_synthetic_pes_with_pj_signs_valid(signer: Signer, pes_schema: Any, domain: Any) -> None:
+    from demat.pes.build import build_pes_bytes
+    from demat.pes.synthetic import synthetic_pes
+
+    data = build_pes_bytes(synthetic_pes(bordereaux=3, pj_count=1, pj_size=2000, domain=domain))
+    signed = sign_pes(data, signer)
+    assert pes_schema.validate(etree.fromstring(signed)), pes_schema.error_log
+    report = verify_pes(signed)
+    assert report.valid, report.to_dict()
+    assert len(report.signatures) == 3
