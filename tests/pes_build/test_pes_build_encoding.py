@@ -125,3 +125,9 @@ def test_latin1_input_is_kept() -> None:
 
 def test_transliteration_table() -> None:
     assert [transliterate(c) for c in "€’œŒ…ł☃"] == ["EUR", "'", "oe", "OE", "...", "l", "?"]
+
+
+def test_latin1_spellings_give_the_canonical_declaration(f: Any) -> None:
+    data = build_pes_bytes(_pes_with(f, "été"), encoding="latin1")
+    assert data.startswith(b'<?xml version="1.0" encoding="ISO-8859-1"?>')
+    assert "été".encode("latin-1") in data

@@ -25,7 +25,7 @@ from lxml import etree
 
 from demat.errors import ValidationError
 from demat.pes import model as m
-from demat.pes.encoding import Unmappable, fit_text
+from demat.pes.encoding import Unmappable, fit_text, is_latin1_name
 from demat.pes.pj import encode_pj
 
 Encoding = Literal["ISO-8859-1", "UTF-8"]
@@ -56,7 +56,7 @@ class _Leaves:
     """Builds small subtrees (one piece, one header…) with values checked against the encoding."""
 
     def __init__(self, encoding: str, unmappable: Unmappable) -> None:
-        self._latin1 = encoding.upper().replace("_", "-") in {"ISO-8859-1", "LATIN-1", "LATIN1"}
+        self._latin1 = is_latin1_name(encoding)
         self._unmappable = unmappable
         self.where = ""
 
@@ -370,6 +370,8 @@ class PesWriter:
         unmappable: Unmappable = "error",
         pj_level: int = 6,
     ) -> None:
+        if is_latin1_name(encoding):
+            encoding = "ISO-8859-1"  # the exact spelling S²LOW looks for in the declaration
         self._out = out
         self._enveloppe = enveloppe
         self._en_tete = en_tete

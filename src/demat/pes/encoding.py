@@ -71,7 +71,12 @@ _LATIN1_NAMES = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "iso_8859
 
 def is_latin1_name(name: str) -> bool:
     """Whether an encoding name designates ISO-8859-1."""
-    return name.strip().lower().replace("_", "-") in _LATIN1_NAMES or codecs.lookup(name).name == "latin-1"
+    if name.strip().lower().replace("_", "-") in _LATIN1_NAMES:
+        return True
+    try:
+        return codecs.lookup(name).name == "iso8859-1"
+    except LookupError:
+        return False
 
 
 def declared_encoding(head: bytes) -> str | None:
