@@ -188,6 +188,9 @@ def test_refuses_to_sign_twice_and_non_pes(signer: Signer, pes_factory: Callable
     with pytest.raises(SignatureError) as err:
         sign_pes(b"<Other/>", signer)
     assert err.value.code == "NOT_PES_ALLER"
+    with pytest.raises(SignatureError) as err:
+        sign_pes(pes_factory(2).replace(b'Id="BORD0002"', b'Id="BORD0001"'), signer)
+    assert err.value.code == "DUPLICATE_ID"
     with pytest.raises(XMLSecurityError):
         sign_pes(b'<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>', signer)
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -177,7 +178,9 @@ def _set_info_dematerialisee(domain: Any) -> None:
 
 def _check_pes_root(root: Any, name: str | None) -> None:
     if root.tag != f"{{{PES_ALLER_NS}}}PES_Aller":
-        raise SignatureError(f"not a PES_Aller document (root {root.tag})", file=name, code="NOT_PES_ALLER")
+        raise SignatureError(
+            f"ce n'est pas un PES_Aller (racine {root.tag})", file=name, code="NOT_PES_ALLER"
+        )
 
 
 def _declaration(data: bytes) -> bytes:
@@ -206,7 +209,14 @@ def sign_pes_tree(
     ]
     bordereaux = [b for d in domains for b in d.findall("Bordereau")]
     mode = options.mode if bordereaux else "global"
-    taken = {str(v) for v in root.xpath("//@Id")}
+    all_ids = [str(v) for v in root.xpath("//@Id")]
+    taken = set(all_ids)
+    if len(taken) != len(all_ids):
+        # A signature on an Id that two elements carry could be moved from one to the other.
+        dup = sorted(i for i, k in Counter(all_ids).items() if k > 1)[:5]
+        raise SignatureError(
+            f"Id en double dans le fichier: {', '.join(dup)}", file=name, code="DUPLICATE_ID"
+        )
     signing = XadesSigner(signer, options.xades)
 
     if mode == "bordereau":
