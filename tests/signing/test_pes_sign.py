@@ -221,3 +221,17 @@ def test_synthetic_pes_with_pj_signs_valid(signer: Signer, pes_schema: Any, doma
     report = verify_pes(signed)
     assert report.valid, report.to_dict()
     assert len(report.signatures) == 3
+
+
+def test_without_policy_or_role_verifies_with_warnings(
+    signer: Signer, pes_factory: Callable[..., bytes]
+) -> None:
+    from dataclasses import replace
+
+    options = pes_sign_options()
+    options = replace(options, xades=replace(options.xades, policy=None, claimed_role=None))
+    report = verify_pes(sign_pes(pes_factory(1), signer, options=options))
+    assert report.valid
+    sig = report.signatures[0]
+    assert sig.policy_id is None
+    assert {w.code for w in sig.warnings} >= {"NO_POLICY", "ROLE_BLANK"}
