@@ -276,7 +276,7 @@ class Poller:
                 log.error("%s: %s", t.id, exc)
                 outcome = Retry(str(exc), exc.code)
             else:
-                await leases.release(t)
+                leases.held.discard(t.id)  # released by the move itself
                 return "moved"
         if t.state is State.SENDING:
             return await self._submission_failed(t, outcome, leases)
@@ -284,7 +284,7 @@ class Poller:
         schedule = self._schedule(t.state)
         if isinstance(outcome, Fatal):
             await self._fail(t, outcome.state, "failed", {"error": outcome.message, "code": outcome.code})
-            await leases.release(t)
+            leases.held.discard(t.id)  # released by the move
             return "failed"
         error = outcome.message if isinstance(outcome, Retry) else None
         delay = schedule.delay(t.attempts + 1, errors=t.errors + 1 if error else 0)
@@ -292,7 +292,7 @@ class Poller:
             await self._fail(
                 t, State.FAILED, "retries_exhausted", {"attempts": t.attempts + 1, "error": error}
             )
-            await leases.release(t)
+            leases.held.discard(t.id)  # released by the move
             return "exhausted"
         await leases.release(t, _after(now, delay), attempted=True, error=error)
         return "retry" if error else "no_change"
@@ -317,12 +317,13 @@ class Poller:
             owner=self.owner,
             documents=m.documents,
             next_attempt_at=next_at,
+            release=True,
             now=now,
         )
 
     async def _fail(self, t: Transmission, to: State, event: str, data: Mapping[str, Any]) -> None:
         await self.store.transition(
-            t.id, to, event=event, data=data, expect=t.state, owner=self.owner, now=self.clock()
+            t.id, to, event=event, data=data, expect=t.state, owner=self.owner, release=True, now=self.clock()
         )
 
     async def _submission_failed(self, t: Transmission, outcome: PollOutcome, leases: _Leases) -> str:
@@ -332,7 +333,7 @@ class Poller:
             await self._fail(
                 t, outcome.state, "send_failed", {"error": outcome.message, "code": outcome.code}
             )
-            await leases.release(t)
+            leases.held.discard(t.id)  # released by the move
             return "failed"
         if isinstance(outcome, Retry):
             message, code, not_sent = outcome.message, outcome.code, outcome.not_sent
@@ -346,7 +347,7 @@ class Poller:
                 await self._fail(
                     t, State.FAILED, "retries_exhausted", {"attempts": t.attempts + 1, "error": message}
                 )
-                await leases.release(t)
+                leases.held.discard(t.id)  # released by the move
                 return "exhausted"
             next_at = _after(now, delay)
             to, event, result = State.ACCEPTED, "send_failed", "not_sent"

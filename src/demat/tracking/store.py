@@ -443,6 +443,7 @@ class Store:
         documents: Sequence[NewDocument] = (),
         next_attempt_at: dt.datetime | _Keep | None = KEEP,
         reset_counters: bool = True,
+        release: bool = False,
         now: dt.datetime | None = None,
     ) -> Transmission:
         """Move a transmission to ``to_state`` and journal it, in one database transaction.
@@ -452,7 +453,8 @@ class Store:
         caller still holds the lease (:class:`LeaseLost`). ``documents`` are stored with the
         move. ``next_attempt_at`` defaults to now for states that are worked on (polled or in
         doubt) and to none for settled ones. ``reset_counters=False`` keeps the attempt and error
-        counters (a move caused by an error, so that the backoff keeps growing).
+        counters (a move caused by an error, so that the backoff keeps growing). ``release``
+        gives the lease back in the same transaction (saves a round of commits per poll).
         """
         now = now or self.clock()
         c = t.transmissions.c
@@ -487,6 +489,8 @@ class Store:
                 journal_data["remote_status"] = str(remote_status)
             if reset_counters:
                 values.update(attempts=0, errors=0, last_error=None)
+            if release:
+                values.update(lease_owner=None, lease_until=None)
             if isinstance(next_attempt_at, _Keep):
                 values["next_attempt_at"] = now if to_state in POLLED | IN_DOUBT else None
             else:
@@ -855,7 +859,7 @@ def _entry(row: Row[Any]) -> JournalEntry:
 
 def _make_engine(url: URL, *, busy_timeout: float, pool_size: int) -> AsyncEngine:
     if url.get_backend_name() == "postgresql":
-        return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
     if url.database:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={"timeout": busy_timeout}, pool_size=pool_size)
