@@ -78,6 +78,18 @@ def trimmed_sample(refdata: Path) -> bytes:
     return data
 
 
+def cfu_signature(refdata: Path) -> bytes:
+    """The first real signature of the CFU sample (XAdES 1.2.2), cut to two references."""
+    cfu = etree.parse(str(refdata / "totem/yatotem2scdl/DOCBUDG-21560134500014-CFU-BP-2023/totem.xml"))
+    sig = cfu.getroot().find(f".//{{{DS}}}Signature")
+    signed_info = sig.find(f"{{{DS}}}SignedInfo")
+    for ref in signed_info.findall(f"{{{DS}}}Reference")[2:]:
+        signed_info.remove(ref)
+    sig.tail = None
+    data: bytes = etree.tostring(sig)
+    return data
+
+
 def mutants(refdata: Path) -> Iterator[Mutant]:
     """Every mutant, in a fixed order."""
     base = trimmed_sample(refdata)
@@ -350,6 +362,42 @@ def mutants(refdata: Path) -> Iterator[Mutant]:
     yield (
         "signature duplicate Id",
         _sub(base, end, sig.replace("<ds:Object>", "<ds:Object Id='S1'>").encode() + end),
+        False,
+    )
+    real = cfu_signature(refdata)
+    yield "real CFU signature (XAdES 1.2.2)", _sub(base, end, real + end), True
+    yield (
+        "real CFU signature, bad Id",
+        _sub(base, end, real.replace(b'Id="IDC_', b'Id="1IDC_', 1) + end),
+        False,
+    )
+    xad = "http://uri.etsi.org/01903/v1.1.1#"
+    qp = f"<xad:QualifyingProperties xmlns:xad='{xad}' Target='#S1'><xad:SignedProperties>"
+    signed = (
+        "<xad:SignedSignatureProperties><xad:SigningTime>2024-01-01T00:00:00Z</xad:SigningTime>"
+        "<xad:SigningCertificate><xad:Cert><xad:CertDigest>"
+        "<xad:DigestMethod Algorithm='http://www.w3.org/2000/09/xmldsig#sha1'/>"
+        "<xad:DigestValue>AAAA</xad:DigestValue></xad:CertDigest><xad:IssuerSerial>"
+        "<ds:X509IssuerName>CN=x</ds:X509IssuerName><ds:X509SerialNumber>1</ds:X509SerialNumber>"
+        "</xad:IssuerSerial></xad:Cert></xad:SigningCertificate>"
+        "<xad:SignaturePolicyIdentifier><xad:SignaturePolicyImplied/></xad:SignaturePolicyIdentifier>"
+        "</xad:SignedSignatureProperties></xad:SignedProperties></xad:QualifyingProperties>"
+    )
+    with_xades = sig.replace("<Anything/>", qp + signed)
+    yield "signature with XAdES 1.1.1", _sub(base, end, with_xades.encode() + end), True
+    yield (
+        "signature with XAdES 1.1.1, bad SigningTime",
+        _sub(base, end, with_xades.replace("2024-01-01T00:00:00Z", "hier").encode() + end),
+        False,
+    )
+    yield (
+        "signature with XAdES 1.1.1, no Target",
+        _sub(base, end, with_xades.replace(" Target='#S1'", "").encode() + end),
+        False,
+    )
+    yield (
+        "XAdES 1.1.1 in Annexes, no Target",
+        _sub(base, b"<Annexes>", f"<Annexes><xad:QualifyingProperties xmlns:xad='{xad}'/>".encode()),
         False,
     )
     yield "signature before rapport", _sub(base, end, sig.encode() + rapport[9:] + end), False
