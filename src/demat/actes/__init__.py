@@ -88,3 +88,4 @@ __all__ = [
 ]
 
 # budget (TOTEM) exports: appended by the budget module's owner below this line.
+from demat.actes import budget as budget  # TOTEM: demat.actes.budget.package_budget, seal, verify_seal…
