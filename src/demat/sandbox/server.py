@@ -107,7 +107,7 @@ class SandboxApp:
 
     def build(self) -> web.Application:
         app = web.Application(
-            middlewares=[self.fault_middleware, self.auth_middleware], client_max_size=64 * 1024
+            middlewares=[self.fault_middleware, self.auth_middleware], client_max_size=64 * 1024 * 1024
         )
         r = app.router
         r.add_get("/api/test-connexion.php", self.test_connexion)

@@ -164,8 +164,11 @@ def map_client_error(exc: BaseException, url: str) -> DematError:
             return TLSError(
                 f"{where}certificat du serveur refusé ({e.certificate_error})", code="TLS_SERVER_CERT"
             )
+        if isinstance(e, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+            # The peer vanished mid-stream: a network failure, not a TLS refusal.
+            return ConnectError(f"{where}connexion TLS interrompue ({e})", code="DISCONNECTED")
         if isinstance(e, ssl.SSLError):
-            reason = e.reason or str(e)
+            reason = getattr(e, "reason", None) or str(e)
             return TLSError(f"{where}échec TLS ({reason})", code="TLS_HANDSHAKE")
     for e in _chain(exc):
         if isinstance(e, aiohttp.ServerTimeoutError | builtins.TimeoutError):

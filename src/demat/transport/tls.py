@@ -92,7 +92,9 @@ def _load_pem(ctx: ssl.SSLContext, cert: Path, key: Path | None, password: bytes
     try:
         ctx.load_cert_chain(str(cert), str(key) if key else None, password=password)
     except ssl.SSLError as exc:
-        raise ConfigError(f"cannot load client certificate {cert}: {exc.reason or exc}") from exc
+        raise ConfigError(
+            f"cannot load client certificate {cert}: {getattr(exc, 'reason', None) or exc}"
+        ) from exc
 
 
 def _load_p12(ctx: ssl.SSLContext, p12: Path, password: bytes | None) -> None:
