@@ -128,3 +128,21 @@ def test_hostile_xml_is_refused() -> None:
     for call in (lambda: verify_seal(dtd), lambda: seal(dtd)):
         with pytest.raises(XMLSecurityError):
             call()
+
+
+def test_seal_ignores_lookalikes_in_comments_and_keeps_line_endings(totem: Path) -> None:
+    doc = (
+        b'<DocumentBudgetaire xmlns="http://www.minefi.gouv.fr/cp/demat/docbudgetaire"><VersionSchema V="1"/>'
+        b"<!-- <Scellement/> a\n<EnTeteDocBudgetaire> --><?pi <EnTeteDocBudgetaire?><EnTeteDocBudgetaire/>"
+        b"</DocumentBudgetaire>"
+    )
+    sealed = seal(doc)
+    assert b'?><Scellement md5="' in sealed and verify_seal(sealed).seal_valid
+    assert verify_seal(seal(sealed)).seal_valid  # the commented-out <Scellement/> stays put
+    assert seal(sealed).count(b"<!-- <Scellement/>") == 1
+
+    crlf = (totem / "dtc-agregation/CA_2016.xml").read_bytes().replace(b"\n", b"\r\n")
+    sealed = seal(b"\xef\xbb\xbf" + crlf)
+    assert sealed.startswith(b"\xef\xbb\xbf") and b"/>\r\n  <Scellement " in sealed
+    assert b"\n" not in sealed.replace(b"\r\n", b"")
+    assert verify_seal(sealed).seal_valid

@@ -128,20 +128,28 @@ def _line_offset(text: str, line: int) -> int:
     return len(text)
 
 
+#: Markup that may contain a literal "<Name" without it being a tag (no DTD: refused upstream).
+_NOT_TAGS = r"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>"
+
+
 def _tag_span(text: str, elem: etree._Element, *, with_element: bool) -> tuple[int, int]:
-    """Where ``elem`` starts in ``text``; with_element: up to the end of its whitespace tail."""
-    qname = f"{elem.prefix}:" if elem.prefix else ""
-    local = etree.QName(elem).localname
-    start_at = _line_offset(text, elem.sourceline or 1)
-    if not with_element:
-        m = re.compile(rf"<{re.escape(qname)}{local}(?=[\s/>])").search(text, start_at)
+    """Where ``elem``'s start tag is in ``text``; with_element: up to the end of its whitespace tail.
+
+    The scan starts at the top of the document so that comments, CDATA sections and processing
+    instructions are stepped over whole, then takes the first tag on or after the element's line.
+    """
+    qname = re.escape(f"{elem.prefix}:" if elem.prefix else "") + etree.QName(elem).localname
+    if with_element:
+        tag = rf"<{qname}(?=[\s/>])[^>]*?(?:/>|>\s*</{qname}\s*>)[ \t\r\n]*"
     else:
-        m = re.compile(
-            rf"<{re.escape(qname)}{local}\b[^>]*?(?:/>|>\s*</{re.escape(qname)}{local}\s*>)[ \t\r\n]*"
-        ).search(text, start_at)
-    if m is None:  # pragma: no cover - the parser saw it on that line
-        raise ValidationError(f"élément {local} introuvable dans le texte", code="TOTEM_SEAL_INTERNAL")
-    return m.start(), m.end()
+        tag = rf"<{qname}(?=[\s/>])"
+    line_start = _line_offset(text, elem.sourceline or 1)
+    for m in re.compile(rf"{_NOT_TAGS}|(?P<tag>{tag})", re.S).finditer(text):
+        if m.group("tag") is not None and m.start() >= line_start:
+            return m.start(), m.end()
+    raise ValidationError(  # pragma: no cover - the parser saw it on that line
+        f"élément {elem.tag} introuvable dans le texte", code="TOTEM_SEAL_INTERNAL"
+    )
 
 
 def _format_date(when: datetime | None) -> str:
