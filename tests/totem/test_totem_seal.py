@@ -143,6 +143,6 @@ def test_seal_ignores_lookalikes_in_comments_and_keeps_line_endings(totem: Path)
 
     crlf = (totem / "dtc-agregation/CA_2016.xml").read_bytes().replace(b"\n", b"\r\n")
     sealed = seal(b"\xef\xbb\xbf" + crlf)
-    assert sealed.startswith(b"\xef\xbb\xbf") and b"/>\r\n  <Scellement " in sealed
+    assert sealed.startswith(b"\xef\xbb\xbf") and b"</BlocEditeur>\r\n  <Scellement " in sealed
     assert b"\n" not in sealed.replace(b"\r\n", b"")
     assert verify_seal(sealed).seal_valid
