@@ -164,19 +164,11 @@ class SignatureReport:
         }
 
 
-_PREFIX = re.compile(r"/[A-Za-z_][\w.-]*:")
 
 
 def node_path(el: Any) -> str:
-    """``/PES_Aller/PES_DepenseAller/Bordereau[2]``: as :func:`demat.xml.safe.element_path`, in C.
-
-    libxml2's ``getpath`` is linear where a sibling scan per element is quadratic on files
-    with thousands of bordereaux; prefixes are dropped to give local names.
-    """
-    path: str = el.getroottree().getpath(el)
-    if "*" in path:  # default-namespaced elements: let the slow, exact version name them
-        return element_path(el)
-    return _PREFIX.sub("/", path)
+    """``/PES_Aller/PES_DepenseAller/Bordereau[2]`` (see :func:`demat.xml.safe.element_path`)."""
+    return element_path(el)
 
 
 class IdIndex:

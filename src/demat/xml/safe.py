@@ -309,8 +309,19 @@ def local_name(elem: etree._Element) -> str:
     return etree.QName(t).localname if isinstance(t, str) else ""
 
 
+_PREFIX = re.compile(r"/[^/:\[]+:")
+
+
 def element_path(elem: etree._Element) -> str:
-    """A readable path such as ``/PES_Aller/PES_DepenseAller/Bordereau[2]/BlocBordereau/NbrPce``."""
+    """A readable path such as ``/PES_Aller/PES_DepenseAller/Bordereau[2]/BlocBordereau/NbrPce``.
+
+    libxml2's ``getpath`` is linear where a sibling scan per element is quadratic on files with
+    thousands of bordereaux; prefixes are dropped to give local names. Default-namespaced
+    elements (``*`` in the path) take the exact, slower walk.
+    """
+    path: str = elem.getroottree().getpath(elem)
+    if "*" not in path:
+        return _PREFIX.sub("/", path)
     parts = []
     node: etree._Element | None = elem
     while node is not None:
