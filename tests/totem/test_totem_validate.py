@@ -114,3 +114,12 @@ def test_hostile_xml_is_refused(registry: SchemaRegistry) -> None:
 def test_bundled_schema_needs_no_official_set(totem: Path) -> None:
     report = validate_budget(totem / "yatotem2scdl/BP2022_TRANSPORT/totem.xml", registry=SchemaRegistry())
     assert report.valid
+
+
+def test_cfu_is_judged_on_its_budget_document(totem: Path, registry: SchemaRegistry) -> None:
+    data = (totem / "yatotem2scdl/DOCBUDG-21560134500014-CFU-BP-2023/totem.xml").read_bytes()
+    (issue,) = validate_budget(
+        data.replace(b'<NatDec V="10"/>', b'<NatDec V="11"/>'), registry=registry
+    ).errors
+    assert issue.path == "/CompteFinancierUnique/DocumentBudgetaire/Budget/BlocBudget/NatDec"
+    assert issue.line == 4754
