@@ -22,7 +22,6 @@ warning. Missing XAdES properties or policy are warnings, as STELA treats them.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
