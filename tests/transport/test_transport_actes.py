@@ -222,3 +222,23 @@ async def test_prefecture_letter_fetch_mark_read_and_answer(
     assert (await s2low.actes.status(answer_id)).code == 11
     assert (await s2low.actes.status(doc.id)).code == 8
     assert [r.endpoint for r in sandbox.received()] == ["actes", "actes-reponse"]
+
+
+async def test_budget_act_with_a_broken_seal_gets_an_anomaly(
+    s2low: S2lowClient, refdata: Path, pdf: Path
+) -> None:
+    tampered = refdata / "totem/yatotem2scdl/data_alamarge/mauvais_totem.xml"
+    submission = deliberation(
+        "BP2022_BIS",
+        pdf,
+        nature_code=5,
+        subject="Budget primitif 2022",
+        classification=("7", "1"),
+        type_acte="99_BU",
+        acte=Attachment("totem.xml", tampered),
+        annexes=(Attachment("deliberation.pdf", pdf, type_pj="70_DE"),),
+    )
+    result = await s2low.actes.submit_acte(submission)
+    status = await s2low.actes.status(result.remote_id)
+    assert status.code == -1
+    assert "scellement" in status.message

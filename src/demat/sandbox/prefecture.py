@@ -8,7 +8,10 @@ which applies the business rules S²LOW applies), then reads the archive back wi
 * ``ARActe`` with the IDActe when the acte is in order;
 * ``AnomalieActe`` nature 002 (``ODT-VERIF-01``) when the acte carries a classification date
   older than the préfecture's current one — which happens after :meth:`Prefecture.update_classification`
-  until the collectivité fetches the new classification, exactly as with the real ministry.
+  until the collectivité fetches the new classification, exactly as with the real ministry;
+* ``AnomalieActe`` (nature 001, sandbox wording) for a budget document (nature 5, matière 7.1,
+  XML) that is not sealed or whose TOTEM seal does not match its content
+  (:func:`demat.actes.budget.seal.verify_seal`).
 
 It also answers cancellations (``ARAnnulation``), serves the classification
 (``RetourClassification``) and writes préfecture letters (2-1, 3-1, 4-1, 5-1) as archives.
@@ -23,8 +26,10 @@ from dataclasses import dataclass
 from pydantic import ValidationError as PydanticValidationError
 
 from demat.actes.archive import open_package
+from demat.actes.budget.seal import verify_seal
 from demat.actes.classification import Classification, Matiere, NatureClassification, TypePJ
 from demat.actes.data import PrefEmitter
+from demat.actes.formats import FileFormat, sniff
 from demat.actes.model import Acte, ActeDocument, ActesIdentity, Nature
 from demat.actes.package import Member, package_acte
 from demat.actes.prefecture import (
@@ -39,6 +44,7 @@ from demat.actes.prefecture import (
     package_from_prefecture,
     prefecture_message_name,
 )
+from demat.actes.rules import is_budget
 from demat.errors import DematError
 from demat.sandbox.config import SandboxConfig
 from demat.sandbox.forms import Form
@@ -52,6 +58,8 @@ LETTER_PDF = (
 ANOMALY_OUTDATED = (
     "ODT-VERIF-01 : Votre acte a été transmis avec une date de classification qui n'est pas à jour"
 )
+#: Sandbox wording (the ministry's own for this case was not found): the TOTEM seal is checked.
+ANOMALY_BUDGET = "Document budgétaire refusé"
 
 
 class ActeRefused(Exception):
@@ -182,15 +190,17 @@ class Prefecture:
             raise ActeRefused("; ".join(f.message for f in received.all_findings()[:5]))
         assert package.acte_data is not None
         assert package.id_acte is not None
-        if acte.classification_date < self.current.date:
+        problem = self._anomaly(acte)
+        if problem is not None:
+            nature, detail = problem
             reply = build_anomalie_acte(
                 package.acte_data,
                 date=today,
-                nature="002",
-                detail=ANOMALY_OUTDATED,
+                nature=nature,
+                detail=detail,
                 classification_date_en_cours=self.current.date,
             )
-            verdict = Verdict(reply, None, ANOMALY_OUTDATED)
+            verdict = Verdict(reply, None, detail)
         else:
             reply = build_aracte(
                 package.acte_data,
@@ -200,6 +210,24 @@ class Prefecture:
             )
             verdict = Verdict(reply, package.id_acte)
         return Received(int(acte.nature), acte.objet, package.id_acte, archive, verdict)
+
+    def _anomaly(self, acte: Acte) -> tuple[str, str] | None:
+        """(nature, detail) of the AnomalieActe the préfecture sends back, or None for an ARActe."""
+        if acte.classification_date < self.current.date:
+            return "002", ANOMALY_OUTDATED
+        if is_budget(acte) and sniff(acte.document.head()) is FileFormat.XML:
+            try:
+                seal = verify_seal(acte.document.content)
+            except DematError as exc:
+                return "001", f"{ANOMALY_BUDGET} : {exc.message}"
+            if not seal.seal_valid:
+                why = (
+                    "il n'est pas scellé"
+                    if not seal.sealed
+                    else "son scellement ne correspond pas à son contenu"
+                )
+                return "001", f"{ANOMALY_BUDGET} : {why}"
+        return None
 
     def _acte_from_form(self, form: Form, today: dt.date) -> Acte:
         if form.get("api") != "1":
