@@ -51,7 +51,7 @@ DEFAULT_MAX_PJ_INFLATED = 256 * 1024 * 1024
 MAX_XSD_FINDINGS = 50
 _B64_STEP = 1 << 20
 _INFLATE_STEP = 1 << 20
-_WS = (" ", "\n", "\r", "\t")
+_WS = b" \n\r\t"
 
 
 @dataclass
@@ -91,21 +91,20 @@ def check_pj_text(text: str, *, max_inflated: int, inflate: bool = True) -> tupl
     if not text or text.isspace():
         return Finding("PES_PJ_CONTENT", "le fichier de la PJ est vide"), None
     inflater: Any = zlib.decompressobj(wbits=31) if inflate else None
-    carry = ""
+    carry = b""
     total = 0
     first = True
     n = len(text)
     pos = 0
     while pos < n:
-        piece = carry + text[pos : pos + _B64_STEP]
-        pos += _B64_STEP
-        if any(ws in piece for ws in _WS):
-            piece = "".join(piece.split())
-        cut = len(piece) if pos >= n else len(piece) - len(piece) % 4
-        carry, piece = piece[cut:], piece[:cut]
         try:
+            # bytes.translate drops line breaks at C speed; base64 is ASCII or invalid.
+            piece = carry + text[pos : pos + _B64_STEP].encode("ascii").translate(None, _WS)
+            pos += _B64_STEP
+            cut = len(piece) if pos >= n else len(piece) - len(piece) % 4
+            carry, piece = piece[cut:], piece[:cut]
             raw = binascii.a2b_base64(piece, strict_mode=True)
-        except (binascii.Error, ValueError):
+        except (binascii.Error, ValueError):  # UnicodeEncodeError is a ValueError
             return Finding("PES_PJ_CONTENT", "le contenu de la PJ n'est pas du base64 valide"), None
         if first and raw:
             first = False
