@@ -12,6 +12,7 @@ lookup by sha1) and play the préfecture (post a letter) or the DGFiP (drop a PE
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import datetime as dt
 import hashlib
@@ -136,6 +137,7 @@ class SandboxApp:
 
     @web.middleware
     async def fault_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Seeded faults before the handler runs: nothing is processed when a fault is injected."""
         faults = self.config.faults
         if not faults.active or request.path.startswith(ADMIN_PREFIX):
             return await handler(request)
@@ -163,6 +165,7 @@ class SandboxApp:
 
     @web.middleware
     async def auth_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """The TLS layer already required a client certificate; add login/password when configured."""
         ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
         if ssl_object is not None:
             self.tls_versions.add(str(ssl_object.version()))
@@ -175,8 +178,6 @@ class SandboxApp:
             return await handler(request)
         auth = request.headers.get("Authorization", "")
         if auth.startswith("Basic "):
-            import base64
-
             try:
                 login, _, password = base64.b64decode(auth[6:]).decode().partition(":")
             except ValueError:
