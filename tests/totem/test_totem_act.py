@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from demat.actes import ActeDocument, ActesIdentity, open_package
-from demat.actes.budget import BUDGET_MATIERES, package_budget, seal
+from demat.actes.budget import (
+    BUDGET_MATIERES,
+    budget_acte,
+    inspect_budget,
+    package_budget,
+    seal,
+    validate_budget,
+)
+from demat.actes.budget.synthetic import synthetic_budget
 from demat.actes.rules import ActesRuleError
 from demat.errors import IdentityMismatch, ValidationError
 from demat.xml.schemas import SchemaRegistry
@@ -156,3 +164,38 @@ def test_annexes_of_an_xml_acte_must_be_pdf(totem: Path) -> None:
             serial=1,
             today=TODAY,
         )
+
+
+def test_budget_acte_describes_the_acte_without_packaging(totem: Path, registry: SchemaRegistry) -> None:
+    acte = budget_acte(
+        _identity(),
+        totem / CRACH_BP,
+        _deliberation(),
+        numero="BP2022",
+        classification_date=dt.date(2022, 1, 1),
+        registry=registry,
+    )
+    assert acte.nature.abbrev == "BF" and acte.matieres == (7, 1) and acte.date == dt.date(2022, 4, 4)
+    assert acte.document.typology == "99_BU" and [a.typology for a in acte.annexes] == ["70_DE"]
+
+
+def test_synthetic_budget_is_valid_and_can_be_sent(registry: SchemaRegistry) -> None:
+    data = synthetic_budget(siret="21560046100085", exercice=2026, nat_dec="02")
+    assert data.startswith(b"<?xml version='1.0' encoding='ISO-8859-1'?>")
+    assert validate_budget(data, registry=registry).valid
+    assert validate_budget(data, registry=registry, reference=True).valid
+    info = inspect_budget(data)
+    assert (info.nature, info.exercice, info.siret, info.sealed) == ("DM", 2026, "21560046100085", False)
+    package = package_budget(
+        _identity(),
+        seal(data),
+        _deliberation(),
+        numero="DM2026",
+        classification_date=dt.date(2026, 1, 1),
+        serial=1,
+        today=dt.date(2026, 4, 2),
+        registry=registry,
+    )
+    assert open_package(package.to_bytes()).valid
+    with pytest.raises(ValueError, match="NatDec"):
+        synthetic_budget(siret="21560046100085", exercice=2026, nat_dec="04")

@@ -60,31 +60,26 @@ def _default_objet(info: BudgetInfo) -> str:
     return " ".join(parts)
 
 
-def package_budget(
+def budget_acte(
     identity: ActesIdentity,
     document: Path | bytes,
     deliberation: ActeDocument | Path,
     *,
     numero: str,
     classification_date: dt.date,
-    serial: int,
-    today: dt.date,
     date: dt.date | None = None,
     objet: str | None = None,
     annexes: Sequence[ActeDocument | Path] = (),
     filename: str | None = None,
-    trigram: str = "SLO",
     check_schema: bool = True,
     registry: SchemaRegistry | None = None,
-    **package_options: Any,
-) -> ActesPackage:
-    """Build the ACTES package of a sealed budget document.
+) -> Acte:
+    """Check a sealed budget document and describe it as an acte (nature 5, matière 7.1).
 
     ``document`` is the sealed DocumentBudgetaire (or CFU) XML, sent unchanged as the acte;
     ``deliberation`` and ``annexes`` are PDFs (a bare path gets type de pièce ``70_DE`` for the
     délibération, ``99_AU`` for the others). ``date`` defaults to the document's ``DteDec`` and
-    ``objet`` to e.g. « Budget primitif 2022 - LOTISSEMENT LE BOCENO ». Other keyword options
-    (``limits``, ``classification``, ``schema``) go to :func:`demat.actes.package.package_acte`.
+    ``objet`` to e.g. « Budget primitif 2022 - LOTISSEMENT LE BOCENO ».
 
     Raises :class:`~demat.errors.ValidationError` for an unsealed, mis-sealed or
     schema-invalid document and :class:`~demat.errors.IdentityMismatch` when its SIREN is not
@@ -111,7 +106,7 @@ def package_budget(
         raise ValidationError(
             "date de décision absente du document (DteDec) : indiquez-la", file=name, code="TOTEM_SANS_DATE"
         )
-    acte = Acte(
+    return Acte(
         nature=Nature.BF,
         numero=numero,
         date=decided,
@@ -123,5 +118,44 @@ def package_budget(
             _as_document(deliberation, DELIBERATION_TYPOLOGY),
             *(_as_document(a, LEGACY_ANNEX_TYPOLOGY) for a in annexes),
         ),
+    )
+
+
+def package_budget(
+    identity: ActesIdentity,
+    document: Path | bytes,
+    deliberation: ActeDocument | Path,
+    *,
+    numero: str,
+    classification_date: dt.date,
+    serial: int,
+    today: dt.date,
+    date: dt.date | None = None,
+    objet: str | None = None,
+    annexes: Sequence[ActeDocument | Path] = (),
+    filename: str | None = None,
+    trigram: str = "SLO",
+    check_schema: bool = True,
+    registry: SchemaRegistry | None = None,
+    **package_options: Any,
+) -> ActesPackage:
+    """Build the ACTES package of a sealed budget document, in one call.
+
+    :func:`budget_acte` (same arguments, same refusals) then
+    :func:`demat.actes.package.package_acte`; other keyword options (``limits``,
+    ``classification``, ``schema``) go to the latter.
+    """
+    acte = budget_acte(
+        identity,
+        document,
+        deliberation,
+        numero=numero,
+        classification_date=classification_date,
+        date=date,
+        objet=objet,
+        annexes=annexes,
+        filename=filename,
+        check_schema=check_schema,
+        registry=registry,
     )
     return package_acte(identity, acte, serial=serial, today=today, trigram=trigram, **package_options)
