@@ -7,11 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from demat.config import SignerConfig
 from demat.errors import RemoteRejected
 from demat.pes.ack import read_acquit
 from demat.pes.build import build_pes_bytes
+from demat.pes.sign import pes_sign_options, sign_pes
 from demat.pes.synthetic import synthetic_pes
 from demat.sandbox import Sandbox
+from demat.signing import devpki
+from demat.signing.keys import Signer
 from demat.transport import DuplicateSubmission, HeliosPlatform, Lookup, S2lowClient
 
 
@@ -124,3 +128,28 @@ async def test_submit_streams_from_a_path(s2low: S2lowClient, tmp_path: Path, sa
     result = await s2low.helios.submit_pes(path.name, path)
     assert (await s2low.helios.status(result.remote_id)).code == 4
     assert sandbox.received("helios")[0].size == path.stat().st_size
+
+
+@pytest.fixture(scope="module")
+def signer() -> Signer:
+    ca = devpki.make_ca()
+    leaf = devpki.issue(ca, "Ordonnateur", kind="signing")
+    return Signer(leaf.key, leaf.cert, (ca.cert,))
+
+
+def signed_pes(signer: Signer, seed: int) -> bytes:
+    options = pes_sign_options(SignerConfig(city="Nantes", postal_code="44000"))
+    return sign_pes(pes(seed), signer, options=options)
+
+
+async def test_signed_pes_accepted(s2low: S2lowClient, signer: Signer) -> None:
+    result = await s2low.helios.submit_pes("signed.xml", signed_pes(signer, 8))
+    assert (await s2low.helios.status(result.remote_id)).code == 4
+
+
+async def test_tampered_signed_pes_refused_at_import(s2low: S2lowClient, signer: Signer) -> None:
+    data = signed_pes(signer, 9)
+    tampered = data.replace(b'<MtBordHT V="', b'<MtBordHT V="1', 1)
+    assert tampered != data
+    with pytest.raises(RemoteRejected, match="signature du fichier PES est invalide"):
+        await s2low.helios.submit_pes("tampered.xml", tampered)

@@ -2,8 +2,9 @@
 
 At import S²LOW refuses what it will not queue (its ``HeliosEnvoiControler``): a file not
 declared ISO-8859-1 in its first 50 bytes, malformed XML, an "empty" PES (no bordereau, no PJ:
-it would get no ACK), a missing NomFic, CodCol over 3 characters, IdColl over 14. The sandbox
-reads the file with demat's own :func:`~demat.pes.inspect.inspect_pes`.
+it would get no ACK), a missing NomFic, CodCol over 3 characters, IdColl over 14, a signature
+that does not verify. The sandbox reads the file with demat's own
+:func:`~demat.pes.inspect.inspect_pes` and :func:`~demat.pes.sign.verify_pes`.
 
 Then the "DGFiP" judges the file with :func:`~demat.pes.validate.validate_pes` and answers a
 PES_ACQUIT element by element, like HELIOS:
@@ -26,6 +27,7 @@ from pathlib import Path
 from demat.errors import DematError, SchemaError
 from demat.pes.ack import AckError, build_acquit_for
 from demat.pes.inspect import PesInfo, inspect_pes
+from demat.pes.sign import verify_pes
 from demat.pes.validate import validate_pes
 
 #: Findings that make the DGFiP refuse a bordereau for its amounts or counts.
@@ -72,7 +74,23 @@ def s2low_checks(path: Path, filename: str) -> PesFacts:
     id_coll = info.id_coll or ""
     if len(id_coll) > 14:
         raise PesRefused(f"L'IdColl {id_coll} est trop long (14 caractères au plus)")
+    if info.signed:
+        _check_signatures(path)
     return PesFacts(info.nom_fic, cod_col, id_coll, info)
+
+
+def _check_signatures(path: Path) -> None:
+    """S²LOW verifies a signed PES (xmlsec1 there, demat's verifier here) and the signing
+    certificate at the signing date; the trust chain and the policy are the DGFiP's business."""
+    report = verify_pes(path)
+    for sig in report.signatures:
+        where = sig.target.path if sig.target else sig.path
+        if not sig.crypto_valid:
+            raise PesRefused(f"La signature du fichier PES est invalide ({where})")
+        if sig.certificate_valid_at_signing_time is False:
+            raise PesRefused(
+                f"Le certificat de signature n'était pas valide à la date de signature ({where})"
+            )
 
 
 @dataclass(frozen=True)
