@@ -155,7 +155,7 @@ def main() -> None:
     print("# s = wall seconds, cpu = CPU seconds (the machine may be shared: CPU is the steadier figure)")
     print(
         f"{'file':>18} {'MB':>5} | "
-        + " | ".join(f"{m:>10}: s    cpu  MB/s(cpu) RSS MB" for m in methods)
+        + " | ".join(f"{m:>10}: s    cpu  MB/s(cpu) RSS MB (+during)" for m in methods)
         + " | speed vs lxml (cpu) a, b"
     )
     for path in files:
@@ -169,7 +169,8 @@ def main() -> None:
                 continue
             secs, cpu = float(r["seconds"]), float(r["cpu_seconds"])  # type: ignore[arg-type]
             rss = float(r["peak_rss_mb"])  # type: ignore[arg-type]
-            cells.append(f"{secs:>14.2f} {cpu:6.2f} {size / cpu:9.0f} {rss:7.0f}")
+            grown = rss - float(r["before_rss_mb"])  # type: ignore[arg-type]
+            cells.append(f"{secs:>14.2f} {cpu:6.2f} {size / cpu:9.0f} {rss:7.0f} (+{grown:.0f})")
         ratios = []
         for m in ("demat", "demat-nopj"):
             if "cpu_seconds" in results[m] and "cpu_seconds" in results["lxml"]:
