@@ -17,6 +17,7 @@ from demat.tracking import (
     LeaseLost,
     NewDocument,
     NotFound,
+    Release,
     StaleState,
     State,
     Store,
@@ -423,6 +424,29 @@ async def test_release_schedules_and_counts(store: Store, clock: Any) -> None:
     got = await store.get(tr.id)
     assert (got.attempts, got.errors, got.next_attempt_at) == (2, 0, None)
     assert await store.acquire_due("a", 10, 60, now=clock.advance(10**6)) == []  # no next attempt: never due
+
+
+async def test_release_many_matches_release(store: Store, clock: Any) -> None:
+    ids = [(await store.record("ville", "pes", sha(n), f"f{n}.xml"))[0].id for n in range(4)]
+    await store.acquire_due("a", 10, 60)
+    await store.release(ids[0], "a", None, attempted=True, error="old")
+    await store.acquire_due("a", 10, 60, now=clock.now)  # nothing: ids[0] has no next attempt
+    later = clock.now + dt.timedelta(seconds=30)
+    await store.release_many(
+        "a",
+        [
+            Release(ids[1], later, attempted=True, error="boom"),
+            Release(ids[2], later, attempted=True),
+            Release(ids[3], None),
+            Release(ids[0], later),  # not leased by "a" any more: untouched
+        ],
+    )
+    got = {i: await store.get(i) for i in ids}
+    assert (got[ids[1]].attempts, got[ids[1]].errors, got[ids[1]].last_error) == (1, 1, "boom")
+    assert (got[ids[2]].attempts, got[ids[2]].errors, got[ids[2]].next_attempt_at) == (1, 0, later)
+    assert (got[ids[3]].attempts, got[ids[3]].next_attempt_at) == (0, None)
+    assert (got[ids[0]].next_attempt_at, got[ids[0]].last_error) == (None, "old")
+    assert all(x.lease_owner is None for x in got.values())
 
 
 async def test_due_order_is_most_overdue_first(store: Store, clock: Any) -> None:

@@ -38,7 +38,7 @@ from typing import Any, Protocol
 from demat.errors import ConnectError, DematError, TLSError
 from demat.tracking.schedule import DEFAULT_SCHEDULE, Schedule, schedule_for
 from demat.tracking.states import IN_DOUBT, POLLED, IllegalTransition, State
-from demat.tracking.store import KEEP, Clock, LeaseLost, NewDocument, StaleState, Store, Transmission
+from demat.tracking.store import KEEP, Clock, LeaseLost, NewDocument, Release, StaleState, Store, Transmission
 
 log = logging.getLogger("demat.tracking.poller")
 
@@ -151,6 +151,7 @@ class _Leases:
         self.owner = owner
         self.lease_seconds = lease_seconds
         self.held: set[str] = set()
+        self.pending: list[Release] = []  # bookkeeping-only releases, flushed in one commit
 
     async def keep_alive(self) -> None:
         interval = max(self.lease_seconds / 3, 0.05)
@@ -167,6 +168,17 @@ class _Leases:
             return await self.store.release(t.id, self.owner, next_attempt_at, **kw)
         finally:
             self.held.discard(t.id)
+
+    def defer(self, release: Release) -> None:
+        """Release at the end of the cycle, together with the others (kept alive till then)."""
+        self.pending.append(release)
+
+    async def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        try:
+            await self.store.release_many(self.owner, pending)
+        finally:
+            self.held.difference_update(r.id for r in pending)
 
 
 class Poller:
@@ -223,9 +235,12 @@ class Poller:
         try:
             results = await asyncio.gather(*(self._guarded(t, leases, gate, stop) for t in leased))
         finally:
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
+            try:
+                await leases.flush()
+            finally:
+                beat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beat
         report.outcomes.update(results)
         return report
 
@@ -234,7 +249,7 @@ class Poller:
     ) -> str:
         async with gate:
             if stop is not None and stop.is_set():
-                await leases.release(t)
+                leases.defer(Release(t.id, t.next_attempt_at))
                 return "skipped"
             try:
                 return await self._handle(t, leases)
@@ -294,7 +309,7 @@ class Poller:
             )
             leases.held.discard(t.id)  # released by the move
             return "exhausted"
-        await leases.release(t, _after(now, delay), attempted=True, error=error)
+        leases.defer(Release(t.id, _after(now, delay), attempted=True, error=error))
         return "retry" if error else "no_change"
 
     async def _move(self, t: Transmission, m: Moved) -> Transmission:

@@ -35,7 +35,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
 
-from sqlalchemy import Row, and_, event, func, insert, or_, select, update
+from sqlalchemy import Integer, Row, Text, and_, bindparam, event, func, insert, or_, select, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -142,6 +142,16 @@ class Transmission:
             created_at=m["created_at"],
             updated_at=m["updated_at"],
         )
+
+
+@dataclass(frozen=True)
+class Release:
+    """One lease to give back with :meth:`Store.release_many` (see :meth:`Store.release`)."""
+
+    id: str
+    next_attempt_at: dt.datetime | None
+    attempted: bool = False
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -737,6 +747,39 @@ class Store:
                 update(t.transmissions).where(c.id == id, c.lease_owner == owner).values(**values)
             )
             return bool(result.rowcount)
+
+    async def release_many(self, owner: str, releases: Sequence[Release]) -> None:
+        """Several :meth:`release` calls in one transaction (one commit for a poll cycle)."""
+        if not releases:
+            return
+        c = t.transmissions.c
+        statement = (
+            update(t.transmissions)
+            .where(c.id == bindparam("r_id"), c.lease_owner == owner)
+            .values(
+                lease_owner=None,
+                lease_until=None,
+                next_attempt_at=bindparam("r_next", type_=t.UTCDateTime()),
+                attempts=c.attempts + bindparam("r_attempted", type_=Integer()),
+                # error: errors + 1; attempted without error: 0; neither: unchanged
+                errors=c.errors * bindparam("r_keep", type_=Integer())
+                + bindparam("r_error", type_=Integer()),
+                last_error=func.coalesce(bindparam("r_last", type_=Text()), c.last_error),
+            )
+        )
+        params = [
+            {
+                "r_id": r.id,
+                "r_next": r.next_attempt_at,
+                "r_attempted": int(r.attempted),
+                "r_keep": 0 if r.attempted and r.error is None else 1,
+                "r_error": int(r.error is not None),
+                "r_last": None if r.error is None else r.error[:2000],
+            }
+            for r in releases
+        ]
+        async with self._write() as conn:
+            await conn.execute(statement, params)
 
     async def pending_unknown(self, *, now: dt.datetime | None = None) -> builtins.list[Transmission]:
         """Transmissions whose submission outcome is unknown: ``SENDING`` without a live lease
