@@ -6,13 +6,18 @@ bordereau and per PJ) and clears the tree behind it, so that at most one PJ's te
 memory at a time. :mod:`demat.pes.validate` drives the same scanner with the XSD plugged in
 and the business rules on top, so inspecting and validating never disagree on what a file
 contains.
+
+Hardening is that of :mod:`demat.xml.safe` (prolog checked: any DOCTYPE refused; byte cap;
+no network), with one difference: nesting depth is capped by libxml2 itself (2048 levels
+under ``huge_tree``, which base64 PJs need), not by ``Limits.max_depth``, because only the
+elements the scanner reads are handed to Python (lxml filters the others in C) and a
+per-element depth count would cost more than the whole scan. Memory stays bounded either way.
 """
 
 from __future__ import annotations
 
 import binascii
 import os
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -21,6 +26,7 @@ from typing import IO, Any
 from lxml import etree
 
 from demat.errors import IdentityMismatch, ProtocolError, XMLSecurityError, XMLSyntaxError
+from demat.pes.encoding import declared_encoding
 from demat.xml.safe import DEFAULT_LIMITS, Limits, open_checked
 
 Source = bytes | str | os.PathLike[str] | IO[bytes]
@@ -45,7 +51,6 @@ _BORDEREAU_DOMAINS = {"PES_DepenseAller": "depense", "PES_RecetteAller": "recett
 #: The bordereau total is spelled MtBordHT in dépense and MtBordHt in recette.
 _MT_BORD_HT = {"MtBordHT", "MtBordHt"}
 _LINE_BLOCKS = {"InfoLignePce", "InfoLignePiece"}
-_DECL_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
 
 @dataclass
@@ -525,12 +530,6 @@ class PesScanner:
         if parent is not None:
             while elem.getprevious() is not None:
                 del parent[0]
-
-
-def declared_encoding(head: bytes) -> str | None:
-    """The encoding named in the XML declaration, upper-cased (None when not declared)."""
-    m = _DECL_ENCODING.match(head[:512])
-    return m.group(1).decode("ascii").upper() if m else None
 
 
 def parser_options(schema: Any = None) -> dict[str, Any]:

@@ -13,14 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from demat.pes.encoding import is_latin1_name
 from demat.pes.inspect import NS_ALLER, BordereauInfo, PesInfo
 
 ERROR = "error"
 WARNING = "warning"
 INFO = "info"
 
-#: Encodings accepted as ISO-8859-1 (names libxml2 and Python accept for it).
-LATIN1_NAMES = {"ISO-8859-1", "ISO8859-1", "ISO_8859-1", "LATIN1", "LATIN-1", "L1", "ISO-IR-100", "CP819"}
 NOMFIC_MAX = 100
 NOMPJ_MAX = 100
 _NOMPJ = re.compile(r".+\.[A-Za-z0-9]{2,4}", re.S)
@@ -88,12 +87,12 @@ def check_envelope(info: PesInfo) -> list[Finding]:
         )
         return out
     enc = info.encoding
-    if enc is None or enc.upper() not in LATIN1_NAMES:
+    if enc is None or not is_latin1_name(enc):
         out.append(
             Finding(
                 "PES_ENCODING",
                 f"le fichier est encodé en {enc or 'UTF-8 (pas de déclaration)'} ; Hélios et S²LOW exigent "
-                "ISO-8859-1 (utilisez « demat pes transcode » pour le convertir)",
+                "ISO-8859-1 (demat.pes.encoding.to_latin1 le convertit)",
                 line=1,
             )
         )
