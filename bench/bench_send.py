@@ -1,0 +1,396 @@
+"""End-to-end sending through the gateway: transmissions per second, and a département's year of actes.
+
+Every scenario runs in its own child process (the gateway: store + spool + poller + S²LOW
+client, so its peak RSS is its own), against a sandbox S²LOW started as *another* process
+(``demat sandbox``, delays at zero), so that the two cores are shared as in production:
+
+* ``pes``    — N small PES (2 bordereaux, 3 pièces, one 4 kB PJ each, unsigned), checked
+  (XSD + rules + identity), spooled, recorded, submitted, polled, acknowledged (PES_ACQUIT);
+* ``actes``  — N délibérations (one small PDF each, all different), checked (rules + package
+  schema), spooled, recorded, submitted, acknowledged (ARActe);
+* ``yearly`` — the ACTES volume of a département's shared IT agency in one year: 17,806 actes
+  for 325 collectivités (``--scale`` shrinks it). One gateway profile per collectivité (its own
+  SIREN/SIRET), all on one platform account: the sandbox serves one account, identified by
+  the client certificate, as S²LOW does for an agency's certificate; it stamps its own identity
+  on the archive, so the profiles' identities only serve the gateway's local checks.
+
+Each on SQLite (the embedded default: WAL, ``synchronous=FULL``) and on PostgreSQL (a fresh
+temporary database, dropped afterwards). A scenario times, from the first ``send_*`` to the
+last transmission settled, senders and the poller running together in one event loop (as a
+connector and ``demat poll`` would in one gateway process):
+
+* ``send/s``   — rate of ``send_*`` calls (validation + spool + record) while the poller runs;
+* ``e2e/s``    — transmissions acknowledged per second of total wall time;
+* ``peak RSS`` — of the gateway process (``ru_maxrss``), and of the sandbox (``VmHWM``).
+
+Afterwards it checks what must hold: every transmission ACKNOWLEDGED, the journal verifies,
+and the sandbox accepted each document exactly once (no double send).
+
+Usage::
+
+    .venv/bin/python bench/bench_send.py                    # PES + actes x SQLite/PostgreSQL, yearly
+    .venv/bin/python bench/bench_send.py --scale 0.1        # quicker: a tenth of every volume
+    .venv/bin/python bench/bench_send.py --only yearly --stores sqlite
+    .venv/bin/python bench/bench_send.py --postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test
+
+``--postgres`` names a database to connect to for creating (and dropping) the temporary one;
+default ``$DEMAT_TEST_POSTGRES_URL`` or the local server; ``--stores sqlite`` skips PostgreSQL.
+``--profile DIR`` writes a cProfile of each gateway child there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import datetime as dt
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+CLASSIFICATION = dt.date(2024, 1, 15)  # the sandbox's default classification date
+YEARLY_ACTES = 17_806
+YEARLY_COLLECTIVITES = 325
+DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+# -- the sandbox, in its own process ---------------------------------------------------------
+
+
+@contextlib.contextmanager
+def sandbox_process() -> Iterator[tuple[dict[str, str], int]]:
+    """``demat sandbox`` on a free port; yields (its JSON line, its pid)."""
+    demat = Path(sys.executable).with_name("demat")
+    proc = subprocess.Popen(
+        [str(demat), "sandbox", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"sandbox did not start: {proc.stderr.read() if proc.stderr else ''}")
+        yield json.loads(line), proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def vm_hwm_mb(pid: int) -> float:
+    """Peak resident set of a live process (Linux), in MiB."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# -- PostgreSQL: a temporary database per scenario --------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def temporary_database(admin_url: str) -> AsyncIterator[str]:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(admin_url)
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"demat_bench_send_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+# -- the workloads ---------------------------------------------------------------------------
+
+
+def siren_of(n: int) -> str:
+    """A SIREN passing the Luhn check (collectivité number ``n``)."""
+    base = f"2{n:07d}"
+    for last in "0123456789":
+        digits = [int(c) for c in base + last]
+        total = sum(d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2) for i, d in enumerate(digits))
+        if total % 10 == 0:
+            return base + last
+    raise AssertionError("unreachable")
+
+
+def pdf(n: int) -> bytes:
+    """A small one-page PDF, different for each ``n`` (so every acte spools its own file)."""
+    from demat.demo import DEMO_PDF
+
+    return DEMO_PDF.replace(b"%%EOF", f"%acte {n}\n%%EOF".encode())
+
+
+def settings_for(sb: dict[str, str], data_dir: Path, store_url: str | None, profiles: int) -> Any:
+    from demat.config import PlatformAccount, Settings
+    from demat.demo import demo_profile
+
+    account = PlatformAccount(
+        url=sb["url"],
+        client_cert=Path(sb["client_cert"]),
+        client_key=Path(sb["client_key"]),
+        ca_bundle=Path(sb["ca"]),
+    )
+    chosen = {"demo": demo_profile()}
+    for i in range(1, profiles):
+        siren = siren_of(i)
+        chosen[f"coll{i:03d}"] = demo_profile().model_copy(
+            update={
+                "name": f"coll{i:03d}",
+                "siren": siren,
+                "siret": siren + "00011",
+                "label": f"Collectivité {i}",
+            }
+        )
+    return Settings(data_dir=data_dir, store_url=store_url, profiles=chosen, platforms={"sandbox": account})
+
+
+async def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
+    """One gateway process: send ``spec['n']`` documents, wait until all are settled, check."""
+    from demat.actes.model import Acte, ActeDocument
+    from demat.demo import demo_pes
+    from demat.gateway import Gateway
+    from demat.tracking import SETTLED, Schedule, State
+
+    flow, n, profiles = spec["flow"], spec["n"], spec["profiles"]
+    fast = Schedule([(0.01, 1000)], jitter=0.0, error_base=0.05, error_cap=1.0)
+    today = dt.date.today()
+
+    # Inputs are made before the clock starts: a connector hands the gateway ready documents.
+    pes_docs = [demo_pes(None, seed=1000 + i) for i in range(n)] if flow == "pes" else []
+    names = sorted(
+        settings_for(
+            {"url": "x", "client_cert": "x", "client_key": "x", "ca": "x"}, Path("."), None, profiles
+        ).profiles
+    )
+
+    def acte(i: int) -> Acte:
+        return Acte(
+            nature="DE",
+            numero=f"B{i:06d}",
+            date=today,
+            objet=f"Délibération {i} : approbation du règlement intérieur",
+            matieres=(5, 2),
+            classification_date=CLASSIFICATION,
+            document=ActeDocument(filename=f"deliberation_{i}.pdf", typology="99_DE", content=pdf(i)),
+        )
+
+    actes = [acte(i) for i in range(n)] if flow != "pes" else []
+
+    with sandbox_process() as (sb, sb_pid), tempfile.TemporaryDirectory(prefix="bench-send-") as tmp:
+        async with contextlib.AsyncExitStack() as stack:
+            store_url = None
+            if spec["store"] == "postgresql":
+                store_url = await stack.enter_async_context(temporary_database(spec["postgres"]))
+            settings = settings_for(sb, Path(tmp) / "state", store_url, profiles)
+            gw = await stack.enter_async_context(
+                Gateway.open(settings, schedule=fast, batch=spec["batch"], concurrency=spec["concurrency"])
+            )
+            gw.poller.idle_seconds = 0.02
+            stop = asyncio.Event()
+            profiler = cProfile.Profile() if spec.get("profile") else None
+            if profiler:
+                profiler.enable()
+            began = time.perf_counter()
+            poller = asyncio.create_task(gw.run_poller(stop))
+            queue = iter(range(n))
+
+            async def sender() -> None:
+                for i in queue:
+                    name = names[i % len(names)]
+                    if flow == "pes":
+                        await gw.send_pes(pes_docs[i], profile="demo", name=f"PES_{i}.xml")
+                    else:
+                        await gw.send_acte(actes[i], profile=name)
+
+            await asyncio.gather(*(sender() for _ in range(spec["senders"])))
+            sent_at = time.perf_counter()
+            while True:
+                counts = await gw.store.counts_by_state()
+                if sum(v for k, v in counts.items() if k in SETTLED) >= n:
+                    break
+                if poller.done():
+                    poller.result()
+                await asyncio.sleep(0.05)
+            done_at = time.perf_counter()
+            stop.set()
+            await poller
+            if profiler:
+                profiler.disable()
+                profiler.dump_stats(spec["profile"])
+            journal = await gw.store.verify_journal()
+            sandbox_rss = vm_hwm_mb(sb_pid)
+        # Exactly once: ask the sandbox what it accepted.
+        accepted = await accepted_uploads(sb)
+    return {
+        **spec,
+        "send_s": sent_at - began,
+        "total_s": done_at - began,
+        "states": {k.value: v for k, v in counts.items()},
+        "acknowledged": counts.get(State.ACKNOWLEDGED, 0),
+        "journal_ok": journal.ok,
+        "journal_entries": journal.entries,
+        "accepted": accepted["accepted"],
+        "distinct": accepted["distinct"],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "sandbox_rss_mb": sandbox_rss,
+    }
+
+
+async def accepted_uploads(sb: dict[str, str]) -> dict[str, int]:
+    """Uploads the sandbox accepted, and how many distinct documents they were."""
+    import ssl
+
+    import aiohttp
+
+    ctx = ssl.create_default_context(cafile=sb["ca"])
+    ctx.load_cert_chain(sb["client_cert"], sb["client_key"])
+    async with aiohttp.ClientSession() as session, session.get(sb["admin"], ssl=ctx) as reply:
+        rows = (await reply.json())["receipts"]
+    ok = [r for r in rows if r["outcome"] == "accepted"]
+    return {"accepted": len(ok), "distinct": len({(r["endpoint"], r["sha1"]) for r in ok})}
+
+
+# -- driver ----------------------------------------------------------------------------------
+
+
+def child(spec: dict[str, Any]) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"scenario {spec} failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def row(r: dict[str, Any]) -> str:
+    n = r["n"]
+    ok = r["acknowledged"] == n and r["journal_ok"] and r["accepted"] == n and r["distinct"] == n
+    return (
+        f"{r['label']:<22} {r['store']:<10} {n:>6} {r['profiles']:>5} "
+        f"{n / r['send_s']:>8.1f} {n / r['total_s']:>8.1f} {r['total_s']:>8.1f} "
+        f"{r['peak_rss_mb']:>8.0f} {r['sandbox_rss_mb']:>8.0f}  {'ok' if ok else 'FAILED ' + json.dumps(r['states'])}"
+    )
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--scale", type=float, default=1.0, help="share of every volume (default 1)")
+    p.add_argument("--pes", type=int, default=1000, help="small PES per run (default 1000)")
+    p.add_argument("--actes", type=int, default=1000, help="small actes per run (default 1000)")
+    p.add_argument("--only", choices=["pes", "actes", "yearly"], action="append", help="run only these")
+    p.add_argument("--stores", default="sqlite,postgresql", help="comma-separated (default both)")
+    p.add_argument("--yearly-stores", default=None, help="stores for the yearly run (default --stores)")
+    p.add_argument("--postgres", default=os.environ.get("DEMAT_TEST_POSTGRES_URL", DEFAULT_PG))
+    p.add_argument("--batch", type=int, default=100, help="poller batch (default 100)")
+    p.add_argument("--concurrency", type=int, default=8, help="poller concurrency (default 8)")
+    p.add_argument("--senders", type=int, default=4, help="concurrent send_* callers (default 4)")
+    p.add_argument("--profile", type=Path, help="write a cProfile of each gateway child in this directory")
+    args = p.parse_args()
+    if args.child:
+        print(json.dumps(asyncio.run(run_scenario(json.loads(args.child)))))
+        return 0
+
+    stores = args.stores.split(",")
+    yearly_stores = (args.yearly_stores or args.stores).split(",")
+    only = set(args.only or ["pes", "actes", "yearly"])
+    common = {
+        "postgres": args.postgres,
+        "batch": args.batch,
+        "concurrency": args.concurrency,
+        "senders": args.senders,
+    }
+    specs: list[dict[str, Any]] = []
+    for store in stores:
+        if "pes" in only:
+            specs.append(
+                {
+                    "label": "small PES",
+                    "flow": "pes",
+                    "n": round(args.pes * args.scale),
+                    "profiles": 1,
+                    "store": store,
+                }
+            )
+        if "actes" in only:
+            specs.append(
+                {
+                    "label": "small actes",
+                    "flow": "actes",
+                    "n": round(args.actes * args.scale),
+                    "profiles": 1,
+                    "store": store,
+                }
+            )
+    if "yearly" in only:
+        for store in yearly_stores:
+            specs.append(
+                {
+                    "label": "yearly actes (agency)",
+                    "flow": "actes",
+                    "n": round(YEARLY_ACTES * args.scale),
+                    "profiles": YEARLY_COLLECTIVITES,
+                    "store": store,
+                }
+            )
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    print(
+        f"gateway end to end through `demat sandbox` (separate process, delays 0); "
+        f"poller batch {args.batch}, concurrency {args.concurrency}; {args.senders} concurrent senders; "
+        f"{os.cpu_count()} cores"
+    )
+    header = (
+        f"{'scenario':<22} {'store':<10} {'n':>6} {'profs':>5} {'send/s':>8} {'e2e/s':>8} {'wall s':>8} "
+        f"{'RSS MiB':>8} {'sbx MiB':>8}  check"
+    )
+    print(header)
+    print("-" * len(header))
+    failed = False
+    for spec in specs:
+        spec = {**common, **spec}
+        if args.profile:
+            spec["profile"] = str(args.profile / f"{spec['flow']}-{spec['store']}-{spec['n']}.prof")
+        r = child(spec)
+        print(row(r), flush=True)
+        failed |= not (r["acknowledged"] == r["n"] and r["journal_ok"] and r["accepted"] == r["n"])
+    print(
+        "send/s: send_* calls per second while the poller runs; e2e/s: transmissions acknowledged "
+        "per second of wall time (first send to last acknowledgement); RSS: peak of the gateway "
+        "process; sbx: peak of the sandbox process."
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
