@@ -99,3 +99,14 @@ def test_iterparse_streams_and_reports_line(tmp_path: Path) -> None:
     with pytest.raises(XMLSyntaxError) as info:
         list(iterparse(f))
     assert info.value.line == 3
+
+
+def test_depth_limit_is_exact() -> None:
+    at_limit = b"<a>" * 10 + b"</a>" * 10
+    assert parse_bytes(at_limit, limits=Limits(max_depth=10)).getroot().tag == "a"
+    assert len(list(iterparse(at_limit, limits=Limits(max_depth=10)))) == 10
+    over = b"<a>" * 11 + b"</a>" * 11
+    with pytest.raises(XMLSecurityError):
+        parse_bytes(over, limits=Limits(max_depth=10))
+    with pytest.raises(XMLSecurityError):
+        list(iterparse(over, limits=Limits(max_depth=10)))
