@@ -192,3 +192,10 @@ def test_spec_errors_are_typed_with_a_path() -> None:
     assert info.value.code == "PES_SPEC_INVALID"
     assert info.value.path == "EnTetePES/CodCol"
     assert info.value.file == "spec.json"
+
+
+def test_iban_is_compacted_upper_cased_and_checked() -> None:
+    ok = m.CpteBancaire(iban="fr76 3000 3017 0200 0201 0412 521", bic="sogefrpp", tit_cpte="X")
+    assert (ok.iban, ok.bic) == ("FR7630003017020002010412521", "SOGEFRPP")
+    with pytest.raises(pydantic.ValidationError, match="clé de contrôle"):
+        m.CpteBancaire(iban="FR7630003017020002010412522", tit_cpte="X")

@@ -114,6 +114,7 @@ Num6 = Annotated[int, _num(6)]
 Num7 = Annotated[int, _num(7)]
 Num8 = Annotated[int, _num(8)]
 Num15 = Annotated[int, _num(15)]
+#: ``V_Num12`` (compte par nature, compte de tiers): kept as text so leading zeros survive.
 Num12Text = Annotated[str, Field(pattern=r"^[0-9]{1,12}$"), AfterValidator(_base_string)]
 #: ``V_Annee`` / ``V_Num4`` exercice.
 Annee = Annotated[int, Field(ge=1000, le=9999)]
@@ -131,14 +132,31 @@ NomPJ = Annotated[
     Field(min_length=4, max_length=100, pattern=r"^.+\.[A-Za-z0-9]{2,4}$"),
     AfterValidator(_plain_string),
 ]
-#: ``V_Texte34IBAN`` (upper case, otherwise the flux is rejected).
+
+
+def _compact_upper(value: Any) -> Any:
+    return value.replace(" ", "").upper() if isinstance(value, str) else value
+
+
+def _iban_checksum(value: str) -> str:
+    """ISO 13616 mod-97 check: Hélios rejects an invalid IBAN, so catch it before sending."""
+    rearranged = value[4:] + value[:4]
+    if int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 != 1:
+        raise ValueError(f"IBAN {value} invalide (clé de contrôle)")
+    return value
+
+
+#: ``V_Texte34IBAN``, spaces removed and upper-cased (lower case is rejected), checksum verified.
 Iban = Annotated[
     str,
-    BeforeValidator(lambda v: v.replace(" ", "") if isinstance(v, str) else v),
-    Field(pattern=r"^[A-Z]{2}[0-9]{2}[a-zA-Z0-9]{1,30}$", max_length=34),
+    BeforeValidator(_compact_upper),
+    Field(pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{1,30}$", max_length=34),
+    AfterValidator(_iban_checksum),
 ]
-#: ``V_Texte11BIC``.
-Bic = Annotated[str, Field(pattern=r"^[A-Z]{6}[A-Z2-9][A-NP-Z0-9]([A-Z0-9]{3})?$")]
+#: ``V_Texte11BIC``, upper-cased.
+Bic = Annotated[
+    str, BeforeValidator(_compact_upper), Field(pattern=r"^[A-Z]{6}[A-Z2-9][A-NP-Z0-9]([A-Z0-9]{3})?$")
+]
 
 _NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9._\-]*$")
 
