@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from demat.actes.budget.seal import seal
+from demat.actes.budget.synthetic import synthetic_budget
 from demat.actes.model import Acte, ActeDocument
 from demat.config import PlatformAccount, Profile, Settings, SignerConfig
 from demat.gateway import Gateway, SendResult
@@ -83,23 +85,13 @@ def demo_acte(workdir: Path, today: dt.date, classification: dt.date, numero: st
     )
 
 
-async def _send_budget(
-    gw: Gateway, workdir: Path, today: dt.date, classification: dt.date
-) -> SendResult | None:
-    try:
-        from demat.actes.budget.synthetic import synthetic_budget
-    except ImportError:
-        return None
-    from demat.actes.budget.seal import seal
-
-    doc = seal(synthetic_budget(siret=SIRET, exercice=today.year))
+def demo_budget(workdir: Path, today: dt.date) -> tuple[Path, Path]:
+    """A sealed budget primitif of the demo collectivité and its délibération (paths)."""
     path = workdir / "budget_primitif.xml"
-    path.write_bytes(doc)
+    path.write_bytes(seal(synthetic_budget(siret=SIRET, exercice=today.year)))
     delib = workdir / "deliberation_budget.pdf"
     delib.write_bytes(DEMO_PDF)
-    return await gw.send_budget(
-        path, delib, profile="demo", numero=f"BP{today:%Y%m%d}", classification_date=classification
-    )
+    return path, delib
 
 
 def demo_profile(platform: str = "sandbox") -> Profile:
@@ -155,8 +147,7 @@ def demo_pes(signer: Signer | None, *, seed: int, wrong_totals: bool = False, si
 
 
 def _row(t: Transmission, label: str) -> str:
-    detail = ""
-    return f"{label:<34} {t.flow:<7} {t.state.value:<13} {t.remote_id or '-':<10} {detail}"
+    return f"{label:<34} {t.flow:<7} {t.state.value:<13} {t.remote_id or '-'}"
 
 
 async def run_demo(stream: TextIO = sys.stdout, *, keep: Path | None = None) -> int:
@@ -197,9 +188,15 @@ async def run_demo(stream: TextIO = sys.stdout, *, keep: Path | None = None) -> 
                         State.ACKNOWLEDGED,
                     ),
                 ]
-                budget = await _send_budget(gw, workdir, today, classification)
-                if budget is not None:
-                    items.append(DemoItem("Budget primitif scellé (TOTEM)", budget, State.ACKNOWLEDGED))
+                budget, delib = demo_budget(workdir, today)
+                sent = await gw.send_budget(
+                    budget,
+                    delib,
+                    profile="demo",
+                    numero=f"BP{today:%Y%m%d}",
+                    classification_date=classification,
+                )
+                items.append(DemoItem("Budget primitif scellé (TOTEM)", sent, State.ACKNOWLEDGED))
                 say(f"  {len(items)} transmissions recorded; polling until every acknowledgement is in…")
                 final = await gw.wait([i.result.transmission.id for i in items], timeout=60)
                 say("")

@@ -166,3 +166,38 @@ async def test_every_transmission_settles_despite_500s_and_latency(
             pes = [r.sha1 for r in accepted if r.endpoint == "helios"]
             assert len(pes) == len(set(pes)) == 20
             assert (await gw.store.verify_journal()).ok
+
+
+async def test_budget_act_acknowledged_and_unsealed_refused(
+    gateway: Gateway, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    from demat.actes.budget.synthetic import synthetic_budget
+    from demat.demo import demo_budget
+
+    sealed, delib = demo_budget(tmp_path, dt.date.today())
+    sent = await gateway.send_budget(
+        sealed, delib, profile="demo", numero="BP2024", classification_date=CLASSIFICATION
+    )
+    assert sent.transmission.flow == "budget"
+    [t] = await gateway.wait([sent.transmission.id], timeout=30)
+    assert t.state is State.ACKNOWLEDGED
+    [aracte] = await gateway.store.documents(t.id, kind="aracte")
+    assert b"-BP2024-BF" in aracte.content
+    [receipt] = sandbox.received("actes")
+    assert receipt.outcome == "accepted"
+
+    unsealed = tmp_path / "unsealed.xml"
+    unsealed.write_bytes(synthetic_budget(siret=SIRET, exercice=2024))
+    with pytest.raises(ValidationError):
+        await gateway.send_budget(
+            unsealed, delib, profile="demo", numero="BP2024B", classification_date=CLASSIFICATION
+        )
+    other = tmp_path / "other.xml"
+    from demat.actes.budget.seal import seal
+
+    other.write_bytes(seal(synthetic_budget(siret="21750001600019", exercice=2024)))
+    with pytest.raises(IdentityMismatch):
+        await gateway.send_budget(
+            other, delib, profile="demo", numero="BP2024C", classification_date=CLASSIFICATION
+        )
+    assert len(await gateway.store.list()) == 1
