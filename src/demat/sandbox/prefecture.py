@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import ValidationError as PydanticValidationError
 
@@ -82,7 +84,6 @@ class Received:
     nature: int
     subject: str
     id_acte: str
-    archive: bytes
     verdict: Verdict
 
 
@@ -169,25 +170,22 @@ class Prefecture:
         self.known = self.current
         return build_retour_classification(self.current)
 
-    def receive(self, form: Form, today: dt.date) -> Received:
-        """Check a creation request as S²LOW does, build its archive, and let the préfecture answer."""
+    def receive(self, form: Form, today: dt.date, archive: Path) -> Received:
+        """Check a creation request as S²LOW does, build its archive at ``archive`` (streamed to
+        disk: an acte may weigh 150 MB), and let the préfecture answer."""
         acte = self._acte_from_form(form, today)
         try:
             package = package_acte(
                 self.identity, acte, serial=self.serial(), today=today, classification=self.known
             )
+            package.write(archive)
         except DematError as exc:  # ActesRuleError lists every broken rule, in French
             raise ActeRefused(exc.message) from exc
-        buf = io.BytesIO()
-        try:
-            package.write(buf)
-        except DematError as exc:
-            raise ActeRefused(exc.message) from exc
-        archive = buf.getvalue()
-        # The ministry's side: read the archive back as it arrives there.
-        received = open_package(archive)
-        if not received.valid:
-            raise ActeRefused("; ".join(f.message for f in received.all_findings()[:5]))
+        # The ministry's side: read the archive back as it arrives there (documents to disk).
+        with tempfile.TemporaryDirectory(dir=archive.parent) as extracted:
+            received = open_package(archive, extract_to=extracted)
+            if not received.valid:
+                raise ActeRefused("; ".join(f.message for f in received.all_findings()[:5]))
         assert package.acte_data is not None
         assert package.id_acte is not None
         problem = self._anomaly(acte)
@@ -209,7 +207,7 @@ class Prefecture:
                 classification_date_en_cours=self.current.date,
             )
             verdict = Verdict(reply, package.id_acte)
-        return Received(int(acte.nature), acte.objet, package.id_acte, archive, verdict)
+        return Received(int(acte.nature), acte.objet, package.id_acte, verdict)
 
     def _anomaly(self, acte: Acte) -> tuple[str, str] | None:
         """(nature, detail) of the AnomalieActe the préfecture sends back, or None for an ARActe."""

@@ -358,18 +358,20 @@ class SandboxApp:
                 self.receipt("actes", sha1, size, name, "duplicate", message=number)
                 self.save()
                 return _ko(f"Le numéro de l'acte {number} est déjà utilisé (doublon)")
+            tx_id = self.state.new_id()
+            archive = self.blobs.path(f"actes-{tx_id}.tar.gz")
             try:
-                received = await asyncio.to_thread(self.prefecture.receive, form, self.today())
+                received = await asyncio.to_thread(self.prefecture.receive, form, self.today(), archive)
             except prefecture.ActeRefused as exc:
                 form.discard()
+                archive.unlink(missing_ok=True)
                 self.receipt("actes", sha1, size, name, "rejected", message=str(exc))
                 self.save()
                 return _ko(str(exc))
-            tx_id = self.state.new_id()
             tx = ActesTx(
                 tx_id, 1, time.time(), number=number, nature=received.nature, subject=received.subject
             )
-            tx.package_blob = self.blobs.put(f"actes-{tx_id}.tar.gz", received.archive)
+            tx.package_blob = archive.name
             self.state.actes[tx_id] = tx
             self.receipt("actes", sha1, size, name, "accepted", transaction_id=tx_id)
             verdict = received.verdict
