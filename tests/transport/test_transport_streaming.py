@@ -75,3 +75,39 @@ async def test_30mb_upload_streams_with_bounded_memory(
     assert (receipt.size, receipt.sha1) == (size, sha1)  # every byte arrived, intact
     # Client, server and S²LOW's checks all ran in this process: together they held a few MB.
     assert peak < 8 * MB, f"peak Python memory {peak / MB:.1f} MB for a {size / MB:.0f} MB upload"
+
+
+@pytest.mark.slow
+async def test_20mb_acte_streams_with_bounded_memory(
+    s2low: S2lowClient, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    from demat.transport import ActeSubmission, Attachment
+
+    pdf = tmp_path / "gros.pdf"
+    rng = random.Random(5)
+    with pdf.open("wb") as out:
+        out.write(b"%PDF-1.4\n")
+        for _ in range(20):
+            out.write(rng.randbytes(MB))
+        out.write(b"\n%%EOF\n")
+    submission = ActeSubmission(
+        nature_code=1,
+        number="GROS1",
+        subject="Plan local d'urbanisme",
+        decision_date=dt.date(2024, 5, 7),
+        classification=("2", "1"),
+        type_acte="99_DE",
+        acte=Attachment("plu.pdf", pdf),
+    )
+    tracemalloc.start()
+    try:
+        result = await s2low.actes.submit_acte(submission)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (await s2low.actes.status(result.remote_id)).aracte is not None
+    assert sandbox.received("actes")[0].size == pdf.stat().st_size
+    # Upload, S²LOW's archive (tar.gz written to disk) and the ministry's reading of it.
+    assert peak < 12 * MB, f"peak Python memory {peak / MB:.1f} MB for a 20 MB acte"
