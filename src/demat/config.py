@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     profiles: dict[str, Profile] = {}
     platforms: dict[str, PlatformAccount] = {}
     pes_schema: Literal["bundled", "official"] = "bundled"
+    #: Polling stages, ``[every_seconds, times]``; the last may omit ``times`` (for ever).
+    #: Default as Pastell: every minute 10 times, every 10 minutes 6 times, then hourly.
+    poll_schedule: list[tuple[float, int | None]] = [(60, 10), (600, 6), (3600, None)]
 
     @classmethod
     def settings_customise_sources(

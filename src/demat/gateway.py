@@ -205,6 +205,7 @@ class Gateway:
         url = settings.store_url or f"sqlite+aiosqlite:///{(data_dir / 'demat.sqlite3').resolve()}"
         platforms = PlatformSet(settings, clients)
         registry = SchemaRegistry(official_dirs=[settings.schemas_dir]) if settings.schemas_dir else None
+        options.setdefault("schedule", Schedule(settings.poll_schedule))
         async with Store.open(url) as store:
             gateway = cls(
                 settings,

@@ -333,6 +333,8 @@ data_dir = ".demat"
 # PostgreSQL for several gateways/pollers: store_url = "postgresql+asyncpg://user@host/db"
 # Official schema sets (DGFiP, MI) to validate against instead of the bundled ones:
 # schemas_dir = "/opt/schemas"
+# Polling of acknowledgements, [seconds, times] stages (default: 60s x10, 600s x6, then hourly):
+# poll_schedule = [[60, 10], [600, 6], [3600]]
 
 # One block per tiers de télétransmission account.
 [platforms.s2low]
