@@ -320,13 +320,43 @@ async def test_migrations_from_empty_then_reopen(store_url: str, clock: Any) -> 
             versions = [row[0] for row in await conn.execute(text("SELECT version FROM schema_version"))]
             assert versions == list(range(1, LATEST + 1))
 
-            def shape(sync: Any) -> dict[str, set[str]]:
-                insp = inspect(sync)
-                return {name: {c["name"] for c in insp.get_columns(name)} for name in insp.get_table_names()}
+            found = await conn.run_sync(_shape)
+        assert found == _declared_shape()  # the migrated schema is the declared one
+    finally:
+        await engine.dispose()
 
-            found = await conn.run_sync(shape)
-        expected = {name: {c.name for c in table.columns} for name, table in t.metadata.tables.items()}
-        assert found == expected  # the migrated schema is the declared one
+
+def _shape(sync: Any) -> dict[str, tuple[set[str], set[str]]]:
+    insp = inspect(sync)
+    return {
+        name: (
+            {c["name"] for c in insp.get_columns(name)},
+            {str(ix["name"]) for ix in insp.get_indexes(name) if not ix.get("duplicates_constraint")},
+        )
+        for name in insp.get_table_names()
+    }
+
+
+def _declared_shape() -> dict[str, tuple[set[str], set[str]]]:
+    return {
+        name: ({c.name for c in table.columns}, {str(ix.name) for ix in table.indexes})
+        for name, table in t.metadata.tables.items()
+    }
+
+
+async def test_upgrade_from_version_2(store_url: str) -> None:
+    # A database made by the release before migration 3 (no due-order index) is upgraded.
+    async with Store.open(store_url) as store:
+        tr, _ = await store.record("ville", "pes", sha(1), "f.xml")
+    await raw(store_url, "DROP INDEX ix_transmissions_next", "DELETE FROM schema_version WHERE version = 3")
+    async with Store.open(store_url) as store:
+        assert (await store.get(tr.id)).name == "f.xml"
+    engine = create_async_engine(database_url(store_url))
+    try:
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_shape) == _declared_shape()
+            versions = [row[0] for row in await conn.execute(text("SELECT version FROM schema_version"))]
+            assert sorted(versions) == list(range(1, LATEST + 1))
     finally:
         await engine.dispose()
 

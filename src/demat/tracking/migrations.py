@@ -2,7 +2,9 @@
 
 A ``schema_version`` table lists the steps applied. Opening a store runs, in one transaction,
 every step of :data:`MIGRATIONS` above the recorded version, so it is idempotent and a crash
-mid-way leaves the previous version (DDL is transactional on both PostgreSQL and SQLite).
+mid-way leaves the previous version (DDL is transactional on both PostgreSQL and SQLite). An
+empty database gets the current schema (:mod:`~demat.tracking.tables`) directly, stamped with
+every step; the steps themselves upgrade databases made by earlier releases.
 Concurrent openers are serialised: on PostgreSQL by an advisory transaction lock, on SQLite by
 ``BEGIN IMMEDIATE``. A database newer than this code is refused.
 
@@ -45,10 +47,15 @@ def _seed_journal_head(conn: Connection) -> None:
     conn.execute(insert(t.journal_head).values(id=1, seq=0, hash=GENESIS))
 
 
+def _index_next_attempt(conn: Connection) -> None:
+    conn.execute(text("CREATE INDEX ix_transmissions_next ON transmissions (next_attempt_at, id)"))
+
+
 #: Every step, in order. Never edit a released step; append a new one.
 MIGRATIONS: Sequence[Migration] = (
     Migration(1, "transmissions, documents, journal", _create_tables),
     Migration(2, "journal head at genesis", _seed_journal_head),
+    Migration(3, "index transmissions by next attempt (due order)", _index_next_attempt),
 )
 
 LATEST = MIGRATIONS[-1].version
@@ -79,16 +86,20 @@ async def migrate(conn: AsyncConnection, *, now: dt.datetime | None = None) -> l
             f"le schéma de la base (version {version}) est plus récent que ce logiciel (version {LATEST})",
             code="SCHEMA_TOO_NEW",
         )
-    applied = []
     stamp = now or dt.datetime.now(dt.UTC)
-    for step in MIGRATIONS:
-        if step.version <= version:
-            continue
-        await conn.run_sync(step.apply)
+    if version == 0:
+        # An empty database gets the current schema at once, stamped with every step.
+        await conn.run_sync(_create_tables)
+        await conn.run_sync(_seed_journal_head)
+        steps = list(MIGRATIONS)
+    else:
+        steps = [step for step in MIGRATIONS if step.version > version]
+        for step in steps:
+            await conn.run_sync(step.apply)
+    for step in steps:
         await conn.execute(
             insert(t.schema_version).values(
                 version=step.version, description=step.description, applied_at=stamp
             )
         )
-        applied.append(step.version)
-    return applied
+    return [step.version for step in steps]

@@ -825,16 +825,20 @@ class Store:
         verifier = ChainVerifier()
         last_state: dict[str, str | None] = {}
         async with self._read(snapshot=True) as conn:
+            # Whole partitions per await: row-by-row async iteration costs a greenlet switch each.
             stream = await conn.stream(
                 select(t.journal).order_by(t.journal.c.seq).execution_options(yield_per=2000)
             )
-            async for row in stream:
-                entry = _entry(row)
-                verifier.feed(entry)
-                if entry.transmission_id is not None:
-                    last_state[entry.transmission_id] = entry.to_state
+            async for partition in stream.partitions():
+                for row in partition:
+                    entry = _entry(row)
+                    verifier.feed(entry)
+                    if entry.transmission_id is not None:
+                        last_state[entry.transmission_id] = entry.to_state
             head = (await conn.execute(select(t.journal_head).where(t.journal_head.c.id == 1))).one()
-            states = await conn.stream(select(t.transmissions.c.id, t.transmissions.c.state))
+            states = await conn.stream(
+                select(t.transmissions.c.id, t.transmissions.c.state).execution_options(yield_per=5000)
+            )
             problems = list(verifier.problems)
             if head.seq != verifier.last_seq or head.hash != verifier.last_hash:
                 problems.append(
@@ -845,15 +849,17 @@ class Store:
                         f"de la dernière entrée ({verifier.last_seq})",
                     )
                 )
-            async for tid, state in states:
-                if last_state.get(tid) != state:
-                    problems.append(
-                        JournalProblem(
-                            None,
-                            "state",
-                            f"transmission {tid} : état {state} absent du journal ({last_state.get(tid)})",
+            async for part in states.partitions():
+                for tid, state in part:
+                    if last_state.get(tid) != state:
+                        problems.append(
+                            JournalProblem(
+                                None,
+                                "state",
+                                f"transmission {tid} : état {state} absent du journal "
+                                f"({last_state.get(tid)})",
+                            )
                         )
-                    )
         report = JournalReport(
             entries=verifier.entries,
             head_seq=head.seq,
