@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from demat.errors import ConfigError
@@ -55,10 +55,24 @@ class PlatformAccount(BaseModel):
     client_key: Path | None = None
     client_p12: Path | None = None
     password_env: str | None = None
+    password_file: Path | None = None
     ca_bundle: Path | None = None
+    #: S²LOW login when one certificate serves several accounts (HTTP Basic) or for the nonce login.
     login: str | None = None
-    login_password: SecretStr | None = None
+    login_password_env: str | None = None
+    login_method: Literal["basic", "nonce"] = "basic"
     force_tls12: bool = False
+
+    def login_password(self) -> str | None:
+        """The platform login password, read from the named environment variable (never logged)."""
+        if self.login_password_env is None:
+            return None
+        value = os.environ.get(self.login_password_env)
+        if value is None:
+            raise ConfigError(
+                f"environment variable {self.login_password_env} (platform password) is not set"
+            )
+        return value
 
 
 class Profile(BaseModel):

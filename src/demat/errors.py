@@ -130,6 +130,19 @@ class RemoteRejected(DematError):
     code = "REMOTE_REJECTED"
 
 
+class DuplicateSubmission(RemoteRejected):
+    """The platform already holds this document (same sha1, same NomFic or same acte number).
+
+    ``existing_id`` is the earlier transaction's id when it could be found, else ``None``.
+    """
+
+    code = "DUPLICATE"
+
+    def __init__(self, message: str, *, existing_id: str | None = None, file: str | None = None) -> None:
+        super().__init__(message, file=file)
+        self.existing_id = existing_id
+
+
 class StoreError(DematError):
     """The tracking store failed or its data is inconsistent."""
 
@@ -152,6 +165,7 @@ __all__ = [
     "ConfigError",
     "ConnectError",
     "DematError",
+    "DuplicateSubmission",
     "IdentityMismatch",
     "JournalError",
     "PackagingError",

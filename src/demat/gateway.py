@@ -53,6 +53,7 @@ from demat.tracking import (
 from demat.transport import (
     ActesPlatform,
     ActesStatusCode,
+    Credentials,
     DuplicateSubmission,
     HeliosPlatform,
     Lookup,
@@ -84,7 +85,11 @@ class PlatformSet:
             account = self._settings.platforms.get(name)
             if account is None:
                 raise ConfigError(f"profile {profile.name!r}: unknown platform account {name!r}")
-            client = S2lowClient(account.url, tls_from_account(account))
+            credentials = None
+            if account.login:
+                password = account.login_password() or ""
+                credentials = Credentials(account.login, password, account.login_method)
+            client = S2lowClient(account.url, tls_from_account(account), credentials=credentials)
             self._clients[name] = client
             self._owned.append(client)
         return self._clients[name]

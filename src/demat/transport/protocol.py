@@ -33,25 +33,12 @@ from enum import Enum, IntEnum
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
-from demat.errors import RemoteRejected
+from demat.errors import DuplicateSubmission as DuplicateSubmission  # re-exported: raised by submit_*
 
 Source = bytes | Path
 """A document to send: its bytes, or a path streamed from disk (large files)."""
 
 IfDuplicate = Literal["raise", "resolve"]
-
-
-class DuplicateSubmission(RemoteRejected):
-    """The platform already holds this document (same sha1, same NomFic or same acte number).
-
-    ``existing_id`` is the earlier transaction's id when it could be found, else ``None``.
-    """
-
-    code = "DUPLICATE"
-
-    def __init__(self, message: str, *, existing_id: str | None = None, file: str | None = None) -> None:
-        super().__init__(message, file=file)
-        self.existing_id = existing_id
 
 
 class HeliosStatusCode(IntEnum):

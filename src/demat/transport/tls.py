@@ -59,7 +59,7 @@ def tls_from_account(account: PlatformAccount) -> ClientTLS:
         cert=account.client_cert,
         key=account.client_key,
         p12=account.client_p12,
-        password=read_password(env=account.password_env),
+        password=read_password(env=account.password_env, file=account.password_file),
         ca_bundle=account.ca_bundle,
         force_tls12=account.force_tls12,
     )
