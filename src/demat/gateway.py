@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from demat.actes.model import Acte, ActeDocument, ActesIdentity
 from demat.config import Profile, Settings
-from demat.errors import ConfigError, RemoteRejected, ValidationError
+from demat.errors import ConfigError, DematError, RemoteRejected, ValidationError
 from demat.pes.ack import read_acquit
 from demat.pes.inspect import check_identity, inspect_pes
 from demat.pes.validate import ValidationReport, validate_pes
@@ -134,6 +134,14 @@ def _sha1_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _letter_types(data: bytes) -> tuple[str, ...]:
+    """The message types of a préfecture archive (CourrierSimple, LettreObservations…)."""
+    from demat.actes.archive import open_package
+
+    package = open_package(data)
+    return tuple(m.type for m in package.messages) or ("Document",)
 
 
 def _acte_description(acte: Acte, blobs: Sequence[tuple[ActeDocument, str]]) -> dict[str, Any]:
@@ -542,6 +550,48 @@ class Gateway:
             return Absent()
         return Undetermined("la plateforme ne permet pas de retrouver cet envoi")
 
+    # -- later préfecture letters ---------------------------------------------------------------
+
+    async def collect_letters(self) -> list[tuple[Transmission, tuple[str, ...]]]:
+        """Fetch the unread préfecture letters (courrier simple, pièces complémentaires,
+        observations, déféré) of every platform account, attach each to the acte it is about
+        (journaled), and only then mark it read: a crash in between fetches it again, and the
+        store keeps identical bytes once. Letters about an acte demat does not know stay unread
+        for a person to handle. Returns each attached letter with its message types."""
+        attached: list[tuple[Transmission, tuple[str, ...]]] = []
+        seen: set[str] = set()
+        for prof in self.settings.profiles.values():
+            if prof.platform is None or prof.platform in seen:
+                continue
+            seen.add(prof.platform)
+            actes = self.platforms.actes(prof)
+            for ref in await actes.list_prefecture_documents():
+                t = await self._acte_by_remote_id(ref.related_transaction_id)
+                if t is None:
+                    log.warning(
+                        "préfecture letter %s: no acte with transaction %s",
+                        ref.id,
+                        ref.related_transaction_id,
+                    )
+                    continue
+                data = await actes.fetch_prefecture_document(ref.id)
+                types = await asyncio.to_thread(_letter_types, data)
+                await self.store.add_document(
+                    t.id, "prefecture", data, name=f"{'+'.join(types)}_{ref.id}.tar.gz"
+                )
+                await actes.mark_document_read(ref.id)
+                attached.append((t, types))
+        return attached
+
+    async def _acte_by_remote_id(self, remote_id: str | None) -> Transmission | None:
+        if not remote_id:
+            return None
+        for flow in (Flow.ACTES, Flow.BUDGET):
+            found = await self.store.find_remote(flow, remote_id)
+            if found is not None:
+                return found
+        return None
+
     # -- tracking -----------------------------------------------------------------------------
 
     async def poll_once(self) -> CycleReport:
@@ -551,9 +601,18 @@ class Gateway:
         await self._fire_callbacks()
         return report
 
-    async def run_poller(self, stop: asyncio.Event) -> None:
-        """Poll until ``stop`` is set (finishing the work in flight)."""
+    async def run_poller(self, stop: asyncio.Event, *, letters_every: float = 600.0) -> None:
+        """Poll until ``stop`` is set (finishing the work in flight); collect préfecture letters
+        every ``letters_every`` seconds."""
+        loop = asyncio.get_running_loop()
+        letters_due = loop.time()
         while not stop.is_set():
+            if loop.time() >= letters_due:
+                letters_due = loop.time() + letters_every
+                try:
+                    await self.collect_letters()
+                except DematError as exc:  # the platform is down: the next round tries again
+                    log.warning("préfecture letters not collected: %s", exc)
             report = await self.poll_once()
             if report.acquired:
                 continue

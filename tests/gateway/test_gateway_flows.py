@@ -201,3 +201,23 @@ async def test_budget_act_acknowledged_and_unsealed_refused(
             other, delib, profile="demo", numero="BP2024C", classification_date=CLASSIFICATION
         )
     assert len(await gateway.store.list()) == 1
+
+
+async def test_prefecture_letters_attached_to_their_acte_then_marked_read(
+    gateway: Gateway, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    acte = demo_acte(tmp_path, dt.date.today(), CLASSIFICATION, numero="DEL2024_003")
+    sent = await gateway.send_acte(acte, profile="demo")
+    [t] = await gateway.wait([sent.transmission.id], timeout=30)
+    assert t.remote_id is not None
+    await sandbox.post_letter(t.remote_id, kind=4)  # lettre d'observations
+    await sandbox.post_letter(t.remote_id, kind=2)  # courrier simple
+
+    attached = await gateway.collect_letters()
+    assert sorted(types for _, types in attached) == [("CourrierSimple",), ("LettreObservations",)]
+    assert {x.id for x, _ in attached} == {t.id}
+    letters = await gateway.store.documents(t.id, kind="prefecture")
+    assert len(letters) == 2
+    assert all(d.content[:2] == b"\x1f\x8b" for d in letters)
+    assert await gateway.collect_letters() == []  # marked read: not fetched again
+    assert (await gateway.store.verify_journal()).ok

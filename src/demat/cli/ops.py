@@ -240,8 +240,14 @@ def _poll(args: argparse.Namespace) -> int:
 
     async def body(gw: Gateway) -> int:
         if args.once:
+            letters = await gw.collect_letters()
             report = await gw.poll_once()
-            print(json.dumps({"acquired": report.acquired, "outcomes": dict(report.outcomes)}))
+            outcome = {
+                "acquired": report.acquired,
+                "outcomes": dict(report.outcomes),
+                "letters": len(letters),
+            }
+            print(json.dumps(outcome))
             return EXIT_OK
         stop = asyncio.Event()
         undo = install_signal_handlers(stop)

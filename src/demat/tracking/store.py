@@ -622,6 +622,20 @@ class Store:
             ).first()
         return None if row is None else Transmission._from_row(row)
 
+    async def find_remote(self, flow: str, remote_id: str) -> Transmission | None:
+        """The transmission the platform knows as ``remote_id`` in ``flow``, if any (indexed)."""
+        c = t.transmissions.c
+        async with self._read() as conn:
+            row = (
+                await conn.execute(
+                    select(t.transmissions)
+                    .where(c.flow == flow, c.remote_id == remote_id)
+                    .order_by(c.generation.desc())
+                    .limit(1)
+                )
+            ).first()
+        return None if row is None else Transmission._from_row(row)
+
     async def list(
         self,
         *,
