@@ -27,7 +27,7 @@ from demat.actes.model import Acte, ActeDocument, ActesIdentity
 from demat.config import Profile, Settings
 from demat.errors import ConfigError, DematError, RemoteRejected, ValidationError
 from demat.pes.ack import read_acquit
-from demat.pes.inspect import check_identity, inspect_pes
+from demat.pes.inspect import PesInfo, check_identity, inspect_pes
 from demat.pes.validate import ValidationReport, validate_pes
 from demat.spool import Spool
 from demat.tracking import (
@@ -261,26 +261,30 @@ class Gateway:
         data = source if isinstance(source, bytes) else None
         label = name or (path.name if path else "PES.xml")
         target: Path | bytes = path if path is not None else data  # type: ignore[assignment]
-        info = await asyncio.to_thread(inspect_pes, target)
-        info.file = label
-        check_identity(
-            info,
-            siret=prof.siret,
-            siren=prof.siren,
-            id_post=prof.id_post,
-            cod_col=prof.cod_col,
-            cod_bud=prof.cod_bud,
-        )
-        report: ValidationReport = await asyncio.to_thread(validate_pes, target, registry=self.registry)
+
+        def check() -> tuple[PesInfo, ValidationReport]:
+            # One worker-thread hop for the whole check (each hop costs the event loop a wake-up).
+            info = inspect_pes(target)
+            info.file = label
+            check_identity(
+                info,
+                siret=prof.siret,
+                siren=prof.siren,
+                id_post=prof.id_post,
+                cod_col=prof.cod_col,
+                cod_bud=prof.cod_bud,
+            )
+            return info, validate_pes(target, registry=self.registry)
+
+        info, report = await asyncio.to_thread(check)
         if not report.valid:
             first = report.errors[0]
             more = f" (+{len(report.errors) - 1} autre(s))" if len(report.errors) > 1 else ""
             raise ValidationError(
                 f"PES invalide : {first.message}{more}", file=label, line=first.line, code=first.code
             )
-        digest = (
-            await asyncio.to_thread(self.spool.put_file, path) if path else self.spool.put_bytes(data or b"")
-        )
+        # Spooling fsyncs: off the event loop, and the sha1 from the bytes already in hand.
+        digest, sha1 = await asyncio.to_thread(self._spool_pes, path, data)
         identifiers = {
             "nom_fic": info.nom_fic,
             "id_coll": info.id_coll,
@@ -288,10 +292,18 @@ class Gateway:
             "cod_bud": info.cod_bud,
             "bordereaux": [b.id_bord for b in info.bordereaux],
             "signed": info.signed,
-            "sha1": await asyncio.to_thread(_sha1_file, self.spool.path(digest)),
+            "sha1": sha1,
         }
         t, created = await self.store.record(prof.name, Flow.PES, digest, label, identifiers, force=force)
         return SendResult(t, created, tuple(w.message for w in report.warnings))
+
+    def _spool_pes(self, path: Path | None, data: bytes | None) -> tuple[str, str]:
+        """Keep the PES in the spool: (sha256, sha1) of its bytes."""
+        if path is not None:
+            digest = self.spool.put_file(path)
+            return digest, _sha1_file(self.spool.path(digest))
+        data = data or b""
+        return self.spool.put_bytes(data), hashlib.sha1(data).hexdigest()  # noqa: S324 - see _sha1_file
 
     def _identity(self, prof: Profile) -> ActesIdentity:
         extra: dict[str, Any] = {}
@@ -350,13 +362,19 @@ class Gateway:
     async def _record_acte(
         self, prof: Profile, flow: Flow, acte: Acte, force: bool, warnings: tuple[str, ...]
     ) -> SendResult:
-        blobs = []
-        for doc in acte.documents:
-            if isinstance(doc.content, Path):
-                digest = await asyncio.to_thread(self.spool.put_file, doc.content)
-            else:
-                digest = self.spool.put_bytes(doc.content)
-            blobs.append((doc, digest))
+        def spool_all() -> list[tuple[ActeDocument, str]]:
+            # Spooling fsyncs: keep it off the event loop, in one worker-thread hop.
+            return [
+                (
+                    d,
+                    self.spool.put_file(d.content)
+                    if isinstance(d.content, Path)
+                    else self.spool.put_bytes(d.content),
+                )
+                for d in acte.documents
+            ]
+
+        blobs = await asyncio.to_thread(spool_all)
         description = _acte_description(acte, blobs)
         digest = hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()
         t, created = await self.store.record(
@@ -621,6 +639,8 @@ class Gateway:
 
     async def _fire_callbacks(self) -> None:
         moved, self._moved = self._moved, {}
+        if not (self._callbacks.acknowledged or self._callbacks.rejected):
+            return  # nobody listens: spare a store read per settled transmission
         for tid in moved:
             t = await self.store.get(tid)
             targets = (
