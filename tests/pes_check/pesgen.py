@@ -126,10 +126,16 @@ def _bordereau(b: Bord, domain: str) -> str:
         refs = "".join(
             f'<PJRef><Support V="01"/><IdUnique V="{r}"/><NomPJ V="facture.pdf"/></PJRef>' for r in b.pjrefs
         )
-        parts.append(
-            f'<Piece><BlocPiece><InfoPce><IdPce V="{n}"/><TypPce V="01"/><NatPce V="01"/>'
-            f'<Obj V="achat"/>{refs}</InfoPce></BlocPiece>'
-        )
+        if domain == "depense":
+            parts.append(
+                f'<Piece><BlocPiece><InfoPce><IdPce V="{n}"/><TypPce V="01"/><NatPce V="01"/>'
+                f'<Obj V="achat"/>{refs}</InfoPce></BlocPiece>'
+            )
+        else:
+            parts.append(
+                f'<Piece><BlocPiece><IdPce V="{n}"/><TypPce V="01"/><NatPce V="01"/>'
+                f'<ObjPce V="cantine"/>{refs}</BlocPiece>'
+            )
         for k, (mt_ht, mt_tva) in enumerate(lines, 1):
             tva = f'<MtTVA V="{mt_tva}"/>' if mt_tva is not None else ""
             if domain == "depense":
@@ -143,8 +149,9 @@ def _bordereau(b: Bord, domain: str) -> str:
                 )
             else:
                 parts.append(
-                    f'<LigneDePiece><BlocLignePiece><InfoLignePiece><IdLigne V="{k}"/><Nature V="7066"/>'
-                    f'<Majo V="0"/><TvaIntraCom V="0"/><MtHT V="{mt_ht}"/>{tva}</InfoLignePiece>'
+                    f'<LigneDePiece><BlocLignePiece><InfoLignePiece><IdLigne V="{k}"/>'
+                    f'<CodProdLoc V="CANT"/><Nature V="7066"/><Majo V="0"/><TvaIntraCom V="0"/>'
+                    f'<MtHT V="{mt_ht}"/>{tva}</InfoLignePiece>'
                     "</BlocLignePiece></LigneDePiece>"
                 )
         parts.append("</Piece>\n")
