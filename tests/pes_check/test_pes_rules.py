@@ -257,3 +257,33 @@ def test_pj_content_with_line_breaks_and_two_members_is_fine() -> None:
     assert report.valid, report.errors
     assert report.info is not None
     assert [p.inflated_size for p in report.info.pjs] == [18000, 200]
+
+
+def test_stream_sources(official: SchemaRegistry) -> None:
+    import io
+
+    bad = pes(bords=[Bord(lines=[[("10.00", None)]] * 3)]).replace(b'<TypPce V="01"/>', b'<TypPce V="99"/>')
+    by_bytes = validate_pes(bad, registry=official, origin="official")
+    lines = [f.line for f in by_bytes.errors if f.code == "PES_XSD"]
+    assert lines == [7, 8, 9]
+    # A seekable stream, not at its start: re-read from where it was for exact lines.
+    stream = io.BytesIO(b"JUNK" + bad)
+    stream.seek(4)
+    from_stream = validate_pes(stream, registry=official, origin="official")
+    assert [f.line for f in from_stream.errors if f.code == "PES_XSD"] == lines
+
+    class OneWay(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self._data = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+            chunk = self._data.read(len(buffer))
+            buffer[: len(chunk)] = chunk
+            return len(chunk)
+
+    # Not seekable: the errors keep the first line of the chunk they arose in.
+    one_way = validate_pes(OneWay(bad), registry=official, origin="official")  # type: ignore[arg-type]
+    assert [f.line for f in one_way.errors if f.code == "PES_XSD"] == [1, 1, 1]

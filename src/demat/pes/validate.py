@@ -372,8 +372,9 @@ def _xsd_findings(
         finally:
             if not (start is not None and stream is source):
                 stream.close()
-        if len(exact) >= min(len(streamed), MAX_XSD_FINDINGS):
-            located = [(m, ln) for m, ln in exact]
+        # Both passes meet the errors in document order; keep the chunk-level line for any
+        # error the line-by-line pass did not reach.
+        located = [*exact, *located[len(exact) :]]
     out = [
         Finding("PES_XSD", f"non conforme au schéma XSD : {m}", ln) for m, ln in located[:MAX_XSD_FINDINGS]
     ]
