@@ -49,8 +49,16 @@ def test_validate_with_xsd_reports_hostile_input_too(case: str, official: object
     if case == "deep":  # the validator stops the parser at the unknown root, before any depth
         assert [f.code for f in report.errors] == ["PES_XSD"]
         assert report.errors[0].line == 1
+
     else:
         assert [f.code for f in report.errors] == [code]
+
+
+def test_wrong_root_on_a_later_line_is_placed_exactly(official: object) -> None:
+    data = b'<?xml version="1.0" encoding="ISO-8859-1"?>\n<!-- a comment -->\n\n<Nope V="1"/>\n'
+    report = validate_pes(data, registry=official, origin="official")  # type: ignore[arg-type]
+    assert ("PES_XSD", 4) in [(f.code, f.line) for f in report.errors]
+    assert {f.code for f in report.errors} <= {"PES_XSD", "PES_ROOT"}
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))

@@ -251,8 +251,8 @@ def _locate(
             before = len(probe.entries)
             try:
                 parser.feed(piece)
-            except etree.XMLSyntaxError:
-                return found
+            except etree.XMLSyntaxError:  # the validator stopped the parser: nothing further
+                return found + [(m, line) for _, d, m, _ in probe.entries[before:] if d == "SCHEMASV"]
             found += [(m, line) for _, d, m, _ in probe.entries[before:] if d == "SCHEMASV"]
             line += piece.count(b"\n")
         for _, elem in parser.read_events():
