@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from demat.errors import JournalError, StoreError
 from demat.tracking import (
+    GENESIS,
     IllegalTransition,
     LeaseLost,
     NewDocument,
@@ -344,13 +345,15 @@ def _declared_shape() -> dict[str, tuple[set[str], set[str]]]:
     }
 
 
-async def test_upgrade_from_version_2(store_url: str) -> None:
-    # A database made by the release before migration 3 (no due-order index) is upgraded.
+async def test_upgrade_from_version_1(store_url: str) -> None:
+    # A database left at version 1 (tables, no journal head yet) gets step 2 only.
+    async with Store.open(store_url):
+        pass
+    await raw(store_url, "DELETE FROM journal_head", "DELETE FROM schema_version WHERE version = 2")
     async with Store.open(store_url) as store:
         tr, _ = await store.record("ville", "pes", sha(1), "f.xml")
-    await raw(store_url, "DROP INDEX ix_transmissions_next", "DELETE FROM schema_version WHERE version = 3")
-    async with Store.open(store_url) as store:
-        assert (await store.get(tr.id)).name == "f.xml"
+        assert (await store.verify_journal()).ok
+        assert (await store.journal(tr.id))[0].prev_hash == GENESIS
     engine = create_async_engine(database_url(store_url))
     try:
         async with engine.connect() as conn:

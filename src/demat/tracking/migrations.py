@@ -47,15 +47,10 @@ def _seed_journal_head(conn: Connection) -> None:
     conn.execute(insert(t.journal_head).values(id=1, seq=0, hash=GENESIS))
 
 
-def _index_next_attempt(conn: Connection) -> None:
-    conn.execute(text("CREATE INDEX ix_transmissions_next ON transmissions (next_attempt_at, id)"))
-
-
 #: Every step, in order. Never edit a released step; append a new one.
 MIGRATIONS: Sequence[Migration] = (
     Migration(1, "transmissions, documents, journal", _create_tables),
     Migration(2, "journal head at genesis", _seed_journal_head),
-    Migration(3, "index transmissions by next attempt (due order)", _index_next_attempt),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -86,10 +86,7 @@ transmissions = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("profile", "flow", "digest", "generation", name="uq_transmissions_document"),
-    Index("ix_transmissions_due", "state", "next_attempt_at"),
-    # acquire_due walks this index in due order: settled rows have no next attempt, so the
-    # first entries are the due ones whatever their state (migration 3).
-    Index("ix_transmissions_next", "next_attempt_at", "id"),
+    Index("ix_transmissions_due", "state", "next_attempt_at"),  # acquire_due: one range per state
     Index("ix_transmissions_profile_state", "profile", "state"),
     Index("ix_transmissions_remote", "flow", "remote_id"),
 )
