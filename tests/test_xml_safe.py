@@ -110,3 +110,27 @@ def test_depth_limit_is_exact() -> None:
         parse_bytes(over, limits=Limits(max_depth=10))
     with pytest.raises(XMLSecurityError):
         list(iterparse(over, limits=Limits(max_depth=10)))
+
+
+def test_streaming_validation_refuses_a_truncated_document() -> None:
+    from lxml import etree
+
+    schema = etree.XMLSchema(
+        etree.fromstring(
+            b'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"><xs:element name="r"><xs:complexType>'
+            b'<xs:sequence><xs:element name="a" maxOccurs="unbounded"/></xs:sequence>'
+            b"</xs:complexType></xs:element></xs:schema>"
+        )
+    )
+    assert len(list(iterparse(b"<r>" + b"<a/>" * 10 + b"</r>", schema=schema))) == 11  # 10 a + r
+    with pytest.raises(XMLSyntaxError):
+        list(iterparse(b"<r>" + b"<a/>" * 10, schema=schema))
+    with pytest.raises(XMLSyntaxError):
+        list(iterparse(b"<r><b/></r>", schema=schema))
+
+
+def test_libxml2_depth_limit_is_reported_as_too_deep() -> None:
+    doc = b"<a>" * 3000 + b"</a>" * 3000
+    with pytest.raises(XMLSecurityError) as info:
+        parse_bytes(doc, limits=Limits(max_depth=5000))
+    assert info.value.code == "XML_TOO_DEEP"

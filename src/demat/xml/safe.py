@@ -155,7 +155,7 @@ def parse_bytes(
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
-        raise XMLSyntaxError(str(exc.msg), file=name, line=exc.lineno, code="XML_SYNTAX") from exc
+        raise _syntax_error(exc, name) from exc
     tree = root.getroottree()
     if tree.docinfo.doctype:
         raise XMLSecurityError("document declares a DTD", file=name, code="XML_DTD_FORBIDDEN")
@@ -254,11 +254,15 @@ def iterparse(
     want = set(events) | {"start", "end"}
     kwargs: dict[str, Any] = {}
     if schema is not None:
+        # lxml 6.1 with resolve_entities=False *and* a schema silently accepts a truncated
+        # document. Leaving the option out is safe here: check_prolog has already refused any
+        # DOCTYPE, so no entity can be declared, and the network and DTD loading stay off.
         kwargs["schema"] = schema
+    else:
+        kwargs["resolve_entities"] = False
     it = etree.iterparse(
         stream,
         events=tuple(want),
-        resolve_entities=False,
         no_network=True,
         load_dtd=False,
         huge_tree=True,
@@ -281,11 +285,19 @@ def iterparse(
             if event in events and (tag is None or _tag_matches(elem, tag)):
                 yield event, elem
     except etree.XMLSyntaxError as exc:
-        raise XMLSyntaxError(str(exc.msg), file=name, line=exc.lineno, code="XML_SYNTAX") from exc
+        raise _syntax_error(exc, name) from exc
     finally:
         if owned:
             stream.close()
             getattr(stream, "_demat_owned", stream).close()
+
+
+def _syntax_error(exc: etree.XMLSyntaxError, name: str | None) -> XMLSyntaxError | XMLSecurityError:
+    """libxml2's own depth limit (2048 levels with huge_tree) is a security refusal, not a typo."""
+    message = str(exc.msg)
+    if "depth" in message.lower():
+        return XMLSecurityError(message, file=name, line=exc.lineno, code="XML_TOO_DEEP")
+    return XMLSyntaxError(message, file=name, line=exc.lineno, code="XML_SYNTAX")
 
 
 def _tag_matches(elem: etree._Element, tag: str | list[str]) -> bool:
