@@ -101,6 +101,13 @@ def test_mt_cumul_annuel_required_when_dematerialised(official: SchemaRegistry) 
     assert not _only(good, "PES_MT_CUMUL_ANNUEL")
     paper = _check(pes(bords=[Bord(mt_cumul=None)]), official)
     assert not _only(paper, "PES_MT_CUMUL_ANNUEL")
+    # ORMC rôles (recette, TypBord 06) are exempt, as the schema documents.
+    ormc = _check(
+        pes(domain="recette", info_demat="1", bords=[Bord(signed=True, mt_cumul=None, typ_bord="06")])
+    )
+    assert not _only(ormc, "PES_MT_CUMUL_ANNUEL")
+    titre = _check(pes(domain="recette", info_demat="1", bords=[Bord(signed=True, mt_cumul=None)]))
+    assert _only(titre, "PES_MT_CUMUL_ANNUEL")
 
 
 def test_info_dematerialisee_iff_signed(official: SchemaRegistry) -> None:

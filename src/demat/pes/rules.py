@@ -227,8 +227,10 @@ def check_bordereau(b: BordereauInfo, info_demat: bool) -> list[Finding]:
             )
         )
     cumul = _dec(b.mt_cumul_annuel)
+    # The schema's documentation exempts ORMC rôles (recette TypBord 06) from MtCumulAnnuel.
+    ormc = b.domain == "recette" and b.typ_bord == TYPBORD_ORMC
     if b.mt_cumul_annuel is None:
-        if info_demat:
+        if info_demat and not ormc:
             out.append(
                 Finding(
                     "PES_MT_CUMUL_ANNUEL",
