@@ -12,5 +12,6 @@ def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser("pes", help="PES V2 files (HELIOS)")
     pes_sub = parser.add_subparsers(dest="pes_command", required=True, metavar="COMMAND")
     pes_build.register(pes_sub)
+    pes_build.register_transcode(pes_sub)
     pes_check.register(pes_sub)
     pes_sign.register(pes_sub)

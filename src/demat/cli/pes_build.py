@@ -48,6 +48,42 @@ def register(pes_sub: Any) -> None:
     parser.set_defaults(handler=_build)
 
 
+def register_transcode(pes_sub: Any) -> None:
+    """Add ``transcode`` to ``demat pes``: S²LOW refuses anything but ISO-8859-1."""
+    parser: argparse.ArgumentParser = pes_sub.add_parser(
+        "transcode",
+        help="rewrite a PES in ISO-8859-1 (S²LOW refuses other encodings)",
+        description="Transcode a PES (e.g. UTF-8) to ISO-8859-1, streaming, rewriting its XML declaration. "
+        "A character ISO-8859-1 cannot hold is an error (with its line) unless --replace is given.",
+    )
+    parser.add_argument("input", type=existing_file)
+    parser.add_argument("-o", "--output", required=True, type=Path)
+    parser.add_argument(
+        "--replace", action="store_true", help="transliterate (€→EUR, ’→') instead of failing"
+    )
+    parser.set_defaults(handler=_transcode)
+
+
+def _transcode(args: argparse.Namespace) -> int:
+    import os
+
+    from demat.pes.encoding import iter_to_latin1
+
+    out: Path = args.output
+    tmp = out.with_name(f".{out.name}.part")
+    try:
+        with args.input.open("rb") as src, tmp.open("wb") as dst:
+            chunks = iter(lambda: src.read(1 << 20), b"")
+            for block in iter_to_latin1(
+                chunks, errors="replace" if args.replace else "strict", name=str(args.input)
+            ):
+                dst.write(block)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return EXIT_OK
+
+
 def _load_spec(path: Path) -> Any:
     try:
         if path.suffix.lower() == ".toml":
