@@ -8,7 +8,10 @@ import pytest
 
 from demat.cli import main
 
-UTF8 = '<?xml version="1.0" encoding="UTF-8"?>\n<n:PES_Aller xmlns:n="x"><A V="é à ç"/>\n<B V="{}"/></n:PES_Aller>'
+UTF8 = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<n:PES_Aller xmlns:n="x"><A V="é à ç"/>\n<B V="{}"/></n:PES_Aller>'
+)
 
 
 def test_transcodes_to_latin1(tmp_path: Path) -> None:
