@@ -6,10 +6,11 @@ database ``demat_test_<random>``, dropped afterwards, so parallel runs never col
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -67,33 +68,37 @@ async def drop_pg_database(base_url: str, url: str) -> None:
         await conn.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A URL for an empty store, once per backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'tracking.db'}"
-        return
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """One throwaway PostgreSQL database for the whole run (each test takes its own schema in
+    it: creating a database costs far more than a schema), or skip."""
     base = os.environ.get(PG_ENV)
     if not base:
         pytest.skip(f"{PG_ENV} not set")
-    url = await create_pg_database(base)
+    url = asyncio.run(create_pg_database(base))
     try:
         yield url
     finally:
-        await drop_pg_database(base, url)
+        asyncio.run(drop_pg_database(base, url))
+
+
+def fresh_schema(database: str) -> str:
+    """A store URL in a schema of its own inside ``database``."""
+    return f"{database}?schema=t_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL for an empty store, once per backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tracking.db'}"
+    return fresh_schema(request.getfixturevalue("pg_database"))
 
 
 @pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database (dropped afterwards), or skip."""
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} not set")
-    url = await create_pg_database(base)
-    try:
-        yield url
-    finally:
-        await drop_pg_database(base, url)
+def pg_url(pg_database: str) -> str:
+    """An empty PostgreSQL store URL, or skip."""
+    return fresh_schema(pg_database)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from demat.tracking import (
 )
 from demat.tracking import tables as t
 from demat.tracking.migrations import LATEST
+from demat.tracking.store import split_schema
 
 S = State
 
@@ -36,9 +37,12 @@ def sha(n: int | str) -> str:
 
 async def raw(url: str, *statements: str, **params: Any) -> None:
     """Run SQL behind the store's back (a tamperer's view)."""
-    engine = create_async_engine(database_url(url))
+    target, schema = split_schema(url)
+    engine = create_async_engine(target)
     try:
         async with engine.begin() as conn:
+            if schema:
+                await conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
             for statement in statements:
                 await conn.execute(text(statement), params)
     finally:
@@ -315,27 +319,38 @@ async def test_migrations_from_empty_then_reopen(store_url: str, clock: Any) -> 
     async with Store.open(store_url, clock=clock) as again:  # re-open: nothing re-applied, data kept
         assert (await again.get(tr.id)).name == "f.xml"
         assert (await again.verify_journal()).ok
-    engine = create_async_engine(database_url(store_url))
+    assert await _db_shape(store_url) == (_declared_shape(), list(range(1, LATEST + 1)))
+
+
+async def _db_shape(url: str) -> tuple[dict[str, tuple[set[str], set[str]]], list[int]]:
+    """Tables (columns, indexes) and applied versions as the database reports them."""
+    target, schema = split_schema(url)
+    engine = create_async_engine(target)
+
+    def shape(sync: Any) -> dict[str, tuple[set[str], set[str]]]:
+        insp = inspect(sync)
+        return {
+            name: (
+                {c["name"] for c in insp.get_columns(name, schema=schema)},
+                {
+                    str(ix["name"])
+                    for ix in insp.get_indexes(name, schema=schema)
+                    if not ix.get("duplicates_constraint")
+                },
+            )
+            for name in insp.get_table_names(schema=schema)
+        }
+
     try:
         async with engine.connect() as conn:
-            versions = [row[0] for row in await conn.execute(text("SELECT version FROM schema_version"))]
-            assert versions == list(range(1, LATEST + 1))
-
-            found = await conn.run_sync(_shape)
-        assert found == _declared_shape()  # the migrated schema is the declared one
+            found = await conn.run_sync(shape)
+            prefix = f'"{schema}".' if schema else ""
+            versions = [
+                row[0] for row in await conn.execute(text(f"SELECT version FROM {prefix}schema_version"))
+            ]
+        return found, sorted(versions)
     finally:
         await engine.dispose()
-
-
-def _shape(sync: Any) -> dict[str, tuple[set[str], set[str]]]:
-    insp = inspect(sync)
-    return {
-        name: (
-            {c["name"] for c in insp.get_columns(name)},
-            {str(ix["name"]) for ix in insp.get_indexes(name) if not ix.get("duplicates_constraint")},
-        )
-        for name in insp.get_table_names()
-    }
 
 
 def _declared_shape() -> dict[str, tuple[set[str], set[str]]]:
@@ -354,14 +369,8 @@ async def test_upgrade_from_version_1(store_url: str) -> None:
         tr, _ = await store.record("ville", "pes", sha(1), "f.xml")
         assert (await store.verify_journal()).ok
         assert (await store.journal(tr.id))[0].prev_hash == GENESIS
-    engine = create_async_engine(database_url(store_url))
-    try:
-        async with engine.connect() as conn:
-            assert await conn.run_sync(_shape) == _declared_shape()
-            versions = [row[0] for row in await conn.execute(text("SELECT version FROM schema_version"))]
-            assert sorted(versions) == list(range(1, LATEST + 1))
-    finally:
-        await engine.dispose()
+    # the migrated schema is the declared one, every step recorded
+    assert await _db_shape(store_url) == (_declared_shape(), list(range(1, LATEST + 1)))
 
 
 async def test_concurrent_opens_migrate_once(store_url: str) -> None:
@@ -398,6 +407,17 @@ def test_database_urls() -> None:
         database_url("sqlite://")
     with pytest.raises(StoreError):
         database_url("mysql://h/db")
+    url, schema = split_schema("postgresql://u@h/db?schema=ville_1")
+    assert (url.drivername, url.database, dict(url.query), schema) == (
+        "postgresql+asyncpg",
+        "db",
+        {},
+        "ville_1",
+    )
+    assert split_schema("postgresql://u@h/db")[1] is None
+    for bad in ("postgresql://u@h/db?schema=Robert'); DROP", "sqlite:////tmp/x.db?schema=a"):
+        with pytest.raises(StoreError):
+            split_schema(bad)
 
 
 # -- leases ------------------------------------------------------------------------------------

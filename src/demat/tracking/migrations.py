@@ -27,7 +27,7 @@ from demat.tracking import tables as t
 from demat.tracking.journal import GENESIS
 
 # Arbitrary constant key for pg_advisory_xact_lock ("demat" in ASCII).
-_PG_LOCK_KEY = 0x64656D6174
+PG_LOCK_KEY = 0x64656D6174
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,8 @@ async def current_version(conn: AsyncConnection) -> int:
     def has_table(sync: Connection) -> bool:
         from sqlalchemy import inspect
 
-        return inspect(sync).has_table(t.schema_version.name)
+        schema = (sync.get_execution_options().get("schema_translate_map") or {}).get(None)
+        return inspect(sync).has_table(t.schema_version.name, schema=schema)
 
     if not await conn.run_sync(has_table):
         return 0
@@ -73,7 +74,7 @@ async def current_version(conn: AsyncConnection) -> int:
 async def migrate(conn: AsyncConnection, *, now: dt.datetime | None = None) -> list[int]:
     """Bring the schema to :data:`LATEST` inside the caller's transaction; the versions applied."""
     if conn.dialect.name == "postgresql":
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
     await conn.run_sync(lambda sync: t.schema_version.create(sync, checkfirst=True))
     version = await current_version(conn)
     if version > LATEST:

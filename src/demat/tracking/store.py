@@ -37,7 +37,21 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
 
-from sqlalchemy import Integer, Row, Select, Text, and_, bindparam, event, func, insert, or_, select, update
+from sqlalchemy import (
+    Integer,
+    Row,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -51,7 +65,7 @@ from demat.tracking.journal import (
     JournalReport,
     canonical_json,
 )
-from demat.tracking.migrations import migrate
+from demat.tracking.migrations import PG_LOCK_KEY, migrate
 from demat.tracking.states import IN_DOUBT, POLLED, SETTLED, State, check_transition
 
 Clock = Callable[[], dt.datetime]
@@ -179,6 +193,23 @@ class Document:
     content: bytes = field(repr=False)
 
 
+_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def split_schema(url: str | Path | URL) -> tuple[URL, str | None]:
+    """:func:`database_url` of ``url`` and the PostgreSQL schema named by its ``schema`` query
+    parameter (``postgresql://host/db?schema=ville``), if any."""
+    target = database_url(url)
+    schema = target.query.get("schema")
+    if schema is None:
+        return target, None
+    if not isinstance(schema, str) or not _SCHEMA.match(schema):
+        raise StoreError(f"nom de schéma invalide : {schema!r}", code="STORE_URL")
+    if target.get_backend_name() != "postgresql":
+        raise StoreError("un schéma ne se choisit que sur PostgreSQL", code="STORE_URL")
+    return target.difference_update_query(["schema"]), schema
+
+
 def database_url(url: str | Path | URL) -> URL:
     """The async SQLAlchemy URL for ``url``: a path → SQLite file; ``sqlite://`` →
     ``sqlite+aiosqlite://``; ``postgresql://`` / ``postgres://`` → ``postgresql+asyncpg://``."""
@@ -256,8 +287,11 @@ class Store:
     #: At most this many write transactions share one commit.
     group_limit = 64
 
-    def __init__(self, engine: AsyncEngine, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, clock: Clock = utc_now, base: AsyncEngine | None = None
+    ) -> None:
         self._engine = engine
+        self._base = base or engine  # owns the pool (``engine`` may be a view with options)
         # SQLite reads use a deferred BEGIN so they never take the write lock.
         self._reader = engine.execution_options(demat_read_only=True)
         # SQLite has one writer at a time: queue this process's writers here rather than in
@@ -281,20 +315,30 @@ class Store:
         pool_size: int = 5,
         migrate_schema: bool = True,
     ) -> _Opening:
-        """Open (and migrate) the store at ``url``; ``await`` it or use ``async with``."""
+        """Open (and migrate) the store at ``url``; ``await`` it or use ``async with``.
+
+        On PostgreSQL, ``?schema=name`` in the URL keeps the store's tables in that schema
+        (created if missing), so several stores (tenants, test runs) can share one database.
+        """
 
         async def factory() -> Store:
-            target = database_url(url)
+            target, schema = split_schema(url)
             if target.get_backend_name() == "sqlite" and target.database:
                 await asyncio.to_thread(_ensure_wal, Path(target.database), busy_timeout)
-            engine = _make_engine(target, busy_timeout=busy_timeout, pool_size=pool_size)
-            store = cls(engine, clock=clock)
+            base = _make_engine(target, busy_timeout=busy_timeout, pool_size=pool_size)
+            engine = base
             try:
+                if schema is not None:
+                    async with base.begin() as conn:  # serialised like migrations: no race
+                        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
+                        await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+                    engine = base.execution_options(schema_translate_map={None: schema})
+                store = cls(engine, clock=clock, base=base)
                 if migrate_schema:
                     async with engine.begin() as conn:
                         await migrate(conn, now=clock())
             except BaseException:
-                await engine.dispose()
+                await base.dispose()
                 raise
             return store
 
@@ -302,7 +346,7 @@ class Store:
 
     async def close(self) -> None:
         """Release every connection."""
-        await self._engine.dispose()
+        await self._base.dispose()
 
     async def __aenter__(self) -> Self:
         return self
