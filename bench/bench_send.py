@@ -32,6 +32,7 @@ Usage::
     .venv/bin/python bench/bench_send.py --scale 0.1        # quicker: a tenth of every volume
     .venv/bin/python bench/bench_send.py --only yearly --stores sqlite
     .venv/bin/python bench/bench_send.py --postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test
+    .venv/bin/python bench/bench_send.py --baseline-src /tmp/before/src   # each small scenario before/after
 
 ``--postgres`` names a database to connect to for creating (and dropping) the temporary one;
 default ``$DEMAT_TEST_POSTGRES_URL`` or the local server; ``--stores sqlite`` skips PostgreSQL.
@@ -89,6 +90,14 @@ def sandbox_process() -> Iterator[tuple[dict[str, str], int]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a live process has used so far (Linux)."""
+    with contextlib.suppress(OSError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return float("nan")
 
 
 def vm_hwm_mb(pid: int) -> float:
@@ -218,6 +227,7 @@ async def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
             if profiler:
                 profiler.enable()
             began = time.perf_counter()
+            cpu0, sb_cpu0 = cpu_seconds(os.getpid()), cpu_seconds(sb_pid)
             poller = asyncio.create_task(gw.run_poller(stop))
             queue = iter(range(n))
 
@@ -237,8 +247,10 @@ async def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
                     break
                 if poller.done():
                     poller.result()
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.2)
             done_at = time.perf_counter()
+            cpu = cpu_seconds(os.getpid()) - cpu0
+            sb_cpu = cpu_seconds(sb_pid) - sb_cpu0
             stop.set()
             await poller
             if profiler:
@@ -258,6 +270,8 @@ async def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
         "journal_entries": journal.entries,
         "accepted": accepted["accepted"],
         "distinct": accepted["distinct"],
+        "cpu_s": cpu,
+        "sandbox_cpu_s": sb_cpu,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "sandbox_rss_mb": sandbox_rss,
     }
@@ -280,12 +294,18 @@ async def accepted_uploads(sb: dict[str, str]) -> dict[str, int]:
 # -- driver ----------------------------------------------------------------------------------
 
 
-def child(spec: dict[str, Any]) -> dict[str, Any]:
+def child(spec: dict[str, Any], src: Path | None = None) -> dict[str, Any]:
+    """Run one scenario in a fresh process; ``src`` puts another demat tree first on the path
+    (for the gateway and for the sandbox it starts)."""
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
     proc = subprocess.run(
         [sys.executable, __file__, "--child", json.dumps(spec)],
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"scenario {spec} failed:\n{proc.stderr[-4000:]}")
@@ -298,7 +318,9 @@ def row(r: dict[str, Any]) -> str:
     return (
         f"{r['label']:<22} {r['store']:<10} {n:>6} {r['profiles']:>5} "
         f"{n / r['send_s']:>8.1f} {n / r['total_s']:>8.1f} {r['total_s']:>8.1f} "
-        f"{r['peak_rss_mb']:>8.0f} {r['sandbox_rss_mb']:>8.0f}  {'ok' if ok else 'FAILED ' + json.dumps(r['states'])}"
+        f"{r['cpu_s'] * 1000 / n:>7.1f} {r['sandbox_cpu_s'] * 1000 / n:>7.1f} "
+        f"{r['peak_rss_mb']:>8.0f} {r['sandbox_rss_mb']:>8.0f}  "
+        f"{'ok' if ok else 'FAILED ' + json.dumps(r['states'])}"
     )
 
 
@@ -315,6 +337,11 @@ def main() -> int:
     p.add_argument("--batch", type=int, default=100, help="poller batch (default 100)")
     p.add_argument("--concurrency", type=int, default=8, help="poller concurrency (default 8)")
     p.add_argument("--senders", type=int, default=4, help="concurrent send_* callers (default 4)")
+    p.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="another demat src/ tree: run each small scenario with it too, just before (not the yearly one)",
+    )
     p.add_argument("--profile", type=Path, help="write a cProfile of each gateway child in this directory")
     args = p.parse_args()
     if args.child:
@@ -372,6 +399,7 @@ def main() -> int:
     )
     header = (
         f"{'scenario':<22} {'store':<10} {'n':>6} {'profs':>5} {'send/s':>8} {'e2e/s':>8} {'wall s':>8} "
+        f"{'ms/tx':>7} {'sbx ms':>7} "
         f"{'RSS MiB':>8} {'sbx MiB':>8}  check"
     )
     print(header)
@@ -381,12 +409,16 @@ def main() -> int:
         spec = {**common, **spec}
         if args.profile:
             spec["profile"] = str(args.profile / f"{spec['flow']}-{spec['store']}-{spec['n']}.prof")
+        if args.baseline_src and spec["label"] != "yearly actes (agency)":
+            base = child(spec, args.baseline_src)
+            print(row({**base, "label": "  baseline"}), flush=True)
         r = child(spec)
         print(row(r), flush=True)
         failed |= not (r["acknowledged"] == r["n"] and r["journal_ok"] and r["accepted"] == r["n"])
     print(
         "send/s: send_* calls per second while the poller runs; e2e/s: transmissions acknowledged "
-        "per second of wall time (first send to last acknowledgement); RSS: peak of the gateway "
+        "per second of wall time (first send to last acknowledgement); ms/tx: CPU time of the gateway "
+        "process per transmission; sbx ms: the sandbox's; RSS: peak of the gateway "
         "process; sbx: peak of the sandbox process."
     )
     return 1 if failed else 0
