@@ -379,3 +379,31 @@ async def test_two_pollers_handle_each_transmission_exactly_once_sqlite(tmp_path
 
 async def test_two_pollers_poll_each_status_exactly_once_postgresql(pg_url: str) -> None:
     await _exactly_once(pg_url, 60, until=S.ACKNOWLEDGED)
+
+
+async def test_split_pollers_sender_hands_over_to_status_poller(store: Store, clock: Any) -> None:
+    (tid,) = await record(store, 1)
+    platform = Platform([Moved(S.ACKNOWLEDGED, "ack_received", remote_status=4)])
+    sender = Poller(store, platform, owner="sender", schedule=FAST, states={S.ACCEPTED})
+    watcher = Poller(store, platform, owner="watcher", schedule=FAST, states={S.SENT})
+    assert (await watcher.run_once()).acquired == 0
+    assert (await sender.run_once()).outcomes == Counter(moved=1)
+    assert (await store.get(tid)).next_attempt_at == clock.now + dt.timedelta(seconds=60)
+    clock.advance(60)
+    assert (await sender.run_once()).acquired == 0
+    assert (await watcher.run_once()).outcomes == Counter(moved=1)
+    assert (await store.get(tid)).state is S.ACKNOWLEDGED
+
+
+async def test_fatal_to_a_forbidden_state_fails_instead(store: Store, clock: Any) -> None:
+    (tid,) = await record(store, 1)
+    for to in (S.SENDING, S.SENT, S.ACKNOWLEDGED, S.CANCEL_REQUESTED):
+        await store.transition(tid, to, event="setup")
+
+    async def refuse(t: Transmission) -> PollOutcome:
+        return Fatal("annulation refusée", "CANCEL", state=S.REJECTED)  # not allowed from here
+
+    assert (await Poller(store, refuse, owner="p1").run_once()).outcomes == Counter(failed=1)
+    t = await store.get(tid)
+    assert (t.state, t.lease_owner) == (S.FAILED, None)
+    assert (await store.journal(tid))[-1].payload["requested_state"] == "rejected"

@@ -37,7 +37,7 @@ from typing import Any, Protocol
 
 from demat.errors import ConnectError, DematError, TLSError
 from demat.tracking.schedule import DEFAULT_SCHEDULE, Schedule, schedule_for
-from demat.tracking.states import IN_DOUBT, POLLED, IllegalTransition, State
+from demat.tracking.states import IN_DOUBT, POLLED, IllegalTransition, State, is_allowed
 from demat.tracking.store import KEEP, Clock, LeaseLost, NewDocument, Release, StaleState, Store, Transmission
 
 log = logging.getLogger("demat.tracking.poller")
@@ -146,10 +146,11 @@ def _after(now: dt.datetime, seconds: float) -> dt.datetime:
 class _Leases:
     """Leases held by one poller, renewed in the background while work is slow."""
 
-    def __init__(self, store: Store, owner: str, lease_seconds: float) -> None:
+    def __init__(self, store: Store, owner: str, lease_seconds: float, clock: Clock) -> None:
         self.store = store
         self.owner = owner
         self.lease_seconds = lease_seconds
+        self.clock = clock
         self.held: set[str] = set()
         self.pending: list[Release] = []  # bookkeeping-only releases, flushed in one commit
 
@@ -159,7 +160,7 @@ class _Leases:
             await asyncio.sleep(interval)
             if self.held:
                 try:
-                    await self.store.renew(set(self.held), self.owner, self.lease_seconds)
+                    await self.store.renew(set(self.held), self.owner, self.lease_seconds, now=self.clock())
                 except DematError as exc:  # the database hiccuped; the next beat retries
                     log.warning("lease renewal failed: %s", exc)
 
@@ -228,7 +229,7 @@ class Poller:
         report.acquired = len(leased)
         if not leased:
             return report
-        leases = _Leases(self.store, self.owner, self.lease_seconds)
+        leases = _Leases(self.store, self.owner, self.lease_seconds, self.clock)
         leases.held.update(t.id for t in leased)
         gate = asyncio.Semaphore(self.concurrency)
         beat = asyncio.create_task(leases.keep_alive())
@@ -316,7 +317,7 @@ class Poller:
         now = self.clock()
         if m.to in IN_DOUBT or m.to is State.ACCEPTED:
             next_at: dt.datetime | None = now
-        elif m.to in self.states:
+        elif m.to in POLLED:  # even if this poller does not poll it: another one may
             first = self._schedule(m.to).delay(0)
             next_at = None if first is None else _after(now, first)
         else:
@@ -337,6 +338,13 @@ class Poller:
         )
 
     async def _fail(self, t: Transmission, to: State, event: str, data: Mapping[str, Any]) -> None:
+        if not is_allowed(t.state, to):
+            # Fatal(REJECTED) from CANCEL_REQUESTED, say: fail it rather than keep a lease.
+            to, data = State.FAILED, {**data, "requested_state": to.value}
+        if not is_allowed(t.state, to):  # nothing to move to: stop polling, leave it to a person
+            log.error("%s: %s in state %s, polling stopped", t.id, event, t.state.value)
+            await self.store.release(t.id, self.owner, None, attempted=True, error=str(data.get("error")))
+            return
         await self.store.transition(
             t.id, to, event=event, data=data, expect=t.state, owner=self.owner, release=True, now=self.clock()
         )
