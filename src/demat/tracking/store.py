@@ -253,11 +253,15 @@ class _Opening:
 class _Group:
     """Write transactions sharing one database transaction and one commit (group commit).
 
-    A durable commit costs a disk flush, and the journal head (a lock on PostgreSQL, the write
-    lock on SQLite) is held until it is done, so writers queue behind each other's flushes.
-    While one write transaction runs, those that arrive join it: each runs in turn in its own
-    SAVEPOINT (an error undoes its writes only), then all wait for the one commit. Nobody
-    returns before the commit holding their writes succeeded.
+    A durable commit costs a disk flush, and SQLite's write lock is held until it is done, so
+    writers queue behind each other's flushes. While one write transaction runs, those that
+    arrive join it: each runs in turn in its own SAVEPOINT (an error undoes its writes only),
+    then all wait for the one commit. Nobody returns before the commit holding their writes
+    succeeded.
+
+    SQLite only: its single write lock, taken first (``BEGIN IMMEDIATE``), orders every writer.
+    On PostgreSQL a group would lock several rows and the journal head in arrival order, and
+    could deadlock with another process's transaction taking them in another order.
     """
 
     def __init__(self, conn: AsyncConnection) -> None:
@@ -284,7 +288,7 @@ class _Group:
 class Store:
     """Async access to the tracking database. Create it with :meth:`Store.open`."""
 
-    #: At most this many write transactions share one commit.
+    #: At most this many write transactions share one commit (SQLite; see :class:`_Group`).
     group_limit = 64
 
     def __init__(
@@ -298,6 +302,7 @@ class Store:
         # SQLite's busy handler, which sleeps in steps of milliseconds.
         self._write_gate = asyncio.Lock() if engine.dialect.name == "sqlite" else None
         self._group: _Group | None = None
+        self._group_limit = self.group_limit if self._write_gate is not None else 1
         self.clock = clock
 
     @property
@@ -364,7 +369,7 @@ class Store:
         several may share one commit (see :class:`_Group`)."""
         while True:
             group = self._group
-            if group is None or not group.open or group.members >= self.group_limit:
+            if group is None or not group.open or group.members >= self._group_limit:
                 break
             group.members += 1
             group.queued += 1
