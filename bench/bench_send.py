@@ -36,7 +36,10 @@ Usage::
 
 ``--postgres`` names a database to connect to for creating (and dropping) the temporary one;
 default ``$DEMAT_TEST_POSTGRES_URL`` or the local server; ``--stores sqlite`` skips PostgreSQL.
-``--profile DIR`` writes a cProfile of each gateway child there.
+``--profile DIR`` writes a cProfile of each gateway child there. A baseline tree for
+``--baseline-src`` (the bundled schemas must sit next to its ``src``)::
+
+    git archive <commit> src | tar -x -C /tmp/before && ln -s "$PWD/schemas" /tmp/before/schemas
 """
 
 from __future__ import annotations
@@ -309,7 +312,8 @@ def child(spec: dict[str, Any], src: Path | None = None) -> dict[str, Any]:
     )
     if proc.returncode != 0:
         raise RuntimeError(f"scenario {spec} failed:\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
 
 
 def row(r: dict[str, Any]) -> str:
