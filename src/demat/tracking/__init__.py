@@ -55,6 +55,7 @@ from demat.tracking.store import (
     Store,
     Transmission,
     database_url,
+    split_schema,
 )
 
 __all__ = [
@@ -104,5 +105,6 @@ __all__ = [
     "install_signal_handlers",
     "is_allowed",
     "reconcile",
+    "split_schema",
     "status_table",
 ]

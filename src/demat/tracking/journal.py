@@ -29,7 +29,10 @@ def format_instant(at: dt.datetime) -> str:
     """``at`` in UTC with microseconds and a ``Z``: the only time format hashed."""
     if at.tzinfo is None:
         raise ValueError("naive datetime in the journal")
-    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if at.tzinfo is not dt.UTC:
+        at = at.astimezone(dt.UTC)
+    # Same text as strftime("%Y-%m-%dT%H:%M:%S.%fZ"), several times faster (verification hot path).
+    return at.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def entry_hash(
