@@ -183,15 +183,72 @@ def settings_for(sb: dict[str, str], data_dir: Path, store_url: str | None, prof
     return Settings(data_dir=data_dir, store_url=store_url, profiles=chosen, platforms={"sandbox": account})
 
 
+def fast_schedule() -> Any:
+    """Poll again 10 ms after each step: the sandbox answers at once (delays at zero)."""
+    from demat.tracking import Schedule
+
+    return Schedule([(0.01, 1000)], jitter=0.0, error_base=0.05, error_cap=1.0)
+
+
+async def poller_process(cfg: dict[str, Any]) -> None:
+    """An extra poller process on the scenario's store and spool, until SIGTERM. Prints
+    ``READY <cpu seconds>`` once polling, then its CPU time and peak RSS as JSON at the end."""
+    import signal
+
+    from demat.gateway import Gateway
+
+    settings = settings_for(cfg["sandbox"], Path(cfg["data_dir"]), cfg["store_url"], cfg["profiles"])
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    options = {"batch": cfg["batch"], "concurrency": cfg["concurrency"]}
+    async with Gateway.open(settings, schedule=fast_schedule(), **options) as gw:
+        gw.poller.idle_seconds = 0.02
+        print(f"READY {cpu_seconds(os.getpid())}", flush=True)
+        await gw.run_poller(stop)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"cpu_s": cpu_seconds(os.getpid()), "peak_rss_mb": rss}), flush=True)
+
+
+@contextlib.asynccontextmanager
+async def extra_pollers(cfg: dict[str, Any], count: int) -> AsyncIterator[list[dict[str, float]]]:
+    """``count`` poller processes; yields a list filled, on exit, with each one's CPU (from
+    READY on) and peak RSS."""
+    procs = []
+    stats: list[dict[str, float]] = []
+    ready: list[float] = []
+    try:
+        for _ in range(count):
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, __file__, "--poller-child", json.dumps(cfg), stdout=asyncio.subprocess.PIPE
+            )
+            procs.append(proc)
+        for proc in procs:
+            assert proc.stdout is not None
+            line = (await proc.stdout.readline()).decode()
+            if not line.startswith("READY"):
+                raise RuntimeError(f"poller process did not start: {line!r}")
+            ready.append(float(line.split()[1]))
+        yield stats
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.terminate()
+        for proc, cpu0 in zip(procs, ready, strict=False):
+            out, _ = await proc.communicate()
+            with contextlib.suppress(ValueError, IndexError):
+                last = json.loads(out.decode().strip().splitlines()[-1])
+                stats.append({"cpu_s": last["cpu_s"] - cpu0, "peak_rss_mb": last["peak_rss_mb"]})
+
+
 async def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
     """One gateway process: send ``spec['n']`` documents, wait until all are settled, check."""
     from demat.actes.model import Acte, ActeDocument
     from demat.demo import demo_pes
     from demat.gateway import Gateway
-    from demat.tracking import SETTLED, Schedule, State
+    from demat.tracking import SETTLED, State
 
     flow, n, profiles = spec["flow"], spec["n"], spec["profiles"]
-    fast = Schedule([(0.01, 1000)], jitter=0.0, error_base=0.05, error_cap=1.0)
+    fast = fast_schedule()
     today = dt.date.today()
 
     # Inputs are made before the clock starts: a connector hands the gateway ready documents.
@@ -225,6 +282,15 @@ async def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
                 Gateway.open(settings, schedule=fast, batch=spec["batch"], concurrency=spec["concurrency"])
             )
             gw.poller.idle_seconds = 0.02
+            cfg = {
+                "sandbox": sb,
+                "data_dir": str(settings.data_dir),
+                "store_url": store_url,
+                "profiles": profiles,
+                "batch": spec["batch"],
+                "concurrency": spec["concurrency"],
+            }
+            others = await stack.enter_async_context(extra_pollers(cfg, spec.get("pollers", 0)))
             stop = asyncio.Event()
             profiler = cProfile.Profile() if spec.get("profile") else None
             if profiler:
@@ -261,6 +327,8 @@ async def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
                 profiler.dump_stats(spec["profile"])
             journal = await gw.store.verify_journal()
             sandbox_rss = vm_hwm_mb(sb_pid)
+        # The extra pollers have stopped (their CPU includes their last idle cycles).
+        cpu += sum(o["cpu_s"] for o in others)
         # Exactly once: ask the sandbox what it accepted.
         accepted = await accepted_uploads(sb)
     return {
@@ -276,6 +344,7 @@ async def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
         "cpu_s": cpu,
         "sandbox_cpu_s": sb_cpu,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "poller_rss_mb": max((o["peak_rss_mb"] for o in others), default=0.0),
         "sandbox_rss_mb": sandbox_rss,
     }
 
@@ -318,12 +387,15 @@ def child(spec: dict[str, Any], src: Path | None = None) -> dict[str, Any]:
 
 def row(r: dict[str, Any]) -> str:
     n = r["n"]
+    rss = f"{r['peak_rss_mb']:.0f}"
+    if r.get("poller_rss_mb"):
+        rss += f"/{r['poller_rss_mb']:.0f}"
     ok = r["acknowledged"] == n and r["journal_ok"] and r["accepted"] == n and r["distinct"] == n
     return (
         f"{r['label']:<22} {r['store']:<10} {n:>6} {r['profiles']:>5} "
         f"{n / r['send_s']:>8.1f} {n / r['total_s']:>8.1f} {r['total_s']:>8.1f} "
         f"{r['cpu_s'] * 1000 / n:>7.1f} {r['sandbox_cpu_s'] * 1000 / n:>7.1f} "
-        f"{r['peak_rss_mb']:>8.0f} {r['sandbox_rss_mb']:>8.0f}  "
+        f"{rss:>8} {r['sandbox_rss_mb']:>8.0f}  "
         f"{'ok' if ok else 'FAILED ' + json.dumps(r['states'])}"
     )
 
@@ -331,6 +403,7 @@ def row(r: dict[str, Any]) -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--poller-child", help=argparse.SUPPRESS)
     p.add_argument("--scale", type=float, default=1.0, help="share of every volume (default 1)")
     p.add_argument("--pes", type=int, default=1000, help="small PES per run (default 1000)")
     p.add_argument("--actes", type=int, default=1000, help="small actes per run (default 1000)")
@@ -342,12 +415,21 @@ def main() -> int:
     p.add_argument("--concurrency", type=int, default=8, help="poller concurrency (default 8)")
     p.add_argument("--senders", type=int, default=4, help="concurrent send_* callers (default 4)")
     p.add_argument(
+        "--pollers",
+        type=int,
+        default=0,
+        help="extra poller processes on the same store and spool (default 0: the gateway process only)",
+    )
+    p.add_argument(
         "--baseline-src",
         type=Path,
         help="another demat src/ tree: run each small scenario with it too, just before (not the yearly one)",
     )
     p.add_argument("--profile", type=Path, help="write a cProfile of each gateway child in this directory")
     args = p.parse_args()
+    if args.poller_child:
+        asyncio.run(poller_process(json.loads(args.poller_child)))
+        return 0
     if args.child:
         print(json.dumps(asyncio.run(run_scenario(json.loads(args.child)))))
         return 0
@@ -360,6 +442,7 @@ def main() -> int:
         "batch": args.batch,
         "concurrency": args.concurrency,
         "senders": args.senders,
+        "pollers": args.pollers,
     }
     specs: list[dict[str, Any]] = []
     for store in stores:
@@ -399,6 +482,7 @@ def main() -> int:
     print(
         f"gateway end to end through `demat sandbox` (separate process, delays 0); "
         f"poller batch {args.batch}, concurrency {args.concurrency}; {args.senders} concurrent senders; "
+        f"{args.pollers} extra poller process(es); "
         f"{os.cpu_count()} cores"
     )
     header = (
@@ -422,8 +506,8 @@ def main() -> int:
     print(
         "send/s: send_* calls per second while the poller runs; e2e/s: transmissions acknowledged "
         "per second of wall time (first send to last acknowledgement); ms/tx: CPU time of the gateway "
-        "process per transmission; sbx ms: the sandbox's; RSS: peak of the gateway "
-        "process; sbx: peak of the sandbox process."
+        "process(es) per transmission; sbx ms: the sandbox's; RSS: peak of the gateway process "
+        "(/ of the largest extra poller process); sbx: peak of the sandbox process."
     )
     return 1 if failed else 0
 
