@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     #: Polling stages, ``[every_seconds, times]``; the last may omit ``times`` (for ever).
     #: Default as Pastell: every minute 10 times, every 10 minutes 6 times, then hourly.
     poll_schedule: list[tuple[float, int | None]] = [(60, 10), (600, 6), (3600, None)]
+    #: Seconds a poller holds a transmission; after a crash, another takes it over when it expires.
+    lease_seconds: float = 120.0
+    #: Transmissions leased per poll cycle, and handled at once.
+    poll_batch: int = 100
+    poll_concurrency: int = 8
 
     @classmethod
     def settings_customise_sources(

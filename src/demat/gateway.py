@@ -219,6 +219,9 @@ class Gateway:
         platforms = PlatformSet(settings, clients)
         registry = SchemaRegistry(official_dirs=[settings.schemas_dir]) if settings.schemas_dir else None
         options.setdefault("schedule", Schedule(settings.poll_schedule))
+        options.setdefault("lease_seconds", settings.lease_seconds)
+        options.setdefault("batch", settings.poll_batch)
+        options.setdefault("concurrency", settings.poll_concurrency)
         async with Store.open(url) as store:
             gateway = cls(
                 settings,

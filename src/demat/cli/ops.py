@@ -341,6 +341,9 @@ data_dir = ".demat"
 # schemas_dir = "/opt/schemas"
 # Polling of acknowledgements, [seconds, times] stages (default: 60s x10, 600s x6, then hourly):
 # poll_schedule = [[60, 10], [600, 6], [3600]]
+# lease_seconds = 120     # a crashed poller's work is taken over after this
+# poll_batch = 100
+# poll_concurrency = 8
 
 # One block per tiers de télétransmission account.
 [platforms.s2low]
