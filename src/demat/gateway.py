@@ -27,7 +27,7 @@ from demat.actes.model import Acte, ActeDocument, ActesIdentity
 from demat.config import Profile, Settings
 from demat.errors import ConfigError, DematError, RemoteRejected, ValidationError
 from demat.pes.ack import read_acquit
-from demat.pes.inspect import PesInfo, check_identity, inspect_pes
+from demat.pes.inspect import PesInfo, check_identity
 from demat.pes.validate import ValidationReport, validate_pes
 from demat.spool import Spool
 from demat.tracking import (
@@ -266,8 +266,12 @@ class Gateway:
         target: Path | bytes = path if path is not None else data  # type: ignore[assignment]
 
         def check() -> tuple[PesInfo, ValidationReport]:
-            # One worker-thread hop for the whole check (each hop costs the event loop a wake-up).
-            info = inspect_pes(target)
+            # One pass over the file (validation reads the header and bordereaux as it goes), in
+            # one worker-thread hop (each hop costs the event loop a wake-up).
+            report = validate_pes(target, registry=self.registry)
+            info = report.info
+            if info is None:  # not readable as a PES at all: the report says why
+                return PesInfo(file=label), report
             info.file = label
             check_identity(
                 info,
@@ -277,7 +281,7 @@ class Gateway:
                 cod_col=prof.cod_col,
                 cod_bud=prof.cod_bud,
             )
-            return info, validate_pes(target, registry=self.registry)
+            return info, report
 
         info, report = await asyncio.to_thread(check)
         if not report.valid:
