@@ -99,6 +99,29 @@ def test_send_wait_status_ack_and_journal(workdir: Path) -> None:
     }
 
 
+def test_send_an_acte_described_in_toml(workdir: Path) -> None:
+    from demat.demo import DEMO_PDF
+
+    (workdir / "deliberation.pdf").write_bytes(DEMO_PDF)
+    (workdir / "acte.toml").write_text(
+        """
+[acte]
+nature = "DE"
+numero = "CLI2024_01"
+date = 2024-05-07
+objet = "Tarifs de la cantine scolaire"
+matieres = "5.2"
+classification_date = 2024-01-15
+document = { path = "deliberation.pdf", typology = "99_DE" }
+"""
+    )
+    sent = run("send", "acte.toml", "--profile", "ville", "--wait", "--json", cwd=workdir)
+    assert sent.returncode == 0, sent.stderr
+    lines = [json.loads(x) for x in sent.stdout.splitlines()]
+    assert lines[0]["flow"] == "actes"
+    assert lines[-1]["state"] == "acknowledged"
+
+
 def test_send_refuses_wrong_collectivite_and_unknown_profile(workdir: Path) -> None:
     (workdir / "other.xml").write_bytes(demo_pes(None, seed=903, siret="21750001600019"))
     refused = run("send", "other.xml", "--profile", "ville", cwd=workdir)
