@@ -58,6 +58,7 @@ from demat.transport import (
     HeliosPlatform,
     Lookup,
     S2lowClient,
+    SubmitResult,
     tls_from_account,
 )
 from demat.transport.acte_fields import submission_from_acte
@@ -134,6 +135,21 @@ def _sha1_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+async def _submitted(submission: Awaitable[SubmitResult]) -> PollOutcome:
+    """What a submission's answer means for the transmission. Other errors propagate: the
+    poller decides whether the platform may have got the document (see demat.tracking.poller)."""
+    try:
+        result = await submission
+    except DuplicateSubmission as dup:
+        # The platform holds these very bytes: track that transaction rather than fail.
+        if dup.existing_id:
+            return Moved(State.SENT, event="already_on_platform", remote_id=dup.existing_id)
+        return Moved(State.REJECTED, event="refused_duplicate", data={"message": dup.message})
+    except RemoteRejected as exc:
+        return Moved(State.REJECTED, event="refused_by_platform", data={"message": exc.message})
+    return Moved(State.SENT, event="sent", remote_id=result.remote_id)
 
 
 def _letter_types(data: bytes) -> tuple[str, ...]:
@@ -446,15 +462,7 @@ class Gateway:
         path = self.spool.path(t.digest)
         if not path.is_file():
             return Fatal("le document n'est plus dans le dépôt local", code="SPOOL_MISSING")
-        try:
-            result = await self.platforms.helios(prof).submit_pes(t.name, path)
-        except DuplicateSubmission as dup:
-            if dup.existing_id:
-                return Moved(State.SENT, event="already_on_platform", remote_id=dup.existing_id)
-            return Moved(State.REJECTED, event="refused_duplicate", data={"message": dup.message})
-        except RemoteRejected as exc:
-            return Moved(State.REJECTED, event="refused_by_platform", data={"message": exc.message})
-        return Moved(State.SENT, event="sent", remote_id=result.remote_id)
+        return await _submitted(self.platforms.helios(prof).submit_pes(t.name, path))
 
     async def _submit_acte(self, prof: Profile, t: Transmission) -> PollOutcome:
         try:
@@ -463,15 +471,7 @@ class Gateway:
             return Fatal(f"description de l'acte illisible : {exc}", code="SPOOL_MISSING")
         if any(not Path(str(d.content)).is_file() for d in acte.documents):
             return Fatal("un document de l'acte n'est plus dans le dépôt local", code="SPOOL_MISSING")
-        try:
-            result = await self.platforms.actes(prof).submit_acte(submission_from_acte(acte))
-        except DuplicateSubmission as dup:
-            if dup.existing_id:
-                return Moved(State.SENT, event="already_on_platform", remote_id=dup.existing_id)
-            return Moved(State.REJECTED, event="refused_duplicate", data={"message": dup.message})
-        except RemoteRejected as exc:
-            return Moved(State.REJECTED, event="refused_by_platform", data={"message": exc.message})
-        return Moved(State.SENT, event="sent", remote_id=result.remote_id)
+        return await _submitted(self.platforms.actes(prof).submit_acte(submission_from_acte(acte)))
 
     async def _poll_pes(self, prof: Profile, t: Transmission) -> PollOutcome:
         assert t.remote_id is not None

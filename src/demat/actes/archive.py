@@ -33,6 +33,7 @@ from demat.actes.read import (
 from demat.actes.rules import Finding, Severity
 from demat.errors import PackagingError
 from demat.xml.safe import Limits as XMLLimits
+from demat.xml.safe import Prepend
 
 _CHUNK = 1 << 20
 
@@ -198,27 +199,10 @@ def _open_source(
 
 def _decompressed(raw: IO[bytes], name: str | None) -> IO[bytes]:
     peek = raw.read(2)
-    rest = io.BufferedReader(_Prepended(peek, raw))
+    rest = io.BufferedReader(Prepend(peek, raw))
     if peek == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=rest, mode="rb")  # type: ignore[return-value]
     return rest  # a plain tar is tolerated
-
-
-class _Prepended(io.RawIOBase):
-    def __init__(self, first: bytes, rest: IO[bytes]) -> None:
-        self._first = first
-        self._rest = rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._first:
-            out, self._first = self._first[: len(buffer)], self._first[len(buffer) :]
-        else:
-            out = self._rest.read(len(buffer))
-        buffer[: len(out)] = out
-        return len(out)
 
 
 def _write_new(directory: Path, name: str) -> IO[bytes]:

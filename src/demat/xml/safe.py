@@ -210,7 +210,7 @@ def open_checked(source: Source, limits: Limits = DEFAULT_LIMITS) -> tuple[IO[by
         owned = False
     first = raw.read(_PROLOG_SCAN)
     check_prolog(first, name)
-    capped = _CappedReader(_Prepend(first, raw), limits.max_bytes, name)  # type: ignore[arg-type]
+    capped = _CappedReader(Prepend(first, raw), limits.max_bytes, name)  # type: ignore[arg-type]
     stream = io.BufferedReader(capped, buffer_size=1 << 20)
     if owned:
         # Closing the buffered stream must close the file underneath.
@@ -218,7 +218,9 @@ def open_checked(source: Source, limits: Limits = DEFAULT_LIMITS) -> tuple[IO[by
     return stream, name, owned
 
 
-class _Prepend(io.RawIOBase):
+class Prepend(io.RawIOBase):
+    """A raw stream that yields ``first`` then the rest of ``rest`` (after peeking at a head)."""
+
     def __init__(self, first: bytes, rest: IO[bytes]) -> None:
         self._first = first
         self._rest = rest
