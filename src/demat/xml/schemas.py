@@ -160,6 +160,7 @@ class SchemaRegistry:
     official_dirs: list[Path] = field(default_factory=list)
     bundled_dir: Path | None = None
     _cache: dict[Path, etree.XMLSchema] = field(default_factory=dict, repr=False)
+    _sets: list[SchemaSet] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -167,14 +168,24 @@ class SchemaRegistry:
             self.official_dirs = [Path(p) for p in os.environ["DEMAT_SCHEMAS_DIR"].split(os.pathsep) if p]
 
     def sets(self, family: str | None = None) -> list[SchemaSet]:
-        """Every known set, bundled first, each group newest first."""
-        everything = discover_bundled(self.bundled_dir)
-        for d in self.official_dirs:
-            everything += discover_official(Path(d))
+        """Every known set, bundled first, each group newest first (folders scanned once; see
+        :meth:`refresh`)."""
+        everything = self._sets
+        if everything is None:
+            everything = discover_bundled(self.bundled_dir)
+            for d in self.official_dirs:
+                everything += discover_official(Path(d))
+            self._sets = everything
         chosen = [s for s in everything if family is None or s.family == family]
         return sorted(
             chosen, key=lambda s: (s.origin != "bundled", tuple(-x for x in _version_key(s.version)))
         )
+
+    def refresh(self) -> None:
+        """Forget what was found and compiled (after installing a new official set)."""
+        with self._lock:
+            self._sets = None
+            self._cache.clear()
 
     def find(
         self, family: str, kind: str, version: str | None = None, origin: str | None = None
