@@ -163,8 +163,6 @@ class SignatureReport:
         }
 
 
-
-
 def node_path(el: Any) -> str:
     """``/PES_Aller/PES_DepenseAller/Bordereau[2]`` (see :func:`demat.xml.safe.element_path`)."""
     return element_path(el)
