@@ -526,12 +526,7 @@ class Store:
         c = t.transmissions.c
         async with self._write() as conn:
             latest = (
-                await conn.execute(
-                    select(t.transmissions)
-                    .where(c.profile == profile, c.flow == flow, c.digest == digest)
-                    .order_by(c.generation.desc())
-                    .limit(1)
-                )
+                await conn.execute(_latest(c.profile == profile, c.flow == flow, c.digest == digest))
             ).first()
             if latest is not None and not force:
                 return Transmission._from_row(latest), False
@@ -753,12 +748,7 @@ class Store:
         c = t.transmissions.c
         async with self._read() as conn:
             row = (
-                await conn.execute(
-                    select(t.transmissions)
-                    .where(c.profile == profile, c.flow == flow, c.digest == digest)
-                    .order_by(c.generation.desc())
-                    .limit(1)
-                )
+                await conn.execute(_latest(c.profile == profile, c.flow == flow, c.digest == digest))
             ).first()
         return None if row is None else Transmission._from_row(row)
 
@@ -766,14 +756,7 @@ class Store:
         """The transmission the platform knows as ``remote_id`` in ``flow``, if any (indexed)."""
         c = t.transmissions.c
         async with self._read() as conn:
-            row = (
-                await conn.execute(
-                    select(t.transmissions)
-                    .where(c.flow == flow, c.remote_id == remote_id)
-                    .order_by(c.generation.desc())
-                    .limit(1)
-                )
-            ).first()
+            row = (await conn.execute(_latest(c.flow == flow, c.remote_id == remote_id))).first()
         return None if row is None else Transmission._from_row(row)
 
     async def list(
@@ -1040,6 +1023,12 @@ class Store:
                 code=f"JOURNAL_{first.kind.upper()}",
             )
         return report
+
+
+def _latest(*where: Any) -> Any:
+    """The latest generation of the transmissions matching ``where`` (a resend is a new generation)."""
+    c = t.transmissions.c
+    return select(t.transmissions).where(*where).order_by(c.generation.desc()).limit(1)
 
 
 def _document(row: Row[Any]) -> Document:
