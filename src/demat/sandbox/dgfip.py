@@ -52,10 +52,14 @@ class PesFacts:
     info: PesInfo
 
 
-def s2low_checks(path: Path, filename: str) -> PesFacts:
-    """S²LOW's checks before queueing; raises :class:`PesRefused` with S²LOW's kind of message."""
-    with path.open("rb") as fh:
-        head = fh.read(50)
+def s2low_checks(path: Path | bytes, filename: str) -> PesFacts:
+    """S²LOW's checks before queueing (the file, or its bytes); raises :class:`PesRefused` with
+    S²LOW's kind of message."""
+    if isinstance(path, bytes):
+        head = path[:50]
+    else:
+        with path.open("rb") as fh:
+            head = fh.read(50)
     if b"iso-8859-1" not in head.lower():
         raise PesRefused(
             "Le fichier PES doit être encodé en ISO-8859-1 (déclaration absente des 50 premiers caractères)"
@@ -79,7 +83,7 @@ def s2low_checks(path: Path, filename: str) -> PesFacts:
     return PesFacts(info.nom_fic, cod_col, id_coll, info)
 
 
-def _check_signatures(path: Path) -> None:
+def _check_signatures(path: Path | bytes) -> None:
     """S²LOW verifies a signed PES (xmlsec1 there, demat's verifier here) and the signing
     certificate at the signing date; the trust chain and the policy are the DGFiP's business."""
     report = verify_pes(path)

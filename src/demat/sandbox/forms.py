@@ -1,16 +1,29 @@
-"""Streaming multipart/form-data reading for the sandbox (uploads go to disk, never to memory)."""
+"""Streaming multipart/form-data reading for the sandbox.
+
+A file part is hashed as it streams in. Small parts (up to ``memory_limit`` bytes, 1 MiB by
+default) stay in memory; a larger one is spilled to a file in the spool directory as soon as it
+exceeds the limit, so a 150 MB upload never sits in memory. The part headers are parsed once
+each (identical headers, e.g. ``form-data; name="api"``, are parsed once per process).
+"""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, hdrs, web
+from aiohttp.helpers import parse_mimetype
+from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 
 _CHUNK = 1 << 16
 _MAX_FIELD = 64 * 1024
+#: File parts up to this size stay in memory (larger ones go to the spool directory).
+MEMORY_LIMIT = 1 << 20
 
 
 class UploadTooLarge(Exception):
@@ -19,18 +32,42 @@ class UploadTooLarge(Exception):
 
 @dataclass(frozen=True)
 class Upload:
-    """One file part written to the spool directory."""
+    """One file part: in memory (``data``) when small, else written to ``path`` in the spool."""
 
     field: str
     filename: str
     content_type: str
-    path: Path
+    path: Path | None
     size: int
     sha1: str
+    data: bytes | None = None
+
+    @property
+    def content(self) -> bytes | Path:
+        """The bytes, or the file holding them."""
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        return self.path
 
     def head(self, n: int = 64) -> bytes:
+        if self.data is not None:
+            return self.data[:n]
+        assert self.path is not None
         with self.path.open("rb") as fh:
             return fh.read(n)
+
+    def save_as(self, target: Path) -> None:
+        """Keep the part as ``target`` (moved there when it is already a file)."""
+        if self.data is not None:
+            target.write_bytes(self.data)
+        else:
+            assert self.path is not None
+            shutil.move(self.path, target)
+
+    def discard(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -55,13 +92,33 @@ class Form:
     def discard(self) -> None:
         for ups in self.files.values():
             for u in ups:
-                u.path.unlink(missing_ok=True)
+                u.discard()
 
 
-async def read_form(request: web.Request, spool: Path, max_bytes: int) -> Form:
-    """Read a form body: urlencoded into fields, multipart streamed with file parts to ``spool``."""
+@functools.lru_cache(maxsize=256)
+def _disposition(header: str | None) -> tuple[str | None, str | None]:
+    """(name, filename) of a part's Content-Disposition, as aiohttp's ``BodyPartReader.name``
+    and ``.filename`` read it (each of those parses the header again, and slowly)."""
+    _, params = parse_content_disposition(header)
+    return content_disposition_filename(params, "name"), content_disposition_filename(params, "filename")
+
+
+def _mime(request: web.Request) -> str:
+    """``request.content_type`` without its email-parser cost (multipart boundaries differ per
+    request, so aiohttp's cache of it never hits)."""
+    m = parse_mimetype(request.headers.get(hdrs.CONTENT_TYPE, ""))
+    return f"{m.type}/{m.subtype}" if m.type else ""
+
+
+async def read_form(
+    request: web.Request, spool: Path, max_bytes: int, *, memory_limit: int | None = None
+) -> Form:
+    """Read a form body: urlencoded into fields, multipart streamed (file parts over
+    ``memory_limit`` bytes, default :data:`MEMORY_LIMIT`, to ``spool``)."""
+    if memory_limit is None:
+        memory_limit = MEMORY_LIMIT
     form = Form()
-    if request.content_type != "multipart/form-data":
+    if _mime(request) != "multipart/form-data":
         data = await request.post()
         for key, value in data.items():
             form.fields.setdefault(key, []).append(str(value))
@@ -73,38 +130,57 @@ async def read_form(request: web.Request, spool: Path, max_bytes: int) -> Form:
             part = await reader.next()
             if part is None:
                 break
-            if not isinstance(part, BodyPartReader) or not part.name:
+            if not isinstance(part, BodyPartReader):
                 continue
-            if part.filename is None:
+            name, filename = _disposition(part.headers.get(hdrs.CONTENT_DISPOSITION))
+            if not name:
+                continue
+            if filename is None:
                 raw = await part.read()
                 if len(raw) > _MAX_FIELD:
-                    raise UploadTooLarge(f"champ {part.name} trop long")
-                form.fields.setdefault(part.name, []).append(_decode(raw, part.get_charset("utf-8")))
+                    raise UploadTooLarge(f"champ {name} trop long")
+                form.fields.setdefault(name, []).append(_decode(raw, part.get_charset("utf-8")))
                 continue
-            target = spool / uuid.uuid4().hex
             h = hashlib.sha1()  # noqa: S324 - S²LOW's duplicate key
             size = 0
+            chunks: list[bytes] = []
+            target: Path | None = None
+            out: IO[bytes] | None = None
             try:
-                with target.open("wb") as out:
-                    while chunk := await part.read_chunk(_CHUNK):
-                        size += len(chunk)
-                        total += len(chunk)
-                        if total > max_bytes:
-                            raise UploadTooLarge(f"envoi de plus de {max_bytes} octets")
-                        h.update(chunk)
+                while chunk := await part.read_chunk(_CHUNK):
+                    size += len(chunk)
+                    total += len(chunk)
+                    if total > max_bytes:
+                        raise UploadTooLarge(f"envoi de plus de {max_bytes} octets")
+                    h.update(chunk)
+                    if out is not None:
                         out.write(chunk)
+                    elif size > memory_limit:
+                        target = spool / uuid.uuid4().hex
+                        out = target.open("wb")
+                        out.writelines(chunks)
+                        out.write(chunk)
+                        chunks = []
+                    else:
+                        chunks.append(chunk)
+                if out is not None:
+                    out.close()
             except BaseException:
-                target.unlink(missing_ok=True)
+                if out is not None:
+                    out.close()
+                if target is not None:
+                    target.unlink(missing_ok=True)
                 raise
             upload = Upload(
-                part.name,
-                part.filename,
-                part.headers.get("Content-Type", "application/octet-stream"),
+                name,
+                filename,
+                part.headers.get(hdrs.CONTENT_TYPE, "application/octet-stream"),
                 target,
                 size,
                 h.hexdigest(),
+                None if target is not None else b"".join(chunks),
             )
-            form.files.setdefault(part.name, []).append(upload)
+            form.files.setdefault(name, []).append(upload)
     except BaseException:
         form.discard()
         raise

@@ -18,7 +18,6 @@ import datetime as dt
 import hashlib
 import random
 import secrets
-import shutil
 import ssl
 import tempfile
 import time
@@ -33,7 +32,7 @@ from demat.sandbox import dgfip, prefecture, tls_alerts
 from demat.sandbox.config import SandboxConfig
 from demat.sandbox.forms import UploadTooLarge, read_form
 from demat.sandbox.pki import SandboxPKI
-from demat.sandbox.state import ActesTx, Blobs, HeliosTx, Receipt, RetourFile, State, load_state, save_state
+from demat.sandbox.state import ActesTx, Blobs, Changed, HeliosTx, Receipt, RetourFile, State, StateFile
 from demat.transport.tls import server_context
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -82,8 +81,8 @@ class SandboxApp:
         self.blobs = Blobs(workdir / "blobs")
         self.spool = workdir / "spool"
         self.spool.mkdir(parents=True, exist_ok=True)
-        self.state_path = workdir / "state.json" if config.directory is not None else None
-        self.state = load_state(self.state_path) if self.state_path else State()
+        self.state_file = StateFile(workdir) if config.directory is not None else None
+        self.state = self.state_file.load() if self.state_file else State()
         self.rng = random.Random(config.faults.seed)
         self.faults_injected = 0
         self._lock = asyncio.Lock()
@@ -97,14 +96,17 @@ class SandboxApp:
     def today(self) -> dt.date:
         return self.config.today or dt.date.today()
 
-    def save(self) -> None:
-        if self.state_path is not None:
-            save_state(self.state, self.state_path)
+    def save(self, *changed: Changed) -> None:
+        """Persist a change: the objects it created or modified (one journal line)."""
+        if self.state_file is not None:
+            self.state_file.append(self.state, changed)
 
     def receipt(
         self, endpoint: str, form_sha1: str, size: int, filename: str, outcome: str, **kw: Any
-    ) -> None:
-        self.state.receipts.append(Receipt(endpoint, form_sha1, size, filename, outcome, **kw))
+    ) -> Receipt:
+        r = Receipt(endpoint, form_sha1, size, filename, outcome, **kw)
+        self.state.receipts.append(r)
+        return r
 
     def build(self) -> web.Application:
         app = web.Application(
@@ -217,26 +219,25 @@ class SandboxApp:
 
         def refuse(message: str, outcome: str = "rejected") -> web.Response:
             form.discard()
-            self.receipt(endpoint, upload.sha1, upload.size, upload.filename, outcome, message=message)
-            self.save()
+            self.save(
+                self.receipt(endpoint, upload.sha1, upload.size, upload.filename, outcome, message=message)
+            )
             return _xml(f"<import><id/><resultat>KO</resultat><message>{_e(message)}</message></import>")
 
         async with self._lock:
-            if any(t.sha1 == upload.sha1 for t in self.state.helios.values()):
+            if self.state.helios_with_sha1(upload.sha1) is not None:
                 return refuse("doublon détecté. Ce fichier a déjà été posté", "duplicate")
             try:
-                facts = await asyncio.to_thread(dgfip.s2low_checks, upload.path, upload.filename)
+                facts = await asyncio.to_thread(dgfip.s2low_checks, upload.content, upload.filename)
             except dgfip.PesRefused as exc:
                 return refuse(str(exc))
-            if any(
-                t.nom_fic == facts.nom_fic and t.cod_col == facts.cod_col for t in self.state.helios.values()
-            ):
+            if self.state.helios_named(facts.nom_fic, facts.cod_col) is not None:
                 return refuse(
                     f"Le nom de fichier {facts.nom_fic} a déjà été utilisé (doublon détecté)", "duplicate"
                 )
             tx_id = self.state.new_id()
             blob = f"helios-{tx_id}.xml"
-            shutil.move(upload.path, self.blobs.path(blob))
+            upload.save_as(self.blobs.path(blob))
             tx = HeliosTx(
                 tx_id,
                 upload.filename,
@@ -247,11 +248,11 @@ class SandboxApp:
                 blob,
                 time.time(),
             )
-            self.state.helios[tx_id] = tx
-            self.receipt(
+            self.state.add_helios(tx)
+            receipt = self.receipt(
                 endpoint, upload.sha1, upload.size, upload.filename, "accepted", transaction_id=tx_id
             )
-            self.save()
+            self.save(tx, receipt)
         # S²LOW answers now; the "DGFiP" judges the file in the background, off the event loop.
         self._judging[tx_id] = asyncio.create_task(self._judge_helios(tx, facts))
         return _xml(
@@ -269,7 +270,7 @@ class SandboxApp:
             tx.message = f"Erreur lors du traitement : {exc}"
         finally:
             self._judging.pop(tx.id, None)
-        self.save()
+        self.save(tx)
 
     def resume(self) -> None:
         """Judge again the PES whose verdict was lost when an earlier run stopped (``--dir``)."""
@@ -333,7 +334,7 @@ class SandboxApp:
         if r is None:
             return _xml("<change><resultat>KO</resultat><message>PES_Retour inconnu</message></change>")
         r.read = True
-        self.save()
+        self.save(r)
         return _xml("<change><resultat>OK</resultat><message/></change>")
 
     # -- ACTES ------------------------------------------------------------------------------
@@ -353,10 +354,9 @@ class SandboxApp:
         size, name = form.total_size, acte_file.filename if acte_file else ""
         async with self._lock:
             number = form.get("number")
-            if any(t.type == 1 and t.number == number for t in self.state.actes.values()):
+            if self.state.acte_numbered(number) is not None:
                 form.discard()
-                self.receipt("actes", sha1, size, name, "duplicate", message=number)
-                self.save()
+                self.save(self.receipt("actes", sha1, size, name, "duplicate", message=number))
                 return _ko(f"Le numéro de l'acte {number} est déjà utilisé (doublon)")
             tx_id = self.state.new_id()
             archive = self.blobs.path(f"actes-{tx_id}.tar.gz")
@@ -365,22 +365,21 @@ class SandboxApp:
             except prefecture.ActeRefused as exc:
                 form.discard()
                 archive.unlink(missing_ok=True)
-                self.receipt("actes", sha1, size, name, "rejected", message=str(exc))
-                self.save()
+                self.save(self.receipt("actes", sha1, size, name, "rejected", message=str(exc)))
                 return _ko(str(exc))
             tx = ActesTx(
                 tx_id, 1, time.time(), number=number, nature=received.nature, subject=received.subject
             )
             tx.package_blob = archive.name
-            self.state.actes[tx_id] = tx
-            self.receipt("actes", sha1, size, name, "accepted", transaction_id=tx_id)
+            receipt = self.receipt("actes", sha1, size, name, "accepted", transaction_id=tx_id)
             verdict = received.verdict
             tx.final_status = 4 if verdict.id_acte else -1
             tx.unique_id = verdict.id_acte
             tx.message = verdict.message
             tx.reply_blob = self.blobs.put(f"actes-{tx_id}-reply.xml", verdict.reply)
+            self.state.add_actes(tx)
             form.discard()
-            self.save()
+            self.save(tx, receipt)
         return _text(f"OK\n{tx_id}")
 
     def _find_acte(self, request: web.Request) -> ActesTx | None:
@@ -411,7 +410,7 @@ class SandboxApp:
         if original is not None and original.status_override != 0:
             # Sandbox choice: once the ARAnnulation is in, the cancelled acte shows status 0.
             original.status_override = 0
-            self.save()
+            self.save(original)
 
     async def actes_cancel(self, request: web.Request) -> web.Response:
         form = await read_form(request, self.spool, 64 * 1024)
@@ -426,8 +425,8 @@ class SandboxApp:
         cancel_id = self.state.new_id()
         ctx = ActesTx(cancel_id, 6, time.time(), number=tx.number, unique_id=tx.unique_id, related_id=tx.id)
         ctx.reply_blob = self.blobs.put(f"actes-{cancel_id}-reply.xml", reply)
-        self.state.actes[cancel_id] = ctx
-        self.save()
+        self.state.add_actes(ctx)
+        self.save(ctx)
         return _text(f"OK\n{cancel_id}")
 
     async def actes_classification(self, request: web.Request) -> web.Response:
@@ -436,8 +435,9 @@ class SandboxApp:
 
     async def actes_classification_request(self, request: web.Request) -> web.Response:
         tx_id = self.state.new_id()
-        self.state.actes[tx_id] = ActesTx(tx_id, 7, time.time(), final_status=4)
-        self.save()
+        tx = ActesTx(tx_id, 7, time.time(), final_status=4)
+        self.state.add_actes(tx)
+        self.save(tx)
         return _text(f"OK\n{tx_id}")
 
     async def actes_pref_list(self, request: web.Request) -> web.Response:
@@ -470,7 +470,7 @@ class SandboxApp:
         if tx is None:
             return _ko("Document inconnu")
         tx.read = True
-        self.save()
+        self.save(tx)
         return web.json_response({"result": "ok", "message": "Document marqué comme lu"})
 
     async def actes_answer(self, request: web.Request) -> web.Response:
@@ -496,7 +496,7 @@ class SandboxApp:
             ):
                 return _ko("Une réponse a déjà été envoyée pour ce courrier (doublon)")
             reply_id = self.state.new_id()
-            self.state.actes[reply_id] = ActesTx(
+            reply = ActesTx(
                 reply_id,
                 letter.type,
                 time.time(),
@@ -506,8 +506,9 @@ class SandboxApp:
                 final_status=11 if letter.type in (3, 4) else 4,
                 read=True,
             )
+            self.state.add_actes(reply)
             letter.status_override = 8  # "Acquittement envoyé": the letter has been answered
-            self.receipt(
+            receipt = self.receipt(
                 "actes-reponse",
                 acte_file.sha1 if acte_file else "",
                 form.total_size,
@@ -515,7 +516,7 @@ class SandboxApp:
                 "accepted",
                 transaction_id=reply_id,
             )
-            self.save()
+            self.save(reply, letter, receipt)
             return _text(f"OK\n{reply_id}")
         finally:
             form.discard()
@@ -568,8 +569,9 @@ class SandboxApp:
     def add_retour(self, name: str, data: bytes) -> str:
         rid = self.state.new_id()
         blob = self.blobs.put(f"retour-{rid}.xml", data)
-        self.state.retours[rid] = RetourFile(rid, name, blob, self.today().isoformat())
-        self.save()
+        retour = RetourFile(rid, name, blob, self.today().isoformat())
+        self.state.retours[rid] = retour
+        self.save(retour)
         return rid
 
     async def admin_letter(self, request: web.Request) -> web.Response:
@@ -600,8 +602,8 @@ class SandboxApp:
         )
         tx.status_override = tx.final_status
         tx.package_blob = self.blobs.put(f"actes-{letter_id}-letter.tar.gz", archive)
-        self.state.actes[letter_id] = tx
-        self.save()
+        self.state.add_actes(tx)
+        self.save(tx)
         return letter_id
 
 
@@ -685,6 +687,8 @@ class Sandbox:
         """Stop serving, after the judgements in progress are done."""
         await self._runner.cleanup()
         await self.app.settle()
+        if self.app.state_file is not None:
+            self.app.state_file.close()
 
 
 def _bound_port(runner: web.AppRunner, default: int) -> int:

@@ -160,6 +160,13 @@ class SchemaRegistry:
     official_dirs: list[Path] = field(default_factory=list)
     bundled_dir: Path | None = None
     _cache: dict[Path, etree.XMLSchema] = field(default_factory=dict, repr=False)
+    #: Compiled schema per (family, kind, version, origin) asked for, and per path as given:
+    #: the hot path (a schema per document validated) skips the lookup and ``Path.resolve``.
+    _by_kind: dict[tuple[str, str, str | None, str | None], etree.XMLSchema] = field(
+        default_factory=dict, repr=False
+    )
+    _by_given_path: dict[Path, etree.XMLSchema] = field(default_factory=dict, repr=False)
+    _generation: int = field(default=0, repr=False)
     _sets: list[SchemaSet] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -186,6 +193,9 @@ class SchemaRegistry:
         with self._lock:
             self._sets = None
             self._cache.clear()
+            self._by_kind.clear()
+            self._by_given_path.clear()
+            self._generation += 1
 
     def find(
         self, family: str, kind: str, version: str | None = None, origin: str | None = None
@@ -208,10 +218,16 @@ class SchemaRegistry:
 
     def compile(self, path: Path) -> etree.XMLSchema:
         """Compile (once) the XSD at ``path`` with libxml2, offline."""
+        given = path if path.is_absolute() else None  # a relative path depends on the cwd
+        known = self._by_given_path.get(given) if given is not None else None
+        if known is not None:
+            return known
         path = path.resolve()
         with self._lock:
             cached = self._cache.get(path)
             if cached is not None:
+                if given is not None:
+                    self._by_given_path[given] = cached
                 return cached
             parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
             parser.resolvers.add(_OfflineResolver([path.parent, *self._local_roots()]))
@@ -221,13 +237,23 @@ class SchemaRegistry:
             except (etree.XMLSchemaParseError, etree.XMLSyntaxError, OSError) as exc:
                 raise SchemaError(f"cannot compile schema {path}: {exc}", code="SCHEMA_COMPILE") from exc
             self._cache[path] = schema
+            if given is not None:
+                self._by_given_path[given] = schema
             return schema
 
     def schema(
         self, family: str, kind: str, version: str | None = None, origin: str | None = None
     ) -> etree.XMLSchema:
         """The compiled libxml2 schema for one kind of document."""
-        return self.compile(self.find(family, kind, version, origin).entry(kind))
+        key = (family, kind, version, origin)
+        known = self._by_kind.get(key)
+        if known is None:
+            generation = self._generation
+            known = self.compile(self.find(family, kind, version, origin).entry(kind))
+            with self._lock:
+                if generation == self._generation:  # not forgotten meanwhile by refresh()
+                    self._by_kind[key] = known
+        return known
 
     def _local_roots(self) -> list[Path]:
         return [self.bundled_dir or bundled_root(), *[Path(d) for d in self.official_dirs]]
