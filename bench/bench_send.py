@@ -326,6 +326,10 @@ async def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
                 profiler.disable()
                 profiler.dump_stats(spec["profile"])
             journal = await gw.store.verify_journal()
+            batching = {
+                name: (b.items / b.batches if b.batches else 0.0)
+                for name, b in (("record", gw.store._records), ("move", gw.store._moves))
+            }
             sandbox_rss = vm_hwm_mb(sb_pid)
         # The extra pollers have stopped (their CPU includes their last idle cycles).
         cpu += sum(o["cpu_s"] for o in others)
@@ -346,6 +350,7 @@ async def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "poller_rss_mb": max((o["peak_rss_mb"] for o in others), default=0.0),
         "sandbox_rss_mb": sandbox_rss,
+        "batching": batching,
     }
 
 
@@ -395,7 +400,8 @@ def row(r: dict[str, Any]) -> str:
         f"{r['label']:<22} {r['store']:<10} {n:>6} {r['profiles']:>5} "
         f"{n / r['send_s']:>8.1f} {n / r['total_s']:>8.1f} {r['total_s']:>8.1f} "
         f"{r['cpu_s'] * 1000 / n:>7.1f} {r['sandbox_cpu_s'] * 1000 / n:>7.1f} "
-        f"{rss:>8} {r['sandbox_rss_mb']:>8.0f}  "
+        f"{rss:>8} {r['sandbox_rss_mb']:>8.0f} "
+        f"{r['batching']['record']:>4.1f}/{r['batching']['move']:<4.1f} "
         f"{'ok' if ok else 'FAILED ' + json.dumps(r['states'])}"
     )
 
@@ -488,7 +494,7 @@ def main() -> int:
     header = (
         f"{'scenario':<22} {'store':<10} {'n':>6} {'profs':>5} {'send/s':>8} {'e2e/s':>8} {'wall s':>8} "
         f"{'ms/tx':>7} {'sbx ms':>7} "
-        f"{'RSS MiB':>8} {'sbx MiB':>8}  check"
+        f"{'RSS MiB':>8} {'sbx MiB':>8} {'batch r/m':<9} check"
     )
     print(header)
     print("-" * len(header))

@@ -231,7 +231,7 @@ class Gateway:
         """A gateway on the settings' store (SQLite under ``data_dir`` by default) and spool."""
         data_dir = settings.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
-        url = settings.store_url or f"sqlite+aiosqlite:///{(data_dir / 'demat.sqlite3').resolve()}"
+        url = settings.store_url or f"sqlite:///{(data_dir / 'demat.sqlite3').resolve()}"
         platforms = PlatformSet(settings, clients)
         registry = SchemaRegistry(official_dirs=[settings.schemas_dir]) if settings.schemas_dir else None
         options.setdefault("schedule", Schedule(settings.poll_schedule))

@@ -129,7 +129,7 @@ async def test_killed_at_random_points_nothing_lost_nothing_twice(tmp_path: Path
         assert len(set(helios)) == PES
         assert killed >= min(5, runs)  # runs were really interrupted (how many depends on timing)
 
-    async with Store.open(f"sqlite+aiosqlite:///{state_dir / 'demat.sqlite3'}") as store:
+    async with Store.open(f"sqlite:///{state_dir / 'demat.sqlite3'}") as store:
         transmissions = await store.list()
         assert len(transmissions) == PES + ACTES
         assert {t.state for t in transmissions} == {State.ACKNOWLEDGED}

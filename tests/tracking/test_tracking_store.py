@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import inspect, text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from demat.errors import JournalError, StoreError
 from demat.tracking import (
@@ -25,6 +24,7 @@ from demat.tracking import (
     database_url,
 )
 from demat.tracking import tables as t
+from demat.tracking.backend import open_backend
 from demat.tracking.migrations import LATEST
 from demat.tracking.store import split_schema
 
@@ -37,16 +37,19 @@ def sha(n: int | str) -> str:
 
 async def raw(url: str, *statements: str, **params: Any) -> None:
     """Run SQL behind the store's back (a tamperer's view)."""
-    target, schema = split_schema(url)
-    engine = create_async_engine(target)
+    _, schema = split_schema(url)
+
+    def body(conn: Any) -> None:
+        if schema:
+            conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
+        for statement in statements:
+            conn.execute(text(statement), params)
+
+    backend = await open_backend(url)
     try:
-        async with engine.begin() as conn:
-            if schema:
-                await conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
-            for statement in statements:
-                await conn.execute(text(statement), params)
+        await backend.write(body)
     finally:
-        await engine.dispose()
+        await backend.close()
 
 
 # -- record ------------------------------------------------------------------------------------
@@ -324,12 +327,11 @@ async def test_migrations_from_empty_then_reopen(store_url: str, clock: Any) -> 
 
 async def _db_shape(url: str) -> tuple[dict[str, tuple[set[str], set[str]]], list[int]]:
     """Tables (columns, indexes) and applied versions as the database reports them."""
-    target, schema = split_schema(url)
-    engine = create_async_engine(target)
+    _, schema = split_schema(url)
 
-    def shape(sync: Any) -> dict[str, tuple[set[str], set[str]]]:
-        insp = inspect(sync)
-        return {
+    def shape(conn: Any) -> tuple[dict[str, tuple[set[str], set[str]]], list[int]]:
+        insp = inspect(conn)
+        found = {
             name: (
                 {c["name"] for c in insp.get_columns(name, schema=schema)},
                 {
@@ -340,17 +342,15 @@ async def _db_shape(url: str) -> tuple[dict[str, tuple[set[str], set[str]]], lis
             )
             for name in insp.get_table_names(schema=schema)
         }
-
-    try:
-        async with engine.connect() as conn:
-            found = await conn.run_sync(shape)
-            prefix = f'"{schema}".' if schema else ""
-            versions = [
-                row[0] for row in await conn.execute(text(f"SELECT version FROM {prefix}schema_version"))
-            ]
+        prefix = f'"{schema}".' if schema else ""
+        versions = [row[0] for row in conn.execute(text(f"SELECT version FROM {prefix}schema_version"))]
         return found, sorted(versions)
+
+    backend = await open_backend(url)
+    try:
+        return await backend.read(shape)
     finally:
-        await engine.dispose()
+        await backend.close()
 
 
 def _declared_shape() -> dict[str, tuple[set[str], set[str]]]:
@@ -401,7 +401,8 @@ async def test_newer_schema_is_refused(store_url: str) -> None:
 def test_database_urls() -> None:
     assert database_url("postgresql://u@h:5432/db").drivername == "postgresql+asyncpg"
     assert database_url("postgres://u@h/db").drivername == "postgresql+asyncpg"
-    assert database_url("sqlite:////tmp/x.db").drivername == "sqlite+aiosqlite"
+    assert database_url("sqlite:////tmp/x.db").drivername == "sqlite+pysqlite"
+    assert database_url("sqlite+aiosqlite:////tmp/x.db").drivername == "sqlite+pysqlite"
     assert database_url("/tmp/x.db").database == "/tmp/x.db"
     with pytest.raises(StoreError):
         database_url("sqlite://")

@@ -19,8 +19,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, insert, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, func, insert, inspect, select, text
 
 from demat.errors import StoreError
 from demat.tracking import tables as t
@@ -56,27 +55,21 @@ MIGRATIONS: Sequence[Migration] = (
 LATEST = MIGRATIONS[-1].version
 
 
-async def current_version(conn: AsyncConnection) -> int:
+def current_version(conn: Connection) -> int:
     """The highest applied version, 0 for an empty database."""
-
-    def has_table(sync: Connection) -> bool:
-        from sqlalchemy import inspect
-
-        schema = (sync.get_execution_options().get("schema_translate_map") or {}).get(None)
-        return inspect(sync).has_table(t.schema_version.name, schema=schema)
-
-    if not await conn.run_sync(has_table):
+    schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
+    if not inspect(conn).has_table(t.schema_version.name, schema=schema):
         return 0
-    found = (await conn.execute(select(func.max(t.schema_version.c.version)))).scalar()
+    found = conn.execute(select(func.max(t.schema_version.c.version))).scalar()
     return int(found or 0)
 
 
-async def migrate(conn: AsyncConnection, *, now: dt.datetime | None = None) -> list[int]:
+def migrate(conn: Connection, *, now: dt.datetime | None = None) -> list[int]:
     """Bring the schema to :data:`LATEST` inside the caller's transaction; the versions applied."""
     if conn.dialect.name == "postgresql":
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
-    await conn.run_sync(lambda sync: t.schema_version.create(sync, checkfirst=True))
-    version = await current_version(conn)
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
+    t.schema_version.create(conn, checkfirst=True)
+    version = current_version(conn)
     if version > LATEST:
         raise StoreError(
             f"le schéma de la base (version {version}) est plus récent que ce logiciel (version {LATEST})",
@@ -85,15 +78,15 @@ async def migrate(conn: AsyncConnection, *, now: dt.datetime | None = None) -> l
     stamp = now or dt.datetime.now(dt.UTC)
     if version == 0:
         # An empty database gets the current schema at once, stamped with every step.
-        await conn.run_sync(_create_tables)
-        await conn.run_sync(_seed_journal_head)
+        _create_tables(conn)
+        _seed_journal_head(conn)
         steps = list(MIGRATIONS)
     else:
         steps = [step for step in MIGRATIONS if step.version > version]
         for step in steps:
-            await conn.run_sync(step.apply)
+            step.apply(conn)
     for step in steps:
-        await conn.execute(
+        conn.execute(
             insert(t.schema_version).values(
                 version=step.version, description=step.description, applied_at=stamp
             )

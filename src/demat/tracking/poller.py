@@ -35,10 +35,19 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from demat.errors import ConnectError, DematError, TLSError
+from demat.errors import ConnectError, DematError, StoreError, TLSError
 from demat.tracking.schedule import DEFAULT_SCHEDULE, Schedule, schedule_for
-from demat.tracking.states import IN_DOUBT, POLLED, IllegalTransition, State, is_allowed
-from demat.tracking.store import KEEP, Clock, LeaseLost, NewDocument, Release, StaleState, Store, Transmission
+from demat.tracking.states import IN_DOUBT, POLLED, State, is_allowed
+from demat.tracking.store import (
+    Clock,
+    LeaseLost,
+    Move,
+    NewDocument,
+    Release,
+    StaleState,
+    Store,
+    Transmission,
+)
 
 log = logging.getLogger("demat.tracking.poller")
 
@@ -144,7 +153,8 @@ def _after(now: dt.datetime, seconds: float) -> dt.datetime:
 
 
 class _Leases:
-    """Leases held by one poller, renewed in the background while work is slow."""
+    """Leases held by one poller during a cycle, renewed in the background while work is slow,
+    and the cycle's outcomes, written together when it ends."""
 
     def __init__(self, store: Store, owner: str, lease_seconds: float, clock: Clock) -> None:
         self.store = store
@@ -152,7 +162,6 @@ class _Leases:
         self.lease_seconds = lease_seconds
         self.clock = clock
         self.held: set[str] = set()
-        self.pending: list[Release] = []  # bookkeeping-only releases, flushed in one commit
 
     async def keep_alive(self) -> None:
         interval = max(self.lease_seconds / 3, 0.05)
@@ -164,22 +173,10 @@ class _Leases:
                 except DematError as exc:  # the database hiccuped; the next beat retries
                     log.warning("lease renewal failed: %s", exc)
 
-    async def release(self, t: Transmission, next_attempt_at: Any = KEEP, **kw: Any) -> bool:
-        try:
-            return await self.store.release(t.id, self.owner, next_attempt_at, **kw)
-        finally:
-            self.held.discard(t.id)
 
-    def defer(self, release: Release) -> None:
-        """Release at the end of the cycle, together with the others (kept alive till then)."""
-        self.pending.append(release)
-
-    async def flush(self) -> None:
-        pending, self.pending = self.pending, []
-        try:
-            await self.store.release_many(self.owner, pending)
-        finally:
-            self.held.difference_update(r.id for r in pending)
+#: What handling one transmission leaves to write: a move (which releases the lease) or a
+#: release (bookkeeping only). The cycle writes them all at its end.
+Effect = Move | Release
 
 
 class Poller:
@@ -221,7 +218,12 @@ class Poller:
     async def run_once(self, stop: asyncio.Event | None = None) -> CycleReport:
         """One cycle: lease up to ``batch`` due transmissions, handle them (at most
         ``concurrency`` at a time), apply outcomes, release leases. If ``stop`` is set during
-        the cycle, work already started finishes and the rest is released untouched."""
+        the cycle, work already started finishes and the rest is released untouched.
+
+        Each submission is marked ``SENDING`` (committed) just before it is made; every other
+        outcome of the cycle is written at its end in one transaction (a crash before that
+        loses no information: the leases expire and the work is done again, a submission in
+        doubt being reconciled first)."""
         report = CycleReport()
         leased = await self.store.acquire_due(
             self.owner, self.batch, self.lease_seconds, now=self.clock(), states=self.states
@@ -234,34 +236,45 @@ class Poller:
         gate = asyncio.Semaphore(self.concurrency)
         beat = asyncio.create_task(leases.keep_alive())
         try:
-            results = await asyncio.gather(*(self._guarded(t, leases, gate, stop) for t in leased))
+            handled = await asyncio.gather(*(self._guarded(t, gate, stop) for t in leased))
+            labels = await self._write(handled)
         finally:
-            try:
-                await leases.flush()
-            finally:
-                beat.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await beat
-        report.outcomes.update(results)
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+        report.outcomes.update(labels)
         return report
 
+    async def _write(self, handled: Sequence[tuple[str, Effect | None]]) -> list[str]:
+        """Write the cycle's effects: moves in one transaction, releases in another. A move the
+        store refuses (someone else moved the transmission, the lease was lost) counts as lost."""
+        moves = [(i, e) for i, (_, e) in enumerate(handled) if isinstance(e, Move)]
+        releases = [e for _, e in handled if isinstance(e, Release)]
+        labels = [label for label, _ in handled]
+        try:
+            results = await self.store.apply([move for _, move in moves])
+            for (i, move), result in zip(moves, results, strict=True):
+                if isinstance(result, StoreError):
+                    log.warning("%s: %s", move.id, result)
+                    labels[i] = "lost"
+        finally:
+            await self.store.release_many(self.owner, releases)
+        return labels
+
     async def _guarded(
-        self, t: Transmission, leases: _Leases, gate: asyncio.Semaphore, stop: asyncio.Event | None
-    ) -> str:
+        self, t: Transmission, gate: asyncio.Semaphore, stop: asyncio.Event | None
+    ) -> tuple[str, Effect | None]:
         async with gate:
             if stop is not None and stop.is_set():
-                leases.defer(Release(t.id, t.next_attempt_at))
-                return "skipped"
+                return "skipped", Release(t.id, t.next_attempt_at)
             try:
-                return await self._handle(t, leases)
+                return await self._handle(t)
             except (LeaseLost, StaleState) as exc:
                 log.warning("%s: %s", t.id, exc)
-                leases.held.discard(t.id)
-                return "lost"
+                return "lost", None
             except Exception:  # the store failed mid-way; the lease will expire and be taken over
                 log.exception("%s: cannot apply the outcome", t.id)
-                leases.held.discard(t.id)
-                return "store_error"
+                return "store_error", None
 
     async def _call(self, t: Transmission) -> PollOutcome:
         try:
@@ -272,7 +285,7 @@ class Poller:
             log.exception("handler failed on %s", t.id)
             return Retry(f"{type(exc).__name__}: {exc}", "UNEXPECTED")
 
-    async def _handle(self, t: Transmission, leases: _Leases) -> str:
+    async def _handle(self, t: Transmission) -> tuple[str, Effect]:
         if t.state is State.ACCEPTED:
             # Durably mark the submission before making it: the crash-safety pivot.
             t = await self.store.transition(
@@ -286,34 +299,27 @@ class Poller:
             )
         outcome = await self._call(t)
         if isinstance(outcome, Moved):
-            try:
-                await self._move(t, outcome)
-            except IllegalTransition as exc:
-                log.error("%s: %s", t.id, exc)
-                outcome = Retry(str(exc), exc.code)
-            else:
-                leases.held.discard(t.id)  # released by the move itself
-                return "moved"
+            if is_allowed(t.state, outcome.to):
+                return "moved", self._move(t, outcome)
+            message = f"transition interdite : {t.state.value} → {outcome.to.value}"
+            log.error("%s: %s", t.id, message)
+            outcome = Retry(message, "ILLEGAL_TRANSITION")
         if t.state is State.SENDING:
-            return await self._submission_failed(t, outcome, leases)
-        now = self.clock()
-        schedule = self._schedule(t.state)
+            return self._submission_failed(t, outcome)
         if isinstance(outcome, Fatal):
-            await self._fail(t, outcome.state, "failed", {"error": outcome.message, "code": outcome.code})
-            leases.held.discard(t.id)  # released by the move
-            return "failed"
+            return "failed", self._fail(
+                t, outcome.state, "failed", {"error": outcome.message, "code": outcome.code}
+            )
         error = outcome.message if isinstance(outcome, Retry) else None
-        delay = schedule.delay(t.attempts + 1, errors=t.errors + 1 if error else 0)
+        delay = self._schedule(t.state).delay(t.attempts + 1, errors=t.errors + 1 if error else 0)
         if delay is None:
-            await self._fail(
+            return "exhausted", self._fail(
                 t, State.FAILED, "retries_exhausted", {"attempts": t.attempts + 1, "error": error}
             )
-            leases.held.discard(t.id)  # released by the move
-            return "exhausted"
-        leases.defer(Release(t.id, _after(now, delay), attempted=True, error=error))
-        return "retry" if error else "no_change"
+        release = Release(t.id, _after(self.clock(), delay), attempted=True, error=error)
+        return ("retry" if error else "no_change"), release
 
-    async def _move(self, t: Transmission, m: Moved) -> Transmission:
+    def _move(self, t: Transmission, m: Moved) -> Move:
         now = self.clock()
         if m.to in IN_DOUBT or m.to is State.ACCEPTED:
             next_at: dt.datetime | None = now
@@ -322,10 +328,10 @@ class Poller:
             next_at = None if first is None else _after(now, first)
         else:
             next_at = None
-        return await self.store.transition(
+        return Move(
             t.id,
             m.to,
-            event=m.event,
+            m.event,
             data=m.data,
             remote_id=m.remote_id,
             remote_status=m.remote_status,
@@ -337,27 +343,23 @@ class Poller:
             now=now,
         )
 
-    async def _fail(self, t: Transmission, to: State, event: str, data: Mapping[str, Any]) -> None:
+    def _fail(self, t: Transmission, to: State, event: str, data: Mapping[str, Any]) -> Effect:
         if not is_allowed(t.state, to):
             # Fatal(REJECTED) from CANCEL_REQUESTED, say: fail it rather than keep a lease.
             to, data = State.FAILED, {**data, "requested_state": to.value}
         if not is_allowed(t.state, to):  # nothing to move to: stop polling, leave it to a person
             log.error("%s: %s in state %s, polling stopped", t.id, event, t.state.value)
-            await self.store.release(t.id, self.owner, None, attempted=True, error=str(data.get("error")))
-            return
-        await self.store.transition(
-            t.id, to, event=event, data=data, expect=t.state, owner=self.owner, release=True, now=self.clock()
+            return Release(t.id, None, attempted=True, error=str(data.get("error")))
+        return Move(
+            t.id, to, event, data=data, expect=t.state, owner=self.owner, release=True, now=self.clock()
         )
 
-    async def _submission_failed(self, t: Transmission, outcome: PollOutcome, leases: _Leases) -> str:
+    def _submission_failed(self, t: Transmission, outcome: PollOutcome) -> tuple[str, Effect]:
         now = self.clock()
         if isinstance(outcome, Fatal):
             # The handler asserts nothing reached the platform (e.g. the file vanished).
-            await self._fail(
-                t, outcome.state, "send_failed", {"error": outcome.message, "code": outcome.code}
-            )
-            leases.held.discard(t.id)  # released by the move
-            return "failed"
+            data = {"error": outcome.message, "code": outcome.code}
+            return "failed", self._fail(t, outcome.state, "send_failed", data)
         if isinstance(outcome, Retry):
             message, code, not_sent = outcome.message, outcome.code, outcome.not_sent
         else:  # NoChange (or an illegal move) says nothing about what the platform got
@@ -367,11 +369,9 @@ class Poller:
         if not_sent:
             delay = self._schedule(State.ACCEPTED).delay(t.attempts + 1, errors=errors)
             if delay is None:
-                await self._fail(
+                return "exhausted", self._fail(
                     t, State.FAILED, "retries_exhausted", {"attempts": t.attempts + 1, "error": message}
                 )
-                leases.held.discard(t.id)  # released by the move
-                return "exhausted"
             next_at = _after(now, delay)
             to, event, result = State.ACCEPTED, "send_failed", "not_sent"
         else:
@@ -379,19 +379,21 @@ class Poller:
             delay = self._schedule(State.UNKNOWN).delay(0, errors=errors)
             to, event, result = State.UNKNOWN, "send_outcome_unknown", "unknown"
             next_at = None if delay is None else _after(now, delay)
-        await self.store.transition(
+        move = Move(
             t.id,
             to,
-            event=event,
+            event,
             data={"error": message, "code": code},
             expect=State.SENDING,
             owner=self.owner,
             next_attempt_at=next_at,
             reset_counters=False,
+            release=True,
+            attempted=True,
+            error=message,
             now=now,
         )
-        await leases.release(t, attempted=True, error=message)
-        return result
+        return result, move
 
     async def reconcile_once(self, stop: asyncio.Event | None = None) -> CycleReport:
         """Reconcile due in-doubt transmissions with :attr:`reconciler` (no-op without one)."""

@@ -1,19 +1,26 @@
 """The tracking store: transmissions, received documents and the hash-chained journal.
 
-One code path on SQLAlchemy 2 async Core for SQLite (aiosqlite; the embedded default: a file in
-WAL mode, ``synchronous=FULL``, a busy timeout, every write transaction ``BEGIN IMMEDIATE``) and
-PostgreSQL (asyncpg; many gateways and pollers on one database).
+One code path on SQLAlchemy 2 Core for SQLite (the embedded default: a file in WAL mode,
+``synchronous=FULL``, a busy timeout, every write transaction ``BEGIN IMMEDIATE``) and
+PostgreSQL (asyncpg; many gateways and pollers on one database): each transaction is written
+once, as a function of a synchronous connection, and :mod:`demat.tracking.backend` runs it (on a
+writer thread for SQLite, through ``run_sync`` on PostgreSQL).
 
 Rules the store enforces:
 
-* every state change goes through :meth:`Store.transition`, which checks the state table and
-  appends the journal entry **in the same database transaction** as the update;
+* every state change goes through :meth:`Store.transition` / :meth:`Store.apply`, which check
+  the state table and append the journal entries **in the same database transaction** as the
+  updates;
 * journal appends lock the single ``journal_head`` row (``SELECT … FOR UPDATE`` on PostgreSQL;
   SQLite writers are serialised by ``BEGIN IMMEDIATE``), and ``prev_hash`` is UNIQUE, so the
   chain cannot fork under concurrent writers;
 * work is shared by leases: :meth:`Store.acquire_due` takes due rows with ``FOR UPDATE SKIP
   LOCKED`` on PostgreSQL (an atomic conditional UPDATE under ``BEGIN IMMEDIATE`` on SQLite), so
   a transmission is handled by one poller at a time; an expired lease is taken over.
+
+Records and moves made concurrently are written together, a few statements per batch rather
+than per write (:class:`~demat.tracking.batcher.Batcher`); each caller returns once the
+transaction holding its write is committed.
 
 Scheduling bookkeeping (leases, attempt counters, next attempt, last error) is updated in
 place without a journal entry: it changes nothing a person relies on, and journaling every poll
@@ -22,42 +29,42 @@ would bury the events that matter. Every state change and every received documen
 
 from __future__ import annotations
 
-import asyncio
 import builtins
-import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import re
-import sqlite3
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
 
 from sqlalchemy import (
+    Connection,
     Integer,
     Row,
     Select,
     Text,
     and_,
     bindparam,
-    event,
     func,
     insert,
     or_,
     select,
-    text,
+    tuple_,
     update,
 )
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError
 
 from demat.errors import JournalError, StoreError
 from demat.tracking import tables as t
+from demat.tracking.backend import Backend, open_backend
+from demat.tracking.backend import database_url as database_url  # the store's URL rules
+from demat.tracking.backend import split_schema as split_schema
+from demat.tracking.batcher import Batcher
 from demat.tracking.journal import (
     ChainVerifier,
     JournalEntry,
@@ -65,7 +72,7 @@ from demat.tracking.journal import (
     JournalReport,
     canonical_json,
 )
-from demat.tracking.migrations import PG_LOCK_KEY, migrate
+from demat.tracking.migrations import migrate
 from demat.tracking.states import IN_DOUBT, POLLED, SETTLED, State, check_transition
 
 Clock = Callable[[], dt.datetime]
@@ -137,7 +144,10 @@ class Transmission:
 
     @classmethod
     def _from_row(cls, row: Row[Any]) -> Transmission:
-        m = row._mapping
+        return cls._from_mapping(dict(row._mapping))
+
+    @classmethod
+    def _from_mapping(cls, m: Mapping[str, Any]) -> Transmission:
         return cls(
             id=m["id"],
             profile=m["profile"],
@@ -193,39 +203,45 @@ class Document:
     content: bytes = field(repr=False)
 
 
-_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+@dataclass(frozen=True)
+class Move:
+    """One transition for :meth:`Store.apply` (the arguments of :meth:`Store.transition`).
+
+    ``attempted`` and ``error`` count, after ``reset_counters``, one more attempt and one more
+    consecutive error, as :meth:`Store.release` does (a failed submission moves and counts in
+    one write).
+    """
+
+    id: str
+    to: State
+    event: str
+    data: Mapping[str, Any] | None = None
+    remote_id: str | None = None
+    remote_status: str | int | None = None
+    expect: State | Collection[State] | None = None
+    owner: str | None = None
+    documents: Sequence[NewDocument] = ()
+    next_attempt_at: dt.datetime | _Keep | None = KEEP
+    reset_counters: bool = True
+    release: bool = False
+    attempted: bool = False
+    error: str | None = None
+    now: dt.datetime | None = None
 
 
-def split_schema(url: str | Path | URL) -> tuple[URL, str | None]:
-    """:func:`database_url` of ``url`` and the PostgreSQL schema named by its ``schema`` query
-    parameter (``postgresql://host/db?schema=ville``), if any."""
-    target = database_url(url)
-    schema = target.query.get("schema")
-    if schema is None:
-        return target, None
-    if not isinstance(schema, str) or not _SCHEMA.match(schema):
-        raise StoreError(f"nom de schéma invalide : {schema!r}", code="STORE_URL")
-    if target.get_backend_name() != "postgresql":
-        raise StoreError("un schéma ne se choisit que sur PostgreSQL", code="STORE_URL")
-    return target.difference_update_query(["schema"]), schema
+@dataclass(frozen=True)
+class _Record:
+    profile: str
+    flow: str
+    digest: str
+    name: str
+    identifiers: dict[str, Any]
+    force: bool
+    now: dt.datetime
 
 
-def database_url(url: str | Path | URL) -> URL:
-    """The async SQLAlchemy URL for ``url``: a path → SQLite file; ``sqlite://`` →
-    ``sqlite+aiosqlite://``; ``postgresql://`` / ``postgres://`` → ``postgresql+asyncpg://``."""
-    if isinstance(url, Path):
-        return URL.create("sqlite+aiosqlite", database=str(url))
-    if isinstance(url, str) and "://" not in url:
-        return URL.create("sqlite+aiosqlite", database=url)
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        if not parsed.database or parsed.database == ":memory:":
-            raise StoreError("le magasin SQLite doit être un fichier", code="STORE_URL")
-        return parsed.set(drivername="sqlite+aiosqlite")
-    if backend in {"postgresql", "postgres"}:
-        return parsed.set(drivername="postgresql+asyncpg")
-    raise StoreError(f"base de données non prise en charge : {backend}", code="STORE_URL")
+#: A journal entry to chain: (at, transmission id, event, from state, to state, data).
+_Event = tuple[dt.datetime, str | None, str, State | None, State | None, Mapping[str, Any] | None]
 
 
 class _Opening:
@@ -250,65 +266,19 @@ class _Opening:
             await self._store.close()
 
 
-class _Group:
-    """Write transactions sharing one database transaction and one commit (group commit).
-
-    A durable commit costs a disk flush, and SQLite's write lock is held until it is done, so
-    writers queue behind each other's flushes. While one write transaction runs, those that
-    arrive join it: each runs in turn in its own SAVEPOINT (an error undoes its writes only),
-    then all wait for the one commit. Nobody returns before the commit holding their writes
-    succeeded.
-
-    SQLite only: its single write lock, taken first (``BEGIN IMMEDIATE``), orders every writer.
-    On PostgreSQL a group would lock several rows and the journal head in arrival order, and
-    could deadlock with another process's transaction taking them in another order.
-    """
-
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.conn = conn
-        self.turn = asyncio.Lock()  # the bodies run one after another on the connection
-        self.members = 1
-        self.queued = 0
-        self.open = True
-        self.aborted = False  # the first body failed: the transaction is rolled back
-        self.committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def settle(self, error: BaseException | None) -> None:
-        if self.committed.done():
-            return
-        if error is None:
-            self.committed.set_result(None)
-        else:
-            if not isinstance(error, Exception):  # the leader was cancelled: not the joiners
-                error = StoreError("transaction groupée abandonnée avant sa validation", code="STORE_ABORTED")
-            self.committed.set_exception(error)
-            self.committed.exception()  # retrieved: no "never retrieved" warning without joiners
-
-
 class Store:
     """Async access to the tracking database. Create it with :meth:`Store.open`."""
 
-    #: At most this many write transactions share one commit (SQLite; see :class:`_Group`).
-    group_limit = 64
-
-    def __init__(
-        self, engine: AsyncEngine, *, clock: Clock = utc_now, base: AsyncEngine | None = None
-    ) -> None:
-        self._engine = engine
-        self._base = base or engine  # owns the pool (``engine`` may be a view with options)
-        # SQLite reads use a deferred BEGIN so they never take the write lock.
-        self._reader = engine.execution_options(demat_read_only=True)
-        # SQLite has one writer at a time: queue this process's writers here rather than in
-        # SQLite's busy handler, which sleeps in steps of milliseconds.
-        self._write_gate = asyncio.Lock() if engine.dialect.name == "sqlite" else None
-        self._group: _Group | None = None
-        self._group_limit = self.group_limit if self._write_gate is not None else 1
+    def __init__(self, backend: Backend, *, clock: Clock = utc_now) -> None:
+        self._db = backend
         self.clock = clock
+        self._records = Batcher(self._record_batch)
+        self._moves = Batcher(self._apply_batch)
 
     @property
     def dialect(self) -> str:
         """``"sqlite"`` or ``"postgresql"``."""
-        return self._engine.dialect.name
+        return self._db.dialect
 
     @classmethod
     def open(
@@ -327,31 +297,23 @@ class Store:
         """
 
         async def factory() -> Store:
-            target, schema = split_schema(url)
-            if target.get_backend_name() == "sqlite" and target.database:
-                await asyncio.to_thread(_ensure_wal, Path(target.database), busy_timeout)
-            base = _make_engine(target, busy_timeout=busy_timeout, pool_size=pool_size)
-            engine = base
+            backend = await open_backend(url, busy_timeout=busy_timeout, pool_size=pool_size)
             try:
-                if schema is not None:
-                    async with base.begin() as conn:  # serialised like migrations: no race
-                        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
-                        await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-                    engine = base.execution_options(schema_translate_map={None: schema})
-                store = cls(engine, clock=clock, base=base)
                 if migrate_schema:
-                    async with engine.begin() as conn:
-                        await migrate(conn, now=clock())
+                    now = clock()
+                    await backend.write(lambda conn: migrate(conn, now=now))
             except BaseException:
-                await base.dispose()
+                await backend.close()
                 raise
-            return store
+            return cls(backend, clock=clock)
 
         return _Opening(factory)
 
     async def close(self) -> None:
-        """Release every connection."""
-        await self._base.dispose()
+        """Finish the writes in progress, then release every connection."""
+        await self._records.drained()
+        await self._moves.drained()
+        await self._db.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -360,126 +322,6 @@ class Store:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
-
-    # -- transactions -------------------------------------------------------------------------
-
-    @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction, committed durably before the ``async with`` block is left;
-        several may share one commit (see :class:`_Group`)."""
-        while True:
-            group = self._group
-            if group is None or not group.open or group.members >= self._group_limit:
-                break
-            group.members += 1
-            group.queued += 1
-            try:
-                await group.turn.acquire()
-            finally:
-                group.queued -= 1
-            if group.aborted:
-                group.turn.release()
-                continue  # its transaction was rolled back: start over in a new one
-            try:
-                async with group.conn.begin_nested():
-                    yield group.conn
-            finally:
-                group.turn.release()
-            await asyncio.shield(group.committed)
-            return
-        async with self._lead() as conn:
-            yield conn
-
-    @contextlib.asynccontextmanager
-    async def _lead(self) -> AsyncIterator[AsyncConnection]:
-        group: _Group | None = None
-        failure: BaseException | None = None
-        try:
-            async with self._write_gate or contextlib.nullcontext(), self._engine.begin() as conn:
-                group = self._group = _Group(conn)
-                try:
-                    async with group.turn:
-                        try:
-                            yield conn
-                        except BaseException:
-                            # Nobody has written in this transaction but us: roll it all back.
-                            group.aborted = True
-                            raise
-                    while group.queued or group.turn.locked():
-                        async with group.turn:
-                            pass
-                finally:
-                    group.open = False
-                    if self._group is group:
-                        self._group = None
-        except OperationalError as exc:
-            failure = StoreError(f"base de données indisponible : {exc.orig}", code="STORE_UNAVAILABLE")
-            raise failure from exc
-        except BaseException as exc:
-            failure = exc
-            raise
-        finally:
-            if group is not None:
-                group.settle(failure)
-
-    @contextlib.asynccontextmanager
-    async def _read(self, *, snapshot: bool = False) -> AsyncIterator[AsyncConnection]:
-        engine = self._reader
-        if snapshot and self.dialect == "postgresql":
-            engine = engine.execution_options(isolation_level="REPEATABLE READ")
-        try:
-            async with engine.begin() as conn:
-                yield conn
-        except OperationalError as exc:
-            raise StoreError(f"base de données indisponible : {exc.orig}", code="STORE_UNAVAILABLE") from exc
-
-    async def _append(
-        self,
-        conn: AsyncConnection,
-        *,
-        at: dt.datetime,
-        transmission_id: str | None,
-        event: str,
-        from_state: State | None,
-        to_state: State | None,
-        data: Mapping[str, Any] | None,
-    ) -> JournalEntry:
-        head = (
-            await conn.execute(
-                select(t.journal_head.c.seq, t.journal_head.c.hash)
-                .where(t.journal_head.c.id == 1)
-                .with_for_update()
-            )
-        ).one()
-        entry = JournalEntry(
-            seq=head.seq + 1,
-            at=at,
-            transmission_id=transmission_id,
-            event=event,
-            from_state=from_state.value if from_state else None,
-            to_state=to_state.value if to_state else None,
-            data=canonical_json(data),
-            prev_hash=head.hash,
-            hash="",
-        )
-        digest = entry.expected_hash()
-        await conn.execute(
-            insert(t.journal).values(
-                seq=entry.seq,
-                at=at,
-                transmission_id=transmission_id,
-                event=event,
-                from_state=entry.from_state,
-                to_state=entry.to_state,
-                data=entry.data,
-                prev_hash=entry.prev_hash,
-                hash=digest,
-            )
-        )
-        await conn.execute(
-            update(t.journal_head).where(t.journal_head.c.id == 1).values(seq=entry.seq, hash=digest)
-        )
-        return JournalEntry(**{**entry.__dict__, "hash": digest})
 
     # -- transmissions ------------------------------------------------------------------------
 
@@ -498,81 +340,24 @@ class Store:
 
         Idempotent: the same ``(profile, flow, digest)`` returns the existing transmission (the
         latest one if it was resent) with ``created=False``, unless ``force`` asks for a new
-        transmission of the same document (a deliberate resend, journaled as such).
+        transmission of the same document (a deliberate resend, journaled as such). Concurrent
+        calls are written together; each returns once its record is committed.
         """
         if not _SHA256.match(digest):
             raise StoreError(f"empreinte SHA-256 invalide : {digest!r}", code="BAD_DIGEST")
         idents = dict(identifiers or {})
         canonical_json(idents)  # refuse what the journal could not hash, before writing anything
+        return await self._records.submit(
+            _Record(profile, flow, digest, name, idents, force, now or self.clock())
+        )
+
+    async def _record_batch(self, records: Sequence[_Record]) -> list[tuple[Transmission, bool] | StoreError]:
         for _ in range(5):
             try:
-                return await self._record_once(
-                    profile, flow, digest, name, idents, force, now or self.clock()
-                )
+                return await self._db.write(lambda conn: _record(conn, records))
             except IntegrityError:
-                continue  # a concurrent writer recorded the same document first: read theirs
+                continue  # another process recorded one of these documents first: read theirs
         raise StoreError("enregistrement concurrent impossible à résoudre", code="RECORD_CONFLICT")
-
-    async def _record_once(
-        self,
-        profile: str,
-        flow: str,
-        digest: str,
-        name: str,
-        identifiers: dict[str, Any],
-        force: bool,
-        now: dt.datetime,
-    ) -> tuple[Transmission, bool]:
-        c = t.transmissions.c
-        async with self._write() as conn:
-            latest = (
-                await conn.execute(_latest(c.profile == profile, c.flow == flow, c.digest == digest))
-            ).first()
-            if latest is not None and not force:
-                return Transmission._from_row(latest), False
-            generation = 0 if latest is None else latest.generation + 1
-            tid = str(uuid.uuid4())
-            row = (
-                await conn.execute(
-                    insert(t.transmissions)
-                    .values(
-                        id=tid,
-                        profile=profile,
-                        flow=flow,
-                        digest=digest,
-                        generation=generation,
-                        name=name,
-                        identifiers=identifiers,
-                        state=State.ACCEPTED.value,
-                        attempts=0,
-                        errors=0,
-                        next_attempt_at=now,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    .returning(*t.transmissions.c)
-                )
-            ).one()
-            data: dict[str, Any] = {
-                "profile": profile,
-                "flow": flow,
-                "digest": digest,
-                "name": name,
-                "identifiers": identifiers,
-            }
-            if generation:
-                data["resend_of"] = latest.id if latest is not None else None
-                data["generation"] = generation
-            await self._append(
-                conn,
-                at=now,
-                transmission_id=tid,
-                event="resent" if generation else "recorded",
-                from_state=None,
-                to_state=State.ACCEPTED,
-                data=data,
-            )
-            return Transmission._from_row(row), True
 
     async def transition(
         self,
@@ -600,97 +385,38 @@ class Store:
         doubt) and to none for settled ones. ``reset_counters=False`` keeps the attempt and error
         counters (a move caused by an error, so that the backoff keeps growing). ``release``
         gives the lease back in the same transaction (saves a round of commits per poll).
+        Concurrent moves are written together (see :meth:`apply`).
         """
-        now = now or self.clock()
-        c = t.transmissions.c
-        async with self._write() as conn:
-            row = (await conn.execute(select(t.transmissions).where(c.id == id).with_for_update())).first()
-            if row is None:
-                raise NotFound(f"transmission inconnue : {id}", path=id)
-            current = State(row.state)
-            if expect is not None:
-                expected = {expect} if isinstance(expect, State) else set(expect)
-                if current not in expected:
-                    raise StaleState(
-                        f"transmission dans l'état {current.value}, "
-                        f"attendu {sorted(s.value for s in expected)}",
-                        path=id,
-                    )
-            if owner is not None and (
-                row.lease_owner != owner or row.lease_until is None or row.lease_until < now
-            ):
-                raise LeaseLost(f"bail perdu sur la transmission (détenu par {row.lease_owner})", path=id)
-            check_transition(current, to_state, transmission=id)
+        move = Move(
+            id,
+            to_state,
+            event,
+            data=data,
+            remote_id=remote_id,
+            remote_status=remote_status,
+            expect=expect,
+            owner=owner,
+            documents=documents,
+            next_attempt_at=next_attempt_at,
+            reset_counters=reset_counters,
+            release=release,
+            now=now,
+        )
+        return await self._moves.submit(self._stamped(move))
 
-            values: dict[str, Any] = {"state": to_state.value, "updated_at": now}
-            journal_data: dict[str, Any] = dict(data or {})
-            if remote_id is not None and remote_id != row.remote_id:
-                values["remote_id"] = remote_id
-                journal_data["remote_id"] = remote_id
-                if row.remote_id is not None:
-                    journal_data["previous_remote_id"] = row.remote_id
-            if remote_status is not None:
-                values["remote_status"] = str(remote_status)
-                journal_data["remote_status"] = str(remote_status)
-            if reset_counters:
-                values.update(attempts=0, errors=0, last_error=None)
-            if release:
-                values.update(lease_owner=None, lease_until=None)
-            if isinstance(next_attempt_at, _Keep):
-                values["next_attempt_at"] = now if to_state in POLLED | IN_DOUBT else None
-            else:
-                values["next_attempt_at"] = next_attempt_at
-            stored = [await self._store_document(conn, id, doc, now) for doc in documents]
-            if stored:
-                journal_data["documents"] = [
-                    {"kind": d.kind, "digest": d.digest, "size": d.size, "name": d.name} for d, _ in stored
-                ]
-            new = (
-                await conn.execute(
-                    update(t.transmissions).where(c.id == id).values(**values).returning(*t.transmissions.c)
-                )
-            ).one()
-            await self._append(
-                conn,
-                at=now,
-                transmission_id=id,
-                event=event,
-                from_state=current,
-                to_state=to_state,
-                data=journal_data,
-            )
-            return Transmission._from_row(new)
+    async def apply(self, moves: Sequence[Move]) -> builtins.list[Transmission | StoreError]:
+        """Apply several moves in one database transaction: for each, in order, the moved
+        transmission or the error that refused it (a refused move writes nothing; the others
+        are still applied). Same checks and journal entries as :meth:`transition`."""
+        stamped = [self._stamped(m) for m in moves]
+        return await self._apply_batch(stamped) if stamped else []
 
-    async def _store_document(
-        self, conn: AsyncConnection, transmission_id: str, doc: NewDocument, now: dt.datetime
-    ) -> tuple[Document, bool]:
-        d = t.documents.c
-        digest = hashlib.sha256(doc.content).hexdigest()
-        found = (
-            await conn.execute(
-                select(t.documents).where(
-                    d.transmission_id == transmission_id, d.kind == doc.kind, d.digest == digest
-                )
-            )
-        ).first()
-        if found is not None:
-            return _document(found), False
-        row = (
-            await conn.execute(
-                insert(t.documents)
-                .values(
-                    transmission_id=transmission_id,
-                    kind=doc.kind,
-                    name=doc.name,
-                    digest=digest,
-                    size=len(doc.content),
-                    content=doc.content,
-                    received_at=now,
-                )
-                .returning(*t.documents.c)
-            )
-        ).one()
-        return _document(row), True
+    def _stamped(self, move: Move) -> Move:
+        canonical_json(move.data)  # refuse what the journal could not hash, before writing anything
+        return move if move.now is not None else dataclasses.replace(move, now=self.clock())
+
+    async def _apply_batch(self, moves: Sequence[Move]) -> builtins.list[Transmission | StoreError]:
+        return await self._db.write(lambda conn: _apply(conn, moves))
 
     async def add_document(
         self,
@@ -703,42 +429,48 @@ class Store:
     ) -> tuple[Document, bool]:
         """Attach a received document; ``(document, created)``. The same bytes of the same kind
         are stored once (polling may fetch an ack twice). A new document is journaled."""
-        now = now or self.clock()
-        async with self._write() as conn:
-            row = (
-                await conn.execute(
-                    select(t.transmissions.c.state).where(t.transmissions.c.id == id).with_for_update()
-                )
-            ).first()
+        at = now or self.clock()
+        digest = hashlib.sha256(content).hexdigest()
+
+        def body(conn: Connection) -> tuple[Document, bool]:
+            c, d = t.transmissions.c, t.documents.c
+            row = conn.execute(select(c.state).where(c.id == id).with_for_update()).first()
             if row is None:
                 raise NotFound(f"transmission inconnue : {id}", path=id)
-            doc, created = await self._store_document(conn, id, NewDocument(kind, content, name), now)
-            if created:
-                state = State(row.state)
-                await self._append(
-                    conn,
-                    at=now,
-                    transmission_id=id,
-                    event="document_received",
-                    from_state=state,
-                    to_state=state,
-                    data={"kind": kind, "digest": doc.digest, "size": doc.size, "name": name},
-                )
-            return doc, created
+            same = (d.transmission_id == id, d.kind == kind, d.digest == digest)
+            found = conn.execute(select(t.documents).where(*same)).first()
+            if found is not None:
+                return _document(found), False
+            values = {
+                "transmission_id": id,
+                "kind": kind,
+                "name": name,
+                "digest": digest,
+                "size": len(content),
+                "content": content,
+                "received_at": at,
+            }
+            inserted = conn.execute(insert(t.documents).values(values).returning(*t.documents.c)).one()
+            state = State(row.state)
+            data = {"kind": kind, "digest": digest, "size": len(content), "name": name}
+            _append(conn, [(at, id, "document_received", state, state, data)])
+            return _document(inserted), True
 
-    async def documents(self, id: str, *, kind: str | None = None) -> list[Document]:
+        return await self._db.write(body)
+
+    async def documents(self, id: str, *, kind: str | None = None) -> builtins.list[Document]:
         """Documents received for a transmission, oldest first."""
         d = t.documents.c
         query = select(t.documents).where(d.transmission_id == id).order_by(d.id)
         if kind is not None:
             query = query.where(d.kind == kind)
-        async with self._read() as conn:
-            return [_document(row) for row in await conn.execute(query)]
+        return await self._db.read(lambda conn: [_document(row) for row in conn.execute(query)])
 
     async def get(self, id: str) -> Transmission:
         """The transmission ``id`` (:class:`NotFound` if none)."""
-        async with self._read() as conn:
-            row = (await conn.execute(select(t.transmissions).where(t.transmissions.c.id == id))).first()
+        row = await self._db.read(
+            lambda conn: conn.execute(select(t.transmissions).where(t.transmissions.c.id == id)).first()
+        )
         if row is None:
             raise NotFound(f"transmission inconnue : {id}", path=id)
         return Transmission._from_row(row)
@@ -746,17 +478,15 @@ class Store:
     async def find(self, profile: str, flow: str, digest: str) -> Transmission | None:
         """The latest transmission of this document under this profile, if any."""
         c = t.transmissions.c
-        async with self._read() as conn:
-            row = (
-                await conn.execute(_latest(c.profile == profile, c.flow == flow, c.digest == digest))
-            ).first()
-        return None if row is None else Transmission._from_row(row)
+        return await self._first(_latest(c.profile == profile, c.flow == flow, c.digest == digest))
 
     async def find_remote(self, flow: str, remote_id: str) -> Transmission | None:
         """The transmission the platform knows as ``remote_id`` in ``flow``, if any (indexed)."""
         c = t.transmissions.c
-        async with self._read() as conn:
-            row = (await conn.execute(_latest(c.flow == flow, c.remote_id == remote_id))).first()
+        return await self._first(_latest(c.flow == flow, c.remote_id == remote_id))
+
+    async def _first(self, query: Any) -> Transmission | None:
+        row = await self._db.read(lambda conn: conn.execute(query).first())
         return None if row is None else Transmission._from_row(row)
 
     async def list(
@@ -767,12 +497,12 @@ class Store:
         flow: str | None = None,
         limit: int | None = None,
         offset: int = 0,
-    ) -> list[Transmission]:
+    ) -> builtins.list[Transmission]:
         """Transmissions matching the filters, oldest first."""
         c = t.transmissions.c
         query = select(t.transmissions).order_by(c.created_at, c.id).offset(offset)
         if state is not None:
-            states = [state] if isinstance(state, State) else list(state)
+            states = [state] if isinstance(state, State) else builtins.list(state)
             query = query.where(c.state.in_([s.value for s in states]))
         if profile is not None:
             query = query.where(c.profile == profile)
@@ -780,8 +510,7 @@ class Store:
             query = query.where(c.flow == flow)
         if limit is not None:
             query = query.limit(limit)
-        async with self._read() as conn:
-            return [Transmission._from_row(row) for row in await conn.execute(query)]
+        return await self._db.read(lambda conn: [Transmission._from_row(row) for row in conn.execute(query)])
 
     async def counts_by_state(self, *, profile: str | None = None) -> dict[State, int]:
         """How many transmissions are in each state (states with none are omitted)."""
@@ -789,8 +518,7 @@ class Store:
         query = select(c.state, func.count()).group_by(c.state)
         if profile is not None:
             query = query.where(c.profile == profile)
-        async with self._read() as conn:
-            return {State(state): n for state, n in await conn.execute(query)}
+        return await self._db.read(lambda conn: {State(state): n for state, n in conn.execute(query)})
 
     # -- leases -------------------------------------------------------------------------------
 
@@ -814,7 +542,8 @@ class Store:
         ``state IN (…) ORDER BY next_attempt_at`` sorted all 100,000 due rows on a fresh
         database).
         """
-        now = now or self.clock()
+        at = now or self.clock()
+        until = at + dt.timedelta(seconds=lease_seconds)
         c = t.transmissions.c
 
         def due(state: State) -> Select[tuple[str, dt.datetime]]:
@@ -822,30 +551,31 @@ class Store:
                 select(c.id, c.next_attempt_at)
                 .where(
                     c.state == state.value,
-                    c.next_attempt_at <= now,
-                    or_(c.lease_until.is_(None), c.lease_until <= now),
+                    c.next_attempt_at <= at,
+                    or_(c.lease_until.is_(None), c.lease_until <= at),
                 )
                 .order_by(c.next_attempt_at)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
 
-        until = now + dt.timedelta(seconds=lease_seconds)
-        async with self._write() as conn:
+        def body(conn: Connection) -> builtins.list[Transmission]:
             found: builtins.list[tuple[dt.datetime, str]] = []
             for state in sorted(states):
-                found.extend((row.next_attempt_at, row.id) for row in await conn.execute(due(state)))
+                found.extend((row.next_attempt_at, row.id) for row in conn.execute(due(state)))
             if not found:
                 return []
             ids = [tid for _, tid in sorted(found)[:limit]]
-            rows = await conn.execute(
+            rows = conn.execute(
                 update(t.transmissions)
                 .where(c.id.in_(ids))
                 .values(lease_owner=owner, lease_until=until)
                 .returning(*t.transmissions.c)
             )
-            leased = [Transmission._from_row(row) for row in rows]
-        leased.sort(key=lambda x: (x.next_attempt_at or now, x.id))
+            return [Transmission._from_row(row) for row in rows]
+
+        leased = await self._db.write(body)
+        leased.sort(key=lambda x: (x.next_attempt_at or at, x.id))
         return leased
 
     async def renew(
@@ -854,16 +584,14 @@ class Store:
         """Extend ``owner``'s leases on ``ids``; the ids whose lease was still held."""
         if not ids:
             return set()
-        now = now or self.clock()
         c = t.transmissions.c
-        async with self._write() as conn:
-            rows = await conn.execute(
-                update(t.transmissions)
-                .where(c.id.in_(list(ids)), c.lease_owner == owner)
-                .values(lease_until=now + dt.timedelta(seconds=lease_seconds))
-                .returning(c.id)
-            )
-            return set(rows.scalars())
+        statement = (
+            update(t.transmissions)
+            .where(c.id.in_(builtins.list(ids)), c.lease_owner == owner)
+            .values(lease_until=(now or self.clock()) + dt.timedelta(seconds=lease_seconds))
+            .returning(c.id)
+        )
+        return await self._db.write(lambda conn: set(conn.execute(statement).scalars()))
 
     async def release(
         self,
@@ -890,34 +618,17 @@ class Store:
             values.update(errors=c.errors + 1, last_error=error[:2000])
         elif attempted:
             values["errors"] = 0
-        async with self._write() as conn:
-            result = await conn.execute(
-                update(t.transmissions).where(c.id == id, c.lease_owner == owner).values(**values)
-            )
-            return bool(result.rowcount)
+        statement = update(t.transmissions).where(c.id == id, c.lease_owner == owner).values(**values)
+        return await self._db.write(lambda conn: bool(conn.execute(statement).rowcount))
 
     async def release_many(self, owner: str, releases: Sequence[Release]) -> None:
         """Several :meth:`release` calls in one transaction (one commit for a poll cycle)."""
         if not releases:
             return
-        c = t.transmissions.c
-        statement = (
-            update(t.transmissions)
-            .where(c.id == bindparam("r_id"), c.lease_owner == owner)
-            .values(
-                lease_owner=None,
-                lease_until=None,
-                next_attempt_at=bindparam("r_next", type_=t.UTCDateTime()),
-                attempts=c.attempts + bindparam("r_attempted", type_=Integer()),
-                # error: errors + 1; attempted without error: 0; neither: unchanged
-                errors=c.errors * bindparam("r_keep", type_=Integer())
-                + bindparam("r_error", type_=Integer()),
-                last_error=func.coalesce(bindparam("r_last", type_=Text()), c.last_error),
-            )
-        )
         params = [
             {
                 "r_id": r.id,
+                "r_owner": owner,
                 "r_next": r.next_attempt_at,
                 "r_attempted": int(r.attempted),
                 "r_keep": 0 if r.attempted and r.error is None else 1,
@@ -926,26 +637,24 @@ class Store:
             }
             for r in releases
         ]
-        async with self._write() as conn:
-            await conn.execute(statement, params)
+        await self._db.write(lambda conn: conn.execute(_RELEASE, params))
 
     async def pending_unknown(self, *, now: dt.datetime | None = None) -> builtins.list[Transmission]:
         """Transmissions whose submission outcome is unknown: ``SENDING`` without a live lease
         (the sender died) and every ``UNKNOWN`` one. Each must be reconciled before any resend."""
-        now = now or self.clock()
+        at = now or self.clock()
         c = t.transmissions.c
         query = (
             select(t.transmissions)
             .where(
                 or_(
                     c.state == State.UNKNOWN.value,
-                    and_(c.state == State.SENDING.value, or_(c.lease_until.is_(None), c.lease_until <= now)),
+                    and_(c.state == State.SENDING.value, or_(c.lease_until.is_(None), c.lease_until <= at)),
                 )
             )
             .order_by(c.updated_at, c.id)
         )
-        async with self._read() as conn:
-            return [Transmission._from_row(row) for row in await conn.execute(query)]
+        return await self._db.read(lambda conn: [Transmission._from_row(row) for row in conn.execute(query)])
 
     # -- journal ------------------------------------------------------------------------------
 
@@ -959,8 +668,7 @@ class Store:
             query = query.where(j.transmission_id == id)
         if limit is not None:
             query = query.limit(limit)
-        async with self._read() as conn:
-            return [_entry(row) for row in await conn.execute(query)]
+        return await self._db.read(lambda conn: [_entry(row) for row in conn.execute(query)])
 
     async def verify_journal(self, *, raise_on_error: bool = False) -> JournalReport:
         """Recompute the whole chain; report every edited, removed or reordered entry by ``seq``,
@@ -970,50 +678,7 @@ class Store:
         With ``raise_on_error``, a broken journal raises :class:`~demat.errors.JournalError`
         naming the first bad ``seq``.
         """
-        verifier = ChainVerifier()
-        last_state: dict[str, str | None] = {}
-        async with self._read(snapshot=True) as conn:
-            # Whole partitions per await: row-by-row async iteration costs a greenlet switch each.
-            stream = await conn.stream(
-                select(t.journal).order_by(t.journal.c.seq).execution_options(yield_per=2000)
-            )
-            async for partition in stream.partitions():
-                for row in partition:
-                    entry = _entry(row)
-                    verifier.feed(entry)
-                    if entry.transmission_id is not None:
-                        last_state[entry.transmission_id] = entry.to_state
-            head = (await conn.execute(select(t.journal_head).where(t.journal_head.c.id == 1))).one()
-            states = await conn.stream(
-                select(t.transmissions.c.id, t.transmissions.c.state).execution_options(yield_per=5000)
-            )
-            problems = list(verifier.problems)
-            if head.seq != verifier.last_seq or head.hash != verifier.last_hash:
-                problems.append(
-                    JournalProblem(
-                        verifier.last_seq + 1 if head.seq > verifier.last_seq else head.seq,
-                        "head",
-                        f"tête du journal (entrée {head.seq}) différente "
-                        f"de la dernière entrée ({verifier.last_seq})",
-                    )
-                )
-            async for part in states.partitions():
-                for tid, state in part:
-                    if last_state.get(tid) != state:
-                        problems.append(
-                            JournalProblem(
-                                None,
-                                "state",
-                                f"transmission {tid} : état {state} absent du journal "
-                                f"({last_state.get(tid)})",
-                            )
-                        )
-        report = JournalReport(
-            entries=verifier.entries,
-            head_seq=head.seq,
-            head_hash=head.hash,
-            problems=tuple(problems),
-        )
+        report = await self._db.read(_verify, snapshot=True)
         if raise_on_error and not report.ok:
             first = report.problems[0]
             bad = report.first_bad_seq
@@ -1023,6 +688,286 @@ class Store:
                 code=f"JOURNAL_{first.kind.upper()}",
             )
         return report
+
+
+# -- transaction bodies (run by the backend on a synchronous connection) ----------------------
+
+
+def _record(conn: Connection, records: Sequence[_Record]) -> list[tuple[Transmission, bool] | StoreError]:
+    """Record a batch of documents (see :meth:`Store.record`)."""
+    keys = sorted({(r.profile, r.flow, r.digest) for r in records})
+    latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in conn.execute(_GENERATIONS, {"b_keys": keys}):
+        key = (row.profile, row.flow, row.digest)
+        if key not in latest or row.generation > latest[key]["generation"]:
+            latest[key] = dict(row._mapping)
+    results: list[tuple[Transmission, bool] | StoreError] = []
+    inserts: list[dict[str, Any]] = []
+    events: list[_Event] = []
+    for r in records:
+        key = (r.profile, r.flow, r.digest)
+        previous = latest.get(key)
+        if previous is not None and not r.force:
+            results.append((Transmission._from_mapping(previous), False))
+            continue
+        generation = 0 if previous is None else previous["generation"] + 1
+        new = {
+            **_BLANK,
+            "id": str(uuid.uuid4()),
+            "profile": r.profile,
+            "flow": r.flow,
+            "digest": r.digest,
+            "generation": generation,
+            "name": r.name,
+            "identifiers": r.identifiers,
+            "state": State.ACCEPTED.value,
+            "next_attempt_at": r.now,
+            "created_at": r.now,
+            "updated_at": r.now,
+        }
+        latest[key] = new
+        inserts.append(new)
+        data: dict[str, Any] = {
+            "profile": r.profile,
+            "flow": r.flow,
+            "digest": r.digest,
+            "name": r.name,
+            "identifiers": r.identifiers,
+        }
+        if generation:
+            data["resend_of"] = previous["id"] if previous is not None else None
+            data["generation"] = generation
+        events.append((r.now, new["id"], "resent" if generation else "recorded", None, State.ACCEPTED, data))
+        results.append((Transmission._from_mapping(new), True))
+    if inserts:
+        conn.execute(insert(t.transmissions), inserts)
+        _append(conn, events)
+    return results
+
+
+def _apply(conn: Connection, moves: Sequence[Move]) -> builtins.list[Transmission | StoreError]:
+    """Apply a batch of moves (see :meth:`Store.apply`)."""
+    ids = sorted({m.id for m in moves})  # PostgreSQL locks rows in this order: no deadlock
+    rows = {row.id: dict(row._mapping) for row in conn.execute(_LOCK_ROWS, {"b_ids": ids})}
+    with_documents = sorted({m.id for m in moves if m.documents})
+    stored: set[tuple[str, str, str]] = set()
+    if with_documents:
+        stored = {(r[0], r[1], r[2]) for r in conn.execute(_DOCUMENT_KEYS, {"b_ids": with_documents})}
+    results: builtins.list[Transmission | StoreError] = []
+    updates: builtins.list[dict[str, Any]] = []
+    new_documents: builtins.list[dict[str, Any]] = []
+    events: builtins.list[_Event] = []
+    for move in moves:
+        try:
+            new, data = _plan(move, rows.get(move.id))
+        except StoreError as exc:
+            results.append(exc)
+            continue
+        now = new["updated_at"]
+        listed = []
+        for doc in move.documents:
+            digest = hashlib.sha256(doc.content).hexdigest()
+            size = len(doc.content)
+            listed.append({"kind": doc.kind, "digest": digest, "size": size, "name": doc.name})
+            if (move.id, doc.kind, digest) not in stored:
+                stored.add((move.id, doc.kind, digest))
+                new_documents.append(
+                    {
+                        "transmission_id": move.id,
+                        "kind": doc.kind,
+                        "name": doc.name,
+                        "digest": digest,
+                        "size": size,
+                        "content": doc.content,
+                        "received_at": now,
+                    }
+                )
+        if listed:
+            data["documents"] = listed
+        current = State(rows[move.id]["state"])
+        rows[move.id] = new
+        updates.append({"b_id": move.id, **{f"b_{k}": new[k] for k in _MUTABLE}})
+        events.append((now, move.id, move.event, current, move.to, data))
+        results.append(Transmission._from_mapping(new))
+    if new_documents:
+        conn.execute(insert(t.documents), new_documents)
+    if updates:
+        conn.execute(_UPDATE_ROW, updates)
+        _append(conn, events)
+    return results
+
+
+def _append(conn: Connection, events: Sequence[_Event]) -> None:
+    """Chain ``events`` onto the journal: the head is read (and locked) once, each entry's hash
+    computed here, all inserted in one statement, the head moved once."""
+    head = conn.execute(_HEAD_FOR_UPDATE).one()
+    seq, prev = head.seq, head.hash
+    rows: list[dict[str, Any]] = []
+    for at, tid, name, from_state, to_state, data in events:
+        seq += 1
+        entry = JournalEntry(
+            seq=seq,
+            at=at,
+            transmission_id=tid,
+            event=name,
+            from_state=from_state.value if from_state else None,
+            to_state=to_state.value if to_state else None,
+            data=canonical_json(data),
+            prev_hash=prev,
+            hash="",
+        )
+        prev = entry.expected_hash()
+        rows.append({**entry.__dict__, "hash": prev})
+    conn.execute(insert(t.journal), rows)
+    conn.execute(_HEAD_UPDATE, {"b_seq": seq, "b_hash": prev})
+
+
+def _verify(conn: Connection) -> JournalReport:
+    """Recompute the journal chain and compare each transmission's state with its last entry."""
+    verifier = ChainVerifier()
+    last_state: dict[str, str | None] = {}
+    entries = conn.execution_options(yield_per=2000).execute(select(t.journal).order_by(t.journal.c.seq))
+    for row in entries:
+        entry = _entry(row)
+        verifier.feed(entry)
+        if entry.transmission_id is not None:
+            last_state[entry.transmission_id] = entry.to_state
+    head = conn.execute(select(t.journal_head).where(t.journal_head.c.id == 1)).one()
+    problems = builtins.list(verifier.problems)
+    if head.seq != verifier.last_seq or head.hash != verifier.last_hash:
+        problems.append(
+            JournalProblem(
+                verifier.last_seq + 1 if head.seq > verifier.last_seq else head.seq,
+                "head",
+                f"tête du journal (entrée {head.seq}) différente de la dernière entrée ({verifier.last_seq})",
+            )
+        )
+    states = conn.execution_options(yield_per=5000).execute(
+        select(t.transmissions.c.id, t.transmissions.c.state)
+    )
+    for tid, state in states:
+        if last_state.get(tid) != state:
+            problems.append(
+                JournalProblem(
+                    None,
+                    "state",
+                    f"transmission {tid} : état {state} absent du journal ({last_state.get(tid)})",
+                )
+            )
+    return JournalReport(
+        entries=verifier.entries, head_seq=head.seq, head_hash=head.hash, problems=tuple(problems)
+    )
+
+
+# -- prepared statements: built once, so each execution skips SQLAlchemy's construction ---------
+
+_c = t.transmissions.c
+_HEAD_FOR_UPDATE: Final = (
+    select(t.journal_head.c.seq, t.journal_head.c.hash).where(t.journal_head.c.id == 1).with_for_update()
+)
+_HEAD_UPDATE: Final = (
+    update(t.journal_head)
+    .where(t.journal_head.c.id == 1)
+    .values(seq=bindparam("b_seq"), hash=bindparam("b_hash"))
+)
+#: Every generation of the given (profile, flow, digest) documents.
+_GENERATIONS: Final = select(t.transmissions).where(
+    tuple_(_c.profile, _c.flow, _c.digest).in_(bindparam("b_keys", expanding=True))
+)
+_LOCK_ROWS: Final = (
+    select(t.transmissions)
+    .where(_c.id.in_(bindparam("b_ids", expanding=True)))
+    .order_by(_c.id)
+    .with_for_update()
+)
+_DOCUMENT_KEYS: Final = select(t.documents.c.transmission_id, t.documents.c.kind, t.documents.c.digest).where(
+    t.documents.c.transmission_id.in_(bindparam("b_ids", expanding=True))
+)
+#: What a move may change (the rest of a row is written once, by record).
+_MUTABLE: Final = (
+    "state",
+    "remote_id",
+    "remote_status",
+    "attempts",
+    "errors",
+    "last_error",
+    "next_attempt_at",
+    "lease_owner",
+    "lease_until",
+    "updated_at",
+)
+_UPDATE_ROW: Final = (
+    update(t.transmissions)
+    .where(_c.id == bindparam("b_id"))
+    .values({name: bindparam(f"b_{name}", type_=_c[name].type) for name in _MUTABLE})
+)
+_RELEASE: Final = (
+    update(t.transmissions)
+    .where(_c.id == bindparam("r_id"), _c.lease_owner == bindparam("r_owner"))
+    .values(
+        lease_owner=None,
+        lease_until=None,
+        next_attempt_at=bindparam("r_next", type_=t.UTCDateTime()),
+        attempts=_c.attempts + bindparam("r_attempted", type_=Integer()),
+        # error: errors + 1; attempted without error: 0; neither: unchanged
+        errors=_c.errors * bindparam("r_keep", type_=Integer()) + bindparam("r_error", type_=Integer()),
+        last_error=func.coalesce(bindparam("r_last", type_=Text()), _c.last_error),
+    )
+)
+_BLANK: Final[Mapping[str, Any]] = {
+    "remote_id": None,
+    "remote_status": None,
+    "attempts": 0,
+    "errors": 0,
+    "last_error": None,
+    "lease_owner": None,
+    "lease_until": None,
+}
+
+
+def _plan(move: Move, row: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The row after ``move`` and the journal entry's data, or the error refusing it. Pure."""
+    if row is None:
+        raise NotFound(f"transmission inconnue : {move.id}", path=move.id)
+    assert move.now is not None  # stamped by the store
+    now = move.now
+    current = State(row["state"])
+    if move.expect is not None:
+        expected = {move.expect} if isinstance(move.expect, State) else set(move.expect)
+        if current not in expected:
+            raise StaleState(
+                f"transmission dans l'état {current.value}, attendu {sorted(s.value for s in expected)}",
+                path=move.id,
+            )
+    if move.owner is not None and (
+        row["lease_owner"] != move.owner or row["lease_until"] is None or row["lease_until"] < now
+    ):
+        raise LeaseLost(f"bail perdu sur la transmission (détenu par {row['lease_owner']})", path=move.id)
+    check_transition(current, move.to, transmission=move.id)
+
+    new = {**row, "state": move.to.value, "updated_at": now}
+    data: dict[str, Any] = dict(move.data or {})
+    if move.remote_id is not None and move.remote_id != row["remote_id"]:
+        new["remote_id"] = data["remote_id"] = move.remote_id
+        if row["remote_id"] is not None:
+            data["previous_remote_id"] = row["remote_id"]
+    if move.remote_status is not None:
+        new["remote_status"] = data["remote_status"] = str(move.remote_status)
+    if move.reset_counters:
+        new.update(attempts=0, errors=0, last_error=None)
+    if move.attempted:
+        new["attempts"] += 1
+    if move.error is not None:
+        new.update(errors=new["errors"] + 1, last_error=move.error[:2000])
+    elif move.attempted:
+        new["errors"] = 0
+    if move.release:
+        new.update(lease_owner=None, lease_until=None)
+    if isinstance(move.next_attempt_at, _Keep):
+        new["next_attempt_at"] = now if move.to in POLLED | IN_DOUBT else None
+    else:
+        new["next_attempt_at"] = move.next_attempt_at
+    return new, data
 
 
 def _latest(*where: Any) -> Any:
@@ -1058,51 +1003,3 @@ def _entry(row: Row[Any]) -> JournalEntry:
         prev_hash=m["prev_hash"],
         hash=m["hash"],
     )
-
-
-def _ensure_wal(path: Path, busy_timeout: float) -> None:
-    """Put the SQLite file in WAL mode (persistent). Switching modes can fail at once with
-    "database is locked" while another process creates the same file, so retry a while."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + busy_timeout
-    while True:
-        try:
-            with contextlib.closing(sqlite3.connect(path, timeout=busy_timeout)) as conn:
-                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StoreError(f"mode WAL impossible pour {path} ({mode})", code="STORE_WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise StoreError(
-                    f"base SQLite inutilisable : {exc}", file=str(path), code="STORE_UNAVAILABLE"
-                ) from exc
-            time.sleep(0.02)
-
-
-def _make_engine(url: URL, *, busy_timeout: float, pool_size: int) -> AsyncEngine:
-    if url.get_backend_name() == "postgresql":
-        return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
-    engine = create_async_engine(url, connect_args={"timeout": busy_timeout}, pool_size=pool_size)
-    ms = int(busy_timeout * 1000)
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take transaction control from the sqlite3 module so BEGIN is ours (IMMEDIATE below).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        for pragma in (  # per connection; WAL mode is persistent and set once by _ensure_wal
-            "PRAGMA synchronous=FULL",  # a SENDING mark must survive a power cut before we send
-            "PRAGMA foreign_keys=ON",
-            f"PRAGMA busy_timeout={ms}",
-        ):
-            cursor.execute(pragma)
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        # Writers take the write lock up front: no deadlock on lock upgrade, no lost update.
-        read_only = conn.get_execution_options().get("demat_read_only", False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
-
-    return engine
