@@ -23,6 +23,7 @@ import os
 import threading
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any, TypeVar
 
@@ -198,24 +199,63 @@ class _Probe(etree.PyErrorLog):  # type: ignore[misc]
 T = TypeVar("T")
 
 
-def _on_worker_thread(fn: Callable[[_Probe], T]) -> T:
-    """Run ``fn`` on a fresh thread whose lxml error log is a probe; the caller's is untouched."""
-    box: dict[str, Any] = {}
+class _ProbeThreads:
+    """Validation threads, each with a probe as its lxml error log (installed once per thread).
 
-    def run() -> None:
+    A thread of its own keeps the caller's lxml error log untouched; reusing the threads saves
+    starting one per document (and lxml's per-thread set-up), which costs more than validating
+    a small PES. A fork starts a fresh pool (threads do not survive it).
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pid = 0
+        self._local = threading.local()
+
+    def _install(self) -> None:
         probe = _Probe()
         etree.use_global_python_log(probe)
-        try:
-            box["value"] = fn(probe)
-        except BaseException as exc:
-            box["error"] = exc
+        self._local.probe = probe
 
-    worker = threading.Thread(target=run, name="demat-pes-validate", daemon=True)
-    worker.start()
-    worker.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
+    def run(self, fn: Callable[[_Probe], T]) -> T:
+        probe: _Probe | None = getattr(self._local, "probe", None)
+        if probe is not None:  # already on a validation thread (a nested call): run here
+            saved = (probe.chunk, probe.entries)
+            probe.chunk, probe.entries = 0, []
+            try:
+                return fn(probe)
+            finally:
+                probe.chunk, probe.entries = saved
+        return self._executor().submit(self._job, fn).result()
+
+    def _job(self, fn: Callable[[_Probe], T]) -> T:
+        probe: _Probe = self._local.probe
+        probe.chunk = 0
+        probe.entries = []
+        return fn(probe)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        pid = os.getpid()
+        pool = self._pool
+        if pool is None or self._pid != pid:
+            with self._lock:
+                if self._pool is None or self._pid != pid:
+                    self._pool = ThreadPoolExecutor(
+                        self._size, thread_name_prefix="demat-pes-validate", initializer=self._install
+                    )
+                    self._pid = pid
+                pool = self._pool
+        return pool
+
+
+_threads = _ProbeThreads(min(32, (os.cpu_count() or 1) + 4))
+
+
+def _on_worker_thread(fn: Callable[[_Probe], T]) -> T:
+    """Run ``fn`` on a validation thread whose lxml error log is a probe; the caller's is untouched."""
+    return _threads.run(fn)
 
 
 def _reopen(source: Source, start: int | None) -> IO[bytes] | None:
