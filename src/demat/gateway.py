@@ -21,7 +21,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from demat.actes.model import Acte, ActeDocument, ActesIdentity
 from demat.config import Profile, Settings
@@ -135,6 +135,17 @@ def _sha1_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+R = TypeVar("R")
+
+
+async def _off_loop(read: Callable[[bytes], R], data: bytes) -> R:
+    """``read(data)`` in a thread when ``data`` is large enough to hold the loop; a small reply
+    (an ARActe, most acquittals) is read at once: the thread hop would cost more."""
+    if len(data) <= 256 * 1024:
+        return read(data)
+    return await asyncio.to_thread(read, data)
 
 
 async def _submitted(submission: Awaitable[SubmitResult]) -> PollOutcome:
@@ -281,13 +292,14 @@ class Gateway:
         label = name or (path.name if path else "PES.xml")
         target: Path | bytes = path if path is not None else data  # type: ignore[assignment]
 
-        def check() -> tuple[PesInfo, ValidationReport]:
-            # One pass over the file (validation reads the header and bordereaux as it goes), in
-            # one worker-thread hop (each hop costs the event loop a wake-up).
+        def check_and_spool() -> tuple[PesInfo, ValidationReport, tuple[str, str] | None]:
+            # One pass over the file (validation reads the header and bordereaux as it goes),
+            # then the spool (it fsyncs), in one worker-thread hop (each hop costs the event
+            # loop a wake-up).
             report = validate_pes(target, registry=self.registry)
             info = report.info
             if info is None:  # not readable as a PES at all: the report says why
-                return PesInfo(file=label), report
+                return PesInfo(file=label), report, None
             info.file = label
             check_identity(
                 info,
@@ -297,17 +309,16 @@ class Gateway:
                 cod_col=prof.cod_col,
                 cod_bud=prof.cod_bud,
             )
-            return info, report
+            return info, report, (self._spool_pes(path, data) if report.valid else None)
 
-        info, report = await asyncio.to_thread(check)
-        if not report.valid:
+        info, report, spooled = await asyncio.to_thread(check_and_spool)
+        if not report.valid or spooled is None:
             first = report.errors[0]
             more = f" (+{len(report.errors) - 1} autre(s))" if len(report.errors) > 1 else ""
             raise ValidationError(
                 f"PES invalide : {first.message}{more}", file=label, line=first.line, code=first.code
             )
-        # Spooling fsyncs: off the event loop, and the sha1 from the bytes already in hand.
-        digest, sha1 = await asyncio.to_thread(self._spool_pes, path, data)
+        digest, sha1 = spooled
         identifiers = {
             "nom_fic": info.nom_fic,
             "id_coll": info.id_coll,
@@ -347,9 +358,15 @@ class Gateway:
 
         prof = self.settings.profile(profile)
         identity = self._identity(prof)
-        # Building the package runs every rule and the schema on the message; the bytes are not kept.
-        pkg = await asyncio.to_thread(package_acte, identity, acte, serial=1, today=dt.date.today())
-        return await self._record_acte(prof, Flow.ACTES, acte, force, tuple(w.message for w in pkg.warnings))
+
+        def check_and_spool() -> tuple[tuple[str, ...], list[tuple[ActeDocument, str]]]:
+            # Building the package runs every rule and the schema on the message (the bytes are
+            # not kept); then the documents go to the spool. One worker-thread hop.
+            pkg = package_acte(identity, acte, serial=1, today=dt.date.today())
+            return tuple(w.message for w in pkg.warnings), self._spool_documents(acte)
+
+        warnings, blobs = await asyncio.to_thread(check_and_spool)
+        return await self._record_acte(prof, Flow.ACTES, acte, blobs, force, warnings)
 
     async def send_budget(
         self,
@@ -369,35 +386,44 @@ class Gateway:
 
         prof = self.settings.profile(profile)
         identity = self._identity(prof)
-        acte = await asyncio.to_thread(
-            budget_acte,
-            identity,
-            document,
-            deliberation,
-            numero=numero,
-            classification_date=classification_date,
-            annexes=annexes,
-            objet=objet,
-            registry=self.registry,
-        )
-        return await self._record_acte(prof, Flow.BUDGET, acte, force, ())
+
+        def check_and_spool() -> tuple[Acte, list[tuple[ActeDocument, str]]]:
+            acte = budget_acte(
+                identity,
+                document,
+                deliberation,
+                numero=numero,
+                classification_date=classification_date,
+                annexes=annexes,
+                objet=objet,
+                registry=self.registry,
+            )
+            return acte, self._spool_documents(acte)
+
+        acte, blobs = await asyncio.to_thread(check_and_spool)
+        return await self._record_acte(prof, Flow.BUDGET, acte, blobs, force, ())
+
+    def _spool_documents(self, acte: Acte) -> list[tuple[ActeDocument, str]]:
+        """Keep the acte's documents in the spool (it fsyncs: call it off the event loop)."""
+        return [
+            (
+                d,
+                self.spool.put_file(d.content)
+                if isinstance(d.content, Path)
+                else self.spool.put_bytes(d.content),
+            )
+            for d in acte.documents
+        ]
 
     async def _record_acte(
-        self, prof: Profile, flow: Flow, acte: Acte, force: bool, warnings: tuple[str, ...]
+        self,
+        prof: Profile,
+        flow: Flow,
+        acte: Acte,
+        blobs: Sequence[tuple[ActeDocument, str]],
+        force: bool,
+        warnings: tuple[str, ...],
     ) -> SendResult:
-        def spool_all() -> list[tuple[ActeDocument, str]]:
-            # Spooling fsyncs: keep it off the event loop, in one worker-thread hop.
-            return [
-                (
-                    d,
-                    self.spool.put_file(d.content)
-                    if isinstance(d.content, Path)
-                    else self.spool.put_bytes(d.content),
-                )
-                for d in acte.documents
-            ]
-
-        blobs = await asyncio.to_thread(spool_all)
         description = _acte_description(acte, blobs)
         digest = hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()
         t, created = await self.store.record(
@@ -480,7 +506,7 @@ class Gateway:
         entry = status_table(t.flow)[status.code]
         if entry.fetch == "ack":
             ack = await helios.fetch_ack(t.remote_id)
-            acquit = await asyncio.to_thread(read_acquit, ack)
+            acquit = await _off_loop(read_acquit, ack)
             to = (
                 State.ACKNOWLEDGED
                 if acquit.accepted and entry.state is State.ACKNOWLEDGED
@@ -517,7 +543,7 @@ class Gateway:
         status = await self.platforms.actes(prof).status(t.remote_id)
         entry = status_table(t.flow)[status.code]
         if entry.fetch == "aracte" and status.aracte:
-            msg = await asyncio.to_thread(read_message, status.aracte)
+            msg = await _off_loop(read_message, status.aracte)
             return Moved(
                 State.ACKNOWLEDGED,
                 event="aracte",

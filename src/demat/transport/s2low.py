@@ -310,8 +310,12 @@ class S2lowConnection:
             raise ProtocolError(f"{TEST_CONNECTION}: réponse inattendue", code="S2LOW_GARBAGE")
 
 
+#: Files up to this size go in a form from memory; larger ones stream from disk.
+_INLINE_FILE = 1 << 20
+
+
 class _Form:
-    """A multipart/form-data body whose file parts stream from disk."""
+    """A multipart/form-data body whose (large) file parts stream from disk."""
 
     def __init__(self) -> None:
         self.writer = aiohttp.MultipartWriter("form-data")
@@ -336,9 +340,13 @@ class _Form:
 
     def file(self, name: str, filename: str, source: Source) -> None:
         ctype = _content_type(filename)
-        if isinstance(source, Path):
+        if isinstance(source, Path) and source.stat().st_size > _INLINE_FILE:
             fh: IO[bytes] = self._stack.enter_context(source.open("rb"))
             pl: aio_payload.Payload = aio_payload.BufferedReaderPayload(fh, content_type=ctype)
+        elif isinstance(source, Path):
+            # aiohttp reads a file part chunk by chunk in a thread: for a small file, the hops
+            # cost more than reading it at once.
+            pl = aio_payload.BytesPayload(source.read_bytes(), content_type=ctype)
         else:
             pl = aio_payload.BytesPayload(source, content_type=ctype)
         part = self.writer.append_payload(pl)
