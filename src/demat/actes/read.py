@@ -240,7 +240,8 @@ class _Reader:
 
     @staticmethod
     def children(el: Any, name: str) -> list[Any]:
-        return [c for c in el if isinstance(c.tag, str) and local_name(c) == name]
+        # ``{*}`` matches any namespace or none (lenient), in C.
+        return list(el.iterchildren(f"{{*}}{name}"))
 
     def child(self, el: Any, name: str) -> Any | None:
         found = self.children(el, name)

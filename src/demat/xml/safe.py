@@ -315,7 +315,7 @@ def _tag_matches(elem: etree._Element, tag: str | list[str]) -> bool:
 def local_name(elem: etree._Element) -> str:
     """The element's name without its namespace."""
     t = elem.tag
-    return etree.QName(t).localname if isinstance(t, str) else ""
+    return t.rpartition("}")[2] if isinstance(t, str) else ""
 
 
 _PREFIX = re.compile(r"/[^/:\[]+:")
