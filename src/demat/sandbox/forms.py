@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from aiohttp import BodyPartReader, hdrs, web
-from aiohttp.helpers import parse_mimetype
+from aiohttp.helpers import MimeType, parse_mimetype
 from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 
 _CHUNK = 1 << 16
@@ -124,6 +124,12 @@ async def read_form(
             form.fields.setdefault(key, []).append(str(value))
         return form
     reader = await request.multipart()
+    # aiohttp looks for a ``_charset_`` part (RFC 7578, 4.6) before every part, not just the
+    # first, parsing each Content-Disposition again at ~0.1 ms a time: more than the rest of
+    # a small acte's form. It only does so for "form-data"; the charset is honoured below.
+    m = reader._mimetype
+    reader._mimetype = MimeType(type=m.type, subtype="mixed", suffix=m.suffix, parameters=m.parameters)
+    charset = "utf-8"
     total = 0
     try:
         while True:
@@ -139,7 +145,10 @@ async def read_form(
                 raw = await part.read()
                 if len(raw) > _MAX_FIELD:
                     raise UploadTooLarge(f"champ {name} trop long")
-                form.fields.setdefault(name, []).append(_decode(raw, part.get_charset("utf-8")))
+                if name == "_charset_":  # the default charset of the text fields
+                    charset = raw.strip().decode("ascii", "replace") or charset
+                    continue
+                form.fields.setdefault(name, []).append(_decode(raw, part.get_charset(charset)))
                 continue
             h = hashlib.sha1()  # noqa: S324 - S²LOW's duplicate key
             size = 0
