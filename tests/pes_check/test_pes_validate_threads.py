@@ -11,7 +11,7 @@ import pytest
 from lxml import etree
 from pesgen import Bord, Pj, pes
 
-from demat.pes.validate import validate_pes, validate_xsd
+from demat.pes.validate import on_validation_thread, validate_pes, validate_xsd
 from demat.xml.schemas import SchemaRegistry
 
 VALID = pes(pjs=[Pj()], bords=[Bord(pjrefs=["PJ0001"])])
@@ -79,3 +79,15 @@ def test_validation_works_in_a_forked_child(official: SchemaRegistry) -> None:
             os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+async def test_validations_made_on_a_validation_thread_run_in_place(official: SchemaRegistry) -> None:
+    expected = {d: _summary(d, official) for d in (VALID, INVALID, WRONG_ROOT)}
+
+    def several() -> tuple[str, list[list[tuple[str, int | None]]]]:
+        return threading.current_thread().name, [_summary(d, official) for d in (INVALID, VALID, WRONG_ROOT)]
+
+    name, got = await on_validation_thread(several)
+    assert name.startswith("demat-pes-validate")
+    assert got == [expected[INVALID], expected[VALID], expected[WRONG_ROOT]]
+    assert _summary(INVALID, official) == expected[INVALID]  # and the thread is clean afterwards

@@ -17,13 +17,15 @@ Two libxml2 facts shape this module:
 
 from __future__ import annotations
 
+import asyncio
 import binascii
+import functools
 import io
 import os
 import threading
 import zlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any, TypeVar
 
@@ -236,6 +238,10 @@ class _ProbeThreads:
         probe.entries = []
         return fn(probe)
 
+    def submit(self, fn: Callable[[], T]) -> Future[T]:
+        """Run ``fn`` on a validation thread (validations it makes run there, in place)."""
+        return self._executor().submit(fn)
+
     def _executor(self) -> ThreadPoolExecutor:
         pid = os.getpid()
         pool = self._pool
@@ -256,6 +262,13 @@ _threads = _ProbeThreads(min(32, (os.cpu_count() or 1) + 4))
 def _on_worker_thread(fn: Callable[[_Probe], T]) -> T:
     """Run ``fn`` on a validation thread whose lxml error log is a probe; the caller's is untouched."""
     return _threads.run(fn)
+
+
+async def on_validation_thread(fn: Callable[..., T], /, *args: Any) -> T:
+    """Await ``fn(*args)`` run on a validation thread, off the event loop, like
+    :func:`asyncio.to_thread`; the :func:`validate_pes` / :func:`validate_xsd` calls it makes
+    run in place there: one thread hop per document instead of two."""
+    return await asyncio.wrap_future(_threads.submit(functools.partial(fn, *args)))
 
 
 def _reopen(source: Source, start: int | None) -> IO[bytes] | None:
@@ -528,4 +541,11 @@ def _french(exc: XMLSecurityError | XMLSyntaxError) -> str:
     return f"{base} ({exc.message})"
 
 
-__all__ = ["DEFAULT_MAX_PJ_INFLATED", "ValidationReport", "check_pj_text", "validate_pes", "validate_xsd"]
+__all__ = [
+    "DEFAULT_MAX_PJ_INFLATED",
+    "ValidationReport",
+    "check_pj_text",
+    "on_validation_thread",
+    "validate_pes",
+    "validate_xsd",
+]

@@ -28,6 +28,7 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
+from demat.pes.validate import on_validation_thread
 from demat.sandbox import dgfip, prefecture, tls_alerts
 from demat.sandbox.config import SandboxConfig
 from demat.sandbox.forms import UploadTooLarge, read_form
@@ -228,7 +229,7 @@ class SandboxApp:
             if self.state.helios_with_sha1(upload.sha1) is not None:
                 return refuse("doublon détecté. Ce fichier a déjà été posté", "duplicate")
             try:
-                facts = await asyncio.to_thread(dgfip.s2low_checks, upload.content, upload.filename)
+                facts = await on_validation_thread(dgfip.s2low_checks, upload.content, upload.filename)
             except dgfip.PesRefused as exc:
                 return refuse(str(exc))
             if self.state.helios_named(facts.nom_fic, facts.cod_col) is not None:
@@ -261,7 +262,7 @@ class SandboxApp:
 
     async def _judge_helios(self, tx: HeliosTx, facts: dgfip.PesFacts) -> None:
         try:
-            ack, accepted = await asyncio.to_thread(dgfip.acknowledge, self.blobs.path(tx.blob), facts)
+            ack, accepted = await on_validation_thread(dgfip.acknowledge, self.blobs.path(tx.blob), facts)
             tx.ack_blob = self.blobs.put(f"helios-{tx.id}-ack.xml", ack)
             tx.accepted = accepted
             tx.final_status = 4 if accepted else 6
