@@ -28,6 +28,7 @@ from demat.config import Profile, Settings
 from demat.errors import ConfigError, DematError, RemoteRejected, ValidationError
 from demat.pes.ack import read_acquit
 from demat.pes.inspect import PesInfo, check_identity
+from demat.pes.retour import read_retour_header
 from demat.pes.validate import ValidationReport, validate_pes
 from demat.spool import Spool
 from demat.tracking import (
@@ -37,6 +38,7 @@ from demat.tracking import (
     Fatal,
     Flow,
     Found,
+    Inbound,
     Moved,
     NewDocument,
     NoChange,
@@ -161,6 +163,14 @@ async def _submitted(submission: Awaitable[SubmitResult]) -> PollOutcome:
     except RemoteRejected as exc:
         return Moved(State.REJECTED, event="refused_by_platform", data={"message": exc.message})
     return Moved(State.SENT, event="sent", remote_id=result.remote_id)
+
+
+def _retour_info(data: bytes) -> dict[str, Any]:
+    """What a PES_Retour's header says, or why it could not be read (kept all the same)."""
+    try:
+        return read_retour_header(data).to_dict()
+    except DematError as exc:
+        return {"error": exc.message, "code": exc.code}
 
 
 def _letter_types(data: bytes) -> tuple[str, ...]:
@@ -603,6 +613,18 @@ class Gateway:
 
     # -- later préfecture letters ---------------------------------------------------------------
 
+    async def collect_inbox(self) -> None:
+        """Collect préfecture letters and PES_Retour files; a platform that fails is logged and
+        tried again next time."""
+        for what, collect in (
+            ("préfecture letters", self.collect_letters),
+            ("PES_Retour", self.collect_retours),
+        ):
+            try:
+                await collect()
+            except DematError as exc:  # the platform is down: the next round tries again
+                log.warning("%s not collected: %s", what, exc)
+
     async def collect_letters(self) -> list[tuple[Transmission, tuple[str, ...]]]:
         """Fetch the unread préfecture letters (courrier simple, pièces complémentaires,
         observations, déféré) of every platform account, attach each to the acte it is about
@@ -634,6 +656,49 @@ class Gateway:
                 attached.append((t, types))
         return attached
 
+    async def collect_retours(self) -> list[Inbound]:
+        """Fetch the unread PES_Retour files of every HELIOS account, keep each in the store
+        (journaled, with its header and the profile whose IdColl/CodBud it names), and only
+        then mark it read: a crash in between fetches it again, and the store keeps identical
+        bytes once. A file no profile matches, or that cannot be read as a PES_Retour, is kept
+        all the same (profile none, the reason in its ``info``). Returns the new ones."""
+        kept: list[Inbound] = []
+        seen: set[str] = set()
+        for prof in self.settings.profiles.values():
+            if prof.platform is None or prof.platform in seen:
+                continue
+            seen.add(prof.platform)
+            helios = self.platforms.helios(prof)
+            for ref in await helios.list_retours():
+                data = await helios.fetch_retour(ref.id)
+                info = await _off_loop(_retour_info, data)
+                profile = self._retour_profile(prof.platform, info)
+                if profile is None:
+                    log.warning(
+                        "PES_Retour %s (%s): no profile for IdColl %s", ref.id, ref.name, info.get("id_coll")
+                    )
+                doc, created = await self.store.add_inbound(
+                    prof.platform, "pes_retour", ref.id, data, name=ref.name, profile=profile, info=info
+                )
+                await helios.mark_retour_read(ref.id)
+                if created:
+                    kept.append(doc)
+        return kept
+
+    def _retour_profile(self, account: str, info: Mapping[str, Any]) -> str | None:
+        """The profile a PES_Retour is about: same account, its SIRET the IdColl, and its CodBud
+        when both say one; none when nothing or several match."""
+        siret, cod_bud = info.get("id_coll"), info.get("cod_bud")
+        found = [
+            p.name
+            for p in self.settings.profiles.values()
+            if p.platform == account
+            and siret
+            and p.siret == siret
+            and not (cod_bud and p.cod_bud and p.cod_bud != cod_bud)
+        ]
+        return found[0] if len(found) == 1 else None
+
     async def _acte_by_remote_id(self, remote_id: str | None) -> Transmission | None:
         if not remote_id:
             return None
@@ -654,16 +719,13 @@ class Gateway:
 
     async def run_poller(self, stop: asyncio.Event, *, letters_every: float = 600.0) -> None:
         """Poll until ``stop`` is set (finishing the work in flight); collect préfecture letters
-        every ``letters_every`` seconds."""
+        and PES_Retour files every ``letters_every`` seconds."""
         loop = asyncio.get_running_loop()
         letters_due = loop.time()
         while not stop.is_set():
             if loop.time() >= letters_due:
                 letters_due = loop.time() + letters_every
-                try:
-                    await self.collect_letters()
-                except DematError as exc:  # the platform is down: the next round tries again
-                    log.warning("préfecture letters not collected: %s", exc)
+                await self.collect_inbox()
             report = await self.poll_once()
             if report.acquired:
                 continue
@@ -696,7 +758,7 @@ class Gateway:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
-            current = [await self.store.get(i) for i in ids]
+            current = await self.store.get_many(ids)
             if all(t.settled for t in current):
                 return current
             if deadline is not None and loop.time() > deadline:

@@ -148,3 +148,30 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "hash chain verified" in demo.stdout
     assert "ERREUR_CUMUL_MONTANTS" in demo.stdout
+
+
+def test_poll_collects_pes_retours_listed_and_saved(workdir: Path, sandbox: dict[str, str]) -> None:
+    import ssl
+    import urllib.request
+
+    retour = (
+        b'<?xml version="1.0" encoding="ISO-8859-1"?><n:PES_Retour xmlns:n="urn:r"><EnTetePES>'
+        b'<IdColl V="21440015200011"/><CodColl V="001"/><CodBud V="00"/></EnTetePES></n:PES_Retour>'
+    )
+    ctx = ssl.create_default_context(cafile=sandbox["ca"])
+    ctx.load_cert_chain(sandbox["client_cert"], sandbox["client_key"])
+    url = sandbox["url"] + "/_sandbox/helios/retour?name=PES2R_DEP_CLI.xml"
+    with urllib.request.urlopen(urllib.request.Request(url, data=retour), context=ctx) as reply:
+        rid = json.loads(reply.read())["id"]
+
+    polled = json.loads(run("poll", "--once", cwd=workdir, check=True).stdout)
+    assert polled["retours"] >= 1
+    listed = run("retours", "--json", "--profile", "ville", "--save", "out", cwd=workdir, check=True)
+    [row] = [json.loads(x) for x in listed.stdout.splitlines() if json.loads(x)["remote_id"] == rid]
+    assert (row["profile"], row["name"], row["info"]["id_coll"]) == (
+        "ville",
+        "PES2R_DEP_CLI.xml",
+        "21440015200011",
+    )
+    assert Path(workdir / row["saved"]).read_bytes() == retour
+    assert "PES2R_DEP_CLI.xml" in run("retours", cwd=workdir, check=True).stdout

@@ -221,3 +221,50 @@ async def test_prefecture_letters_attached_to_their_acte_then_marked_read(
     assert all(d.content[:2] == b"\x1f\x8b" for d in letters)
     assert await gateway.collect_letters() == []  # marked read: not fetched again
     assert (await gateway.store.verify_journal()).ok
+
+
+def _retour(id_coll: str, cod_bud: str, name: str = "PES2R_DEP.xml") -> bytes:
+    return f"""<?xml version="1.0" encoding="ISO-8859-1"?>
+<n:PES_Retour xmlns:n="http://www.minefi.gouv.fr/cp/helios/pes_v2/Rev0/retour">
+<Enveloppe><Parametres><Version V="2"/><TypFic V="PESRETOUR_DEP"/><NomFic V="{name}"/>
+</Parametres></Enveloppe>
+<EnTetePES><DteStr V="2024-03-15"/><IdPost V="082008"/><IdColl V="{id_coll}"/><CodColl V="221"/>
+<CodBud V="{cod_bud}"/></EnTetePES>
+<PES_DepenseRetour><EnTeteDepense/><Bordereau><Piece/></Bordereau></PES_DepenseRetour>
+</n:PES_Retour>""".encode("iso-8859-1")
+
+
+async def test_pes_retours_kept_routed_then_marked_read(
+    gateway: Gateway, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo = gateway.settings.profile("demo")
+    mine = sandbox.add_retour("PES2R_DEP_1.xml", _retour(demo.siret or "", demo.cod_bud or "00"))
+    foreign = sandbox.add_retour("PES2R_DEP_2.xml", _retour("99999999900011", "00"))
+    broken = sandbox.add_retour("PES2R_DEP_3.xml", b"<?xml version='1.0'?><Autre/>")
+
+    kept = {doc.remote_id: doc for doc in await gateway.collect_retours()}
+    assert set(kept) == {mine, foreign, broken}
+    assert kept[mine].profile == "demo"
+    assert kept[mine].info["id_coll"] == demo.siret and kept[mine].info["bordereaux"] == {"depense": 1}
+    assert kept[foreign].profile is None  # kept all the same, for a person to route
+    assert kept[broken].profile is None and kept[broken].info["code"] == "PES_RETOUR_NOT_RETOUR"
+    assert await gateway.collect_retours() == []  # marked read: not fetched again
+    assert [d.remote_id for d in await gateway.store.inbound(profile="demo")] == [mine]
+
+    # A crash after keeping a file but before marking it read: fetched again, kept once.
+    again = sandbox.add_retour("PES2R_DEP_4.xml", _retour(demo.siret or "", demo.cod_bud or "00", "R4.xml"))
+    helios = gateway.platforms.helios(demo)
+    real_mark = helios.mark_retour_read
+
+    async def crash(retour_id: str) -> None:
+        raise ConnectionResetError("killed")
+
+    monkeypatch.setattr(helios, "mark_retour_read", crash)
+    with pytest.raises(ConnectionResetError):
+        await gateway.collect_retours()
+    monkeypatch.setattr(helios, "mark_retour_read", real_mark)
+    assert await gateway.collect_retours() == []  # fetched again, already kept
+    assert [d.remote_id for d in await gateway.store.inbound()].count(again) == 1
+    journal = await gateway.store.journal()
+    assert sum(e.event == "inbound_received" for e in journal) == 4
+    assert (await gateway.store.verify_journal()).ok

@@ -361,10 +361,15 @@ def _declared_shape() -> dict[str, tuple[set[str], set[str]]]:
 
 
 async def test_upgrade_from_version_1(store_url: str) -> None:
-    # A database left at version 1 (tables, no journal head yet) gets step 2 only.
+    # A database left at version 1 (first tables, no journal head yet) gets steps 2 and 3.
     async with Store.open(store_url):
         pass
-    await raw(store_url, "DELETE FROM journal_head", "DELETE FROM schema_version WHERE version = 2")
+    await raw(
+        store_url,
+        "DELETE FROM journal_head",
+        "DROP TABLE inbound",
+        "DELETE FROM schema_version WHERE version >= 2",
+    )
     async with Store.open(store_url) as store:
         tr, _ = await store.record("ville", "pes", sha(1), "f.xml")
         assert (await store.verify_journal()).ok
@@ -521,3 +526,28 @@ async def test_pending_unknown_lists_dead_senders_and_unknowns(store: Store, clo
     assert [x.id for x in await store.pending_unknown()] == [ids[2]]  # the others are live
     clock.advance(61)  # the sender died: its leases ran out
     assert {x.id for x in await store.pending_unknown()} == set(ids)
+
+
+async def test_get_many_keeps_the_order_and_names_the_unknown(store: Store) -> None:
+    a, _ = await store.record("ville", "pes", sha("m1"), "a.xml")
+    b, _ = await store.record("ville", "pes", sha("m2"), "b.xml")
+    assert [x.id for x in await store.get_many([b.id, a.id, b.id])] == [b.id, a.id, b.id]
+    with pytest.raises(NotFound):
+        await store.get_many([a.id, "nope"])
+
+
+async def test_inbound_documents_kept_once_and_journaled(store: Store) -> None:
+    first, created = await store.add_inbound(
+        "sandbox", "pes_retour", "7", b"<PES_Retour/>", name="R.xml", profile="ville", info={"id_coll": "1"}
+    )
+    assert created and (first.profile, first.size, first.info) == ("ville", 13, {"id_coll": "1"})
+    again, created = await store.add_inbound("sandbox", "pes_retour", "7", b"<PES_Retour/>", name="R.xml")
+    assert not created and again.id == first.id  # fetched twice (crash before mark-read): kept once
+    other, created = await store.add_inbound("sandbox", "pes_retour", "8", b"<PES_Retour>2</PES_Retour>")
+    assert created and other.profile is None
+    assert [d.remote_id for d in await store.inbound(kind="pes_retour")] == ["8", "7"]
+    assert [d.remote_id for d in await store.inbound(profile="ville")] == ["7"]
+    entries = [e for e in await store.journal() if e.event == "inbound_received"]
+    assert [e.payload["remote_id"] for e in entries] == ["7", "8"]
+    assert entries[0].transmission_id is None and entries[0].payload["digest"] == first.digest
+    assert (await store.verify_journal()).ok

@@ -38,6 +38,12 @@ def register(sub: Any) -> None:
     p.add_argument("--once", action="store_true", help="one cycle, then exit")
     p.set_defaults(handler=_poll)
 
+    p = sub.add_parser("retours", help="PES_Retour files received from Hélios (collected by the poller)")
+    p.add_argument("--profile", help="only those about this profile")
+    p.add_argument("--save", type=Path, metavar="DIR", help="also write each file in DIR")
+    p.add_argument("--json", action="store_true", help="JSON Lines output")
+    p.set_defaults(handler=_retours)
+
     p = sub.add_parser("ack", help="a transmission's acknowledgement in plain words")
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
@@ -241,11 +247,13 @@ def _poll(args: argparse.Namespace) -> int:
     async def body(gw: Gateway) -> int:
         if args.once:
             letters = await gw.collect_letters()
+            retours = await gw.collect_retours()
             report = await gw.poll_once()
             outcome = {
                 "acquired": report.acquired,
                 "outcomes": dict(report.outcomes),
                 "letters": len(letters),
+                "retours": len(retours),
             }
             print(json.dumps(outcome))
             return EXIT_OK
@@ -255,6 +263,48 @@ def _poll(args: argparse.Namespace) -> int:
             await gw.run_poller(stop)
         finally:
             undo()
+        return EXIT_OK
+
+    return _run(args, body)
+
+
+def _retours(args: argparse.Namespace) -> int:
+    from demat.gateway import Gateway
+
+    async def body(gw: Gateway) -> int:
+        found = await gw.store.inbound(kind="pes_retour", profile=args.profile)
+        if args.save:
+            args.save.mkdir(parents=True, exist_ok=True)
+        for doc in found:
+            saved = None
+            if args.save:
+                # The platform's name, stripped to a file name, prefixed by the id: never outside DIR.
+                saved = args.save / f"{doc.id}_{Path(doc.name or 'PES_Retour.xml').name}"
+                saved.write_bytes(doc.content)
+            info = dict(doc.info)
+            if args.json:
+                row = {
+                    "id": doc.id,
+                    "account": doc.account,
+                    "remote_id": doc.remote_id,
+                    "profile": doc.profile,
+                    "name": doc.name,
+                    "received_at": doc.received_at.isoformat(),
+                    "size": doc.size,
+                    "sha256": doc.digest,
+                    "info": info,
+                    **({"saved": str(saved)} if saved else {}),
+                }
+                print(json.dumps(row, ensure_ascii=False))
+            else:
+                blocks = "+".join(info.get("blocks", []))
+                about = (
+                    info.get("error") or f"IdColl {info.get('id_coll')} CodBud {info.get('cod_bud')} {blocks}"
+                )
+                who = doc.profile or "(aucun profil)"
+                print(f"{doc.id:>5} {doc.received_at:%Y-%m-%d %H:%M} {who:<16} {doc.name}  {about}")
+        if not found and not args.json:
+            print("aucun PES_Retour reçu")
         return EXIT_OK
 
     return _run(args, body)

@@ -47,7 +47,9 @@ from demat.tracking.states import (
 )
 from demat.tracking.store import (
     Document,
+    Inbound,
     LeaseLost,
+    Move,
     NewDocument,
     NotFound,
     Release,
@@ -77,10 +79,12 @@ __all__ = [
     "Found",
     "Handler",
     "IllegalTransition",
+    "Inbound",
     "JournalEntry",
     "JournalProblem",
     "JournalReport",
     "LeaseLost",
+    "Move",
     "Moved",
     "NewDocument",
     "NoChange",

@@ -50,6 +50,7 @@ def _seed_journal_head(conn: Connection) -> None:
 MIGRATIONS: Sequence[Migration] = (
     Migration(1, "transmissions, documents, journal", _create_tables),
     Migration(2, "journal head at genesis", _seed_journal_head),
+    Migration(3, "inbound documents (PES_Retour)", lambda conn: t.inbound.create(conn, checkfirst=True)),
 )
 
 LATEST = MIGRATIONS[-1].version
@@ -78,7 +79,7 @@ def migrate(conn: Connection, *, now: dt.datetime | None = None) -> list[int]:
     stamp = now or dt.datetime.now(dt.UTC)
     if version == 0:
         # An empty database gets the current schema at once, stamped with every step.
-        _create_tables(conn)
+        t.metadata.create_all(conn)
         _seed_journal_head(conn)
         steps = list(MIGRATIONS)
     else:

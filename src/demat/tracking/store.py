@@ -204,6 +204,23 @@ class Document:
 
 
 @dataclass(frozen=True)
+class Inbound:
+    """A document a platform sent on its own, about no transmission (a PES_Retour…)."""
+
+    id: int
+    account: str
+    kind: str
+    remote_id: str
+    profile: str | None
+    name: str | None
+    digest: str
+    size: int
+    info: Mapping[str, Any]
+    received_at: dt.datetime
+    content: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Move:
     """One transition for :meth:`Store.apply` (the arguments of :meth:`Store.transition`).
 
@@ -458,6 +475,65 @@ class Store:
 
         return await self._db.write(body)
 
+    async def add_inbound(
+        self,
+        account: str,
+        kind: str,
+        remote_id: str,
+        content: bytes,
+        *,
+        name: str | None = None,
+        profile: str | None = None,
+        info: Mapping[str, Any] | None = None,
+        now: dt.datetime | None = None,
+    ) -> tuple[Inbound, bool]:
+        """Keep a document a platform sent on its own (``kind`` ``pes_retour``…) with what was
+        read of it; ``(document, created)``. The same bytes under the same platform id are kept
+        once (a crash before it was marked read on the platform fetches it again). A new one
+        is journaled (``inbound_received``, under no transmission)."""
+        at = now or self.clock()
+        details = dict(info or {})
+        canonical_json(details)
+        row = {
+            "account": account,
+            "kind": kind,
+            "remote_id": remote_id,
+            "profile": profile,
+            "name": name,
+            "digest": hashlib.sha256(content).hexdigest(),
+            "size": len(content),
+            "content": content,
+            "info": details,
+            "received_at": at,
+        }
+
+        def body(conn: Connection) -> tuple[Inbound, bool]:
+            i = t.inbound.c
+            key = ("account", "kind", "remote_id", "digest")
+            found = conn.execute(select(t.inbound).where(*(i[k] == row[k] for k in key))).first()
+            if found is not None:
+                return _inbound(found), False
+            inserted = conn.execute(insert(t.inbound).values(row).returning(*t.inbound.c)).one()
+            data = {k: row[k] for k in ("account", "kind", "remote_id", "profile", "name", "digest", "size")}
+            _append(conn, [(at, None, "inbound_received", None, None, {**data, "info": details})])
+            return _inbound(inserted), True
+
+        return await self._db.write(body)
+
+    async def inbound(
+        self, *, kind: str | None = None, profile: str | None = None, limit: int | None = None
+    ) -> builtins.list[Inbound]:
+        """Documents received on their own, newest first (see :meth:`add_inbound`)."""
+        i = t.inbound.c
+        query = select(t.inbound).order_by(i.received_at.desc(), i.id.desc())
+        if kind is not None:
+            query = query.where(i.kind == kind)
+        if profile is not None:
+            query = query.where(i.profile == profile)
+        if limit is not None:
+            query = query.limit(limit)
+        return await self._db.read(lambda conn: [_inbound(row) for row in conn.execute(query)])
+
     async def documents(self, id: str, *, kind: str | None = None) -> builtins.list[Document]:
         """Documents received for a transmission, oldest first."""
         d = t.documents.c
@@ -474,6 +550,16 @@ class Store:
         if row is None:
             raise NotFound(f"transmission inconnue : {id}", path=id)
         return Transmission._from_row(row)
+
+    async def get_many(self, ids: Sequence[str]) -> builtins.list[Transmission]:
+        """The transmissions ``ids``, in that order, in one read (:class:`NotFound` for the
+        first unknown one)."""
+        query = select(t.transmissions).where(t.transmissions.c.id.in_(builtins.list(ids)))
+        rows = await self._db.read(lambda conn: {row.id: row for row in conn.execute(query)})
+        for id in ids:
+            if id not in rows:
+                raise NotFound(f"transmission inconnue : {id}", path=id)
+        return [Transmission._from_row(rows[id]) for id in ids]
 
     async def find(self, profile: str, flow: str, digest: str) -> Transmission | None:
         """The latest transmission of this document under this profile, if any."""
@@ -985,6 +1071,23 @@ def _document(row: Row[Any]) -> Document:
         name=m["name"],
         digest=m["digest"],
         size=m["size"],
+        received_at=m["received_at"],
+        content=bytes(m["content"]),
+    )
+
+
+def _inbound(row: Row[Any]) -> Inbound:
+    m = row._mapping
+    return Inbound(
+        id=m["id"],
+        account=m["account"],
+        kind=m["kind"],
+        remote_id=m["remote_id"],
+        profile=m["profile"],
+        name=m["name"],
+        digest=m["digest"],
+        size=m["size"],
+        info=dict(m["info"] or {}),
         received_at=m["received_at"],
         content=bytes(m["content"]),
     )

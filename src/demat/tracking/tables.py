@@ -105,6 +105,25 @@ documents = Table(
     UniqueConstraint("transmission_id", "kind", "digest", name="uq_documents_content"),
 )
 
+#: Documents a platform sends on its own, about no transmission of ours (PES_Retour…).
+inbound = Table(
+    "inbound",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("account", String(100), nullable=False),  # the platform account it came from
+    Column("kind", String(40), nullable=False),  # pes_retour
+    Column("remote_id", String(100), nullable=False),  # the platform's id for it
+    Column("profile", String(100)),  # the profile (collectivité) it is about, if one matched
+    Column("name", Text),
+    Column("digest", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("info", JSON, nullable=False),  # what was read of it (header), or why it could not be
+    Column("received_at", UTCDateTime, nullable=False),
+    UniqueConstraint("account", "kind", "remote_id", "digest", name="uq_inbound_content"),
+    Index("ix_inbound_profile", "profile", "received_at"),
+)
+
 journal = Table(
     "journal",
     metadata,
