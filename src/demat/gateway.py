@@ -632,11 +632,7 @@ class Gateway:
         store keeps identical bytes once. Letters about an acte demat does not know stay unread
         for a person to handle. Returns each attached letter with its message types."""
         attached: list[tuple[Transmission, tuple[str, ...]]] = []
-        seen: set[str] = set()
-        for prof in self.settings.profiles.values():
-            if prof.platform is None or prof.platform in seen:
-                continue
-            seen.add(prof.platform)
+        for _, prof in self._accounts():
             actes = self.platforms.actes(prof)
             for ref in await actes.list_prefecture_documents():
                 t = await self._acte_by_remote_id(ref.related_transaction_id)
@@ -663,27 +659,31 @@ class Gateway:
         bytes once. A file no profile matches, or that cannot be read as a PES_Retour, is kept
         all the same (profile none, the reason in its ``info``). Returns the new ones."""
         kept: list[Inbound] = []
-        seen: set[str] = set()
-        for prof in self.settings.profiles.values():
-            if prof.platform is None or prof.platform in seen:
-                continue
-            seen.add(prof.platform)
+        for account, prof in self._accounts():
             helios = self.platforms.helios(prof)
             for ref in await helios.list_retours():
                 data = await helios.fetch_retour(ref.id)
                 info = await _off_loop(_retour_info, data)
-                profile = self._retour_profile(prof.platform, info)
+                profile = self._retour_profile(account, info)
                 if profile is None:
                     log.warning(
                         "PES_Retour %s (%s): no profile for IdColl %s", ref.id, ref.name, info.get("id_coll")
                     )
                 doc, created = await self.store.add_inbound(
-                    prof.platform, "pes_retour", ref.id, data, name=ref.name, profile=profile, info=info
+                    account, "pes_retour", ref.id, data, name=ref.name, profile=profile, info=info
                 )
                 await helios.mark_retour_read(ref.id)
                 if created:
                     kept.append(doc)
         return kept
+
+    def _accounts(self) -> list[tuple[str, Profile]]:
+        """Each platform account once, with a profile that reaches it."""
+        first: dict[str, Profile] = {}
+        for prof in self.settings.profiles.values():
+            if prof.platform is not None:
+                first.setdefault(prof.platform, prof)
+        return list(first.items())
 
     def _retour_profile(self, account: str, info: Mapping[str, Any]) -> str | None:
         """The profile a PES_Retour is about: same account, its SIRET the IdColl, and its CodBud

@@ -39,7 +39,7 @@ from collections.abc import Callable, Collection, Generator, Iterable, Mapping, 
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, Self, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -148,26 +148,7 @@ class Transmission:
 
     @classmethod
     def _from_mapping(cls, m: Mapping[str, Any]) -> Transmission:
-        return cls(
-            id=m["id"],
-            profile=m["profile"],
-            flow=m["flow"],
-            digest=m["digest"],
-            generation=m["generation"],
-            name=m["name"],
-            identifiers=dict(m["identifiers"] or {}),
-            remote_id=m["remote_id"],
-            remote_status=m["remote_status"],
-            state=State(m["state"]),
-            attempts=m["attempts"],
-            errors=m["errors"],
-            last_error=m["last_error"],
-            next_attempt_at=m["next_attempt_at"],
-            lease_owner=m["lease_owner"],
-            lease_until=m["lease_until"],
-            created_at=m["created_at"],
-            updated_at=m["updated_at"],
-        )
+        return _row_as(cls, m, identifiers=dict(m["identifiers"] or {}), state=State(m["state"]))
 
 
 @dataclass(frozen=True)
@@ -1062,47 +1043,22 @@ def _latest(*where: Any) -> Any:
     return select(t.transmissions).where(*where).order_by(c.generation.desc()).limit(1)
 
 
+_Row = TypeVar("_Row")
+
+
+def _row_as(cls: type[_Row], m: Mapping[Any, Any], **converted: Any) -> _Row:
+    """``cls`` built from a row's columns of the same names, ``converted`` ones given."""
+    names = (f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    return cls(**{n: m[n] for n in names if n not in converted}, **converted)
+
+
 def _document(row: Row[Any]) -> Document:
-    m = row._mapping
-    return Document(
-        id=m["id"],
-        transmission_id=m["transmission_id"],
-        kind=m["kind"],
-        name=m["name"],
-        digest=m["digest"],
-        size=m["size"],
-        received_at=m["received_at"],
-        content=bytes(m["content"]),
-    )
+    return _row_as(Document, row._mapping, content=bytes(row.content))
 
 
 def _inbound(row: Row[Any]) -> Inbound:
-    m = row._mapping
-    return Inbound(
-        id=m["id"],
-        account=m["account"],
-        kind=m["kind"],
-        remote_id=m["remote_id"],
-        profile=m["profile"],
-        name=m["name"],
-        digest=m["digest"],
-        size=m["size"],
-        info=dict(m["info"] or {}),
-        received_at=m["received_at"],
-        content=bytes(m["content"]),
-    )
+    return _row_as(Inbound, row._mapping, info=dict(row.info or {}), content=bytes(row.content))
 
 
 def _entry(row: Row[Any]) -> JournalEntry:
-    m = row._mapping
-    return JournalEntry(
-        seq=m["seq"],
-        at=m["at"],
-        transmission_id=m["transmission_id"],
-        event=m["event"],
-        from_state=m["from_state"],
-        to_state=m["to_state"],
-        data=m["data"],
-        prev_hash=m["prev_hash"],
-        hash=m["hash"],
-    )
+    return _row_as(JournalEntry, row._mapping)
