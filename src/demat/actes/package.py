@@ -36,6 +36,7 @@ from demat.actes.model import Acte, ActeDocument, ActesIdentity
 from demat.actes.rules import ActesRuleError, Finding, validate_acte
 from demat.errors import PackagingError, ValidationError
 from demat.xml.safe import parse_bytes
+from demat.xml.schemas import schema_errors
 
 _CHUNK = 1 << 20
 
@@ -201,8 +202,9 @@ def _check_schema(schema: Any, name: str, data: bytes) -> None:
     if schema is None:
         return
     tree = parse_bytes(data, name=name)
-    if not schema.validate(tree):
-        errors = "; ".join(f"ligne {e.line} : {e.message}" for e in schema.error_log)
+    found = schema_errors(schema, tree)
+    if found:
+        errors = "; ".join(f"ligne {e.line} : {e.message}" for e in found)
         raise ValidationError(f"message non conforme au schéma ACTES : {errors}", file=name, code="ACTES_XSD")
 
 

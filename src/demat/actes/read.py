@@ -30,6 +30,7 @@ from demat.actes.model import ACTES_NS, INSEE_NS
 from demat.actes.rules import Finding
 from demat.errors import ProtocolError, SchemaError, XMLSyntaxError
 from demat.xml.safe import Limits, local_name, parse_bytes
+from demat.xml.schemas import schema_errors
 
 
 class ActesMessage(BaseModel):
@@ -577,8 +578,8 @@ def read_message(
             Finding("ACTES_NAMESPACE", f"espace de noms inattendu : {ns!r} (attendu {ACTES_NS})", "racine")
         )
     xsd = _schema_for(schema, registry) if check_schema else None
-    if xsd is not None and not xsd.validate(tree):
-        findings += [Finding("ACTES_XSD", e.message, f"ligne {e.line}") for e in xsd.error_log]
+    if xsd is not None:
+        findings += [Finding("ACTES_XSD", e.message, f"ligne {e.line}") for e in schema_errors(xsd, tree)]
     common = {"name": name, "schema_checked": xsd is not None, "findings": tuple(findings)}
     return _read_root(r, root, common)
 

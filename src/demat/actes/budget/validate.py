@@ -27,7 +27,7 @@ from demat.actes.budget._doc import BLOC_EDITEUR, CODE_EDITEUR, DOCBUDG, find_do
 from demat.actes.budget.seal import BudgetSource
 from demat.errors import XMLSyntaxError
 from demat.xml.safe import element_path, parse_bytes
-from demat.xml.schemas import SchemaRegistry, default_registry, load_xmlschema
+from demat.xml.schemas import SchemaRegistry, default_registry, load_xmlschema, schema_errors
 
 #: Bundled schema family and the official family/kind it re-expresses.
 FAMILY = "totem"
@@ -95,10 +95,10 @@ def _bloc_editeur_issues(target: etree._Element, code_editeur: etree.XMLSchema) 
             continue  # inside another BlocEditeur: skipped, as the official wildcard does
         children = [c for c in bloc if isinstance(c.tag, str)]
         if children and children[0].tag == CODE_EDITEUR:
-            if not code_editeur.validate(children[0]):
-                issues += [
-                    BudgetIssue(e.message, e.line, element_path(children[0])) for e in code_editeur.error_log
-                ]
+            issues += [
+                BudgetIssue(e.message, e.line, element_path(children[0]))
+                for e in schema_errors(code_editeur, children[0])
+            ]
             continue
         for child in children:
             if child.tag == CODE_EDITEUR:
@@ -118,9 +118,8 @@ def _with_libxml2(
     schema = registry.schema(FAMILY, KIND, origin="bundled")
     whole = target is tree.getroot()
     issues: list[BudgetIssue] = []
-    if not schema.validate(tree if whole else target):
-        for e in list(schema.error_log)[:MAX_ERRORS]:
-            issues.append(BudgetIssue(e.message, e.line, _readable_path(e.path, target, whole)))
+    for e in schema_errors(schema, tree if whole else target)[:MAX_ERRORS]:
+        issues.append(BudgetIssue(e.message, e.line, _readable_path(e.path, target, whole)))
     if target.tag == DOCBUDG:
         issues += _bloc_editeur_issues(target, registry.schema(FAMILY, "codeediteur", origin="bundled"))
     return sorted(issues, key=lambda i: i.line or 0)
