@@ -29,7 +29,7 @@ from demat.errors import ConfigError, DematError, RemoteRejected, ValidationErro
 from demat.pes.ack import read_acquit
 from demat.pes.inspect import PesInfo, check_identity
 from demat.pes.retour import read_retour_header
-from demat.pes.validate import ValidationReport, validate_pes
+from demat.pes.validate import ValidationReport, on_validation_thread, validate_pes
 from demat.spool import Spool
 from demat.tracking import (
     SETTLED,
@@ -321,7 +321,7 @@ class Gateway:
             )
             return info, report, (self._spool_pes(path, data) if report.valid else None)
 
-        info, report, spooled = await asyncio.to_thread(check_and_spool)
+        info, report, spooled = await on_validation_thread(check_and_spool)
         if not report.valid or spooled is None:
             first = report.errors[0]
             more = f" (+{len(report.errors) - 1} autre(s))" if len(report.errors) > 1 else ""
