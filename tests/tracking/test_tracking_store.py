@@ -551,3 +551,37 @@ async def test_inbound_documents_kept_once_and_journaled(store: Store) -> None:
     assert [e.payload["remote_id"] for e in entries] == ["7", "8"]
     assert entries[0].transmission_id is None and entries[0].payload["digest"] == first.digest
     assert (await store.verify_journal()).ok
+
+
+async def test_hot_statements_probe_indexes_on_sqlite(tmp_path: Any) -> None:
+    from sqlalchemy import select, tuple_
+
+    from demat.tracking.store import _DOCUMENT_KEYS, _LOCK_ROWS, _generations, _latest
+
+    c = t.transmissions.c
+    keys = [("ville", "pes", sha(1)), ("ville", "actes", sha(2)), ("autre", "pes", sha(3))]
+    statements = {
+        "generations": _generations(keys),
+        "lock rows": _LOCK_ROWS.params(b_ids=["a", "b"]),
+        "document keys": _DOCUMENT_KEYS.params(b_ids=["a", "b"]),
+        "find": _latest(c.profile == "ville", c.flow == "pes", c.digest == sha(1)),
+        "find remote": _latest(c.flow == "pes", c.remote_id == "42"),
+        # the control: a row-value IN (VALUES …) list, which SQLite answers with a full scan
+        "control": select(t.transmissions).where(tuple_(c.profile, c.flow, c.digest).in_(keys)),
+    }
+
+    def plans(conn: Any) -> dict[str, list[str]]:
+        out = {}
+        for name, statement in statements.items():
+            sql = statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+            out[name] = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+        return out
+
+    async with Store.open(tmp_path / "s.db") as store:
+        found = await store._db.read(plans)
+
+    def scans(details: list[str]) -> bool:
+        return any(d.startswith(("SCAN transmissions", "SCAN documents")) for d in details)
+
+    assert scans(found.pop("control"))
+    assert {name: details for name, details in found.items() if scans(details)} == {}

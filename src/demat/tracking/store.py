@@ -53,7 +53,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.engine import URL
@@ -764,7 +763,7 @@ def _record(conn: Connection, records: Sequence[_Record]) -> list[tuple[Transmis
     """Record a batch of documents (see :meth:`Store.record`)."""
     keys = sorted({(r.profile, r.flow, r.digest) for r in records})
     latest: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for row in conn.execute(_GENERATIONS, {"b_keys": keys}):
+    for row in conn.execute(_generations(keys)):
         key = (row.profile, row.flow, row.digest)
         if key not in latest or row.generation > latest[key]["generation"]:
             latest[key] = dict(row._mapping)
@@ -937,10 +936,17 @@ _HEAD_UPDATE: Final = (
     .where(t.journal_head.c.id == 1)
     .values(seq=bindparam("b_seq"), hash=bindparam("b_hash"))
 )
-#: Every generation of the given (profile, flow, digest) documents.
-_GENERATIONS: Final = select(t.transmissions).where(
-    tuple_(_c.profile, _c.flow, _c.digest).in_(bindparam("b_keys", expanding=True))
-)
+
+
+def _generations(keys: Sequence[tuple[str, str, str]]) -> Select[Any]:
+    """Every generation of the given (profile, flow, digest) documents. An OR of equalities, one
+    index probe each: SQLite scans the whole table for a row-value ``IN (VALUES …)``."""
+    c = t.transmissions.c
+    return select(t.transmissions).where(
+        or_(*(and_(c.profile == p, c.flow == f, c.digest == d) for p, f, d in keys))
+    )
+
+
 _LOCK_ROWS: Final = (
     select(t.transmissions)
     .where(_c.id.in_(bindparam("b_ids", expanding=True)))
