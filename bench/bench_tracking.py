@@ -56,7 +56,7 @@ async def seed(store: Store, n: int) -> float:
     began = time.perf_counter()
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     prev, seq = GENESIS, 0
-    engine = store._engine  # bulk path for the benchmark only
+    db = store._db  # bulk path for the benchmark only
     chunk = 5000
     for start in range(0, n, chunk):
         rows, entries = [], []
@@ -87,18 +87,20 @@ async def seed(store: Store, n: int) -> float:
             digest = e.expected_hash()
             entries.append({**e.__dict__, "hash": digest})
             prev = digest
-        async with engine.begin() as conn:
-            await conn.execute(insert(t.transmissions), rows)
-            await conn.execute(insert(t.journal), entries)
-            await conn.execute(
-                update(t.journal_head).where(t.journal_head.c.id == 1).values(seq=seq, hash=prev)
-            )
+
+        def load(
+            conn: Any, rows: list[dict[str, Any]] = rows, entries: list[dict[str, Any]] = entries
+        ) -> None:
+            conn.execute(insert(t.transmissions), rows)
+            conn.execute(insert(t.journal), entries)
+            head = update(t.journal_head).where(t.journal_head.c.id == 1)
+            conn.execute(head.values(seq=entries[-1]["seq"], hash=entries[-1]["hash"]))
+
+        await db.write(load)
     if store.dialect == "postgresql":
         # Statistics as autovacuum would have them in steady state; a table bulk-loaded a
         # moment ago has none, and the planner then misjudges the due-rows scan.
-        async with engine.connect() as conn:
-            await conn.execute(text("ANALYZE transmissions"))
-            await conn.commit()
+        await db.write(lambda conn: conn.execute(text("ANALYZE transmissions")))
     return time.perf_counter() - began
 
 
