@@ -556,12 +556,12 @@ async def test_inbound_documents_kept_once_and_journaled(store: Store) -> None:
 async def test_hot_statements_probe_indexes_on_sqlite(tmp_path: Any) -> None:
     from sqlalchemy import select, tuple_
 
-    from demat.tracking.store import _DOCUMENT_KEYS, _LOCK_ROWS, _generations, _latest
+    from demat.tracking.store import _DOCUMENT_KEYS, _LOCK_ROWS, _generation_params, _generations, _latest
 
     c = t.transmissions.c
     keys = [("ville", "pes", sha(1)), ("ville", "actes", sha(2)), ("autre", "pes", sha(3))]
     statements = {
-        "generations": _generations(keys),
+        "generations": _generations(len(keys)).params(_generation_params(keys)),
         "lock rows": _LOCK_ROWS.params(b_ids=["a", "b"]),
         "document keys": _DOCUMENT_KEYS.params(b_ids=["a", "b"]),
         "find": _latest(c.profile == "ville", c.flow == "pes", c.digest == sha(1)),

@@ -32,6 +32,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import re
 import uuid
@@ -763,7 +764,7 @@ def _record(conn: Connection, records: Sequence[_Record]) -> list[tuple[Transmis
     """Record a batch of documents (see :meth:`Store.record`)."""
     keys = sorted({(r.profile, r.flow, r.digest) for r in records})
     latest: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for row in conn.execute(_generations(keys)):
+    for row in conn.execute(_generations(len(keys)), _generation_params(keys)):
         key = (row.profile, row.flow, row.digest)
         if key not in latest or row.generation > latest[key]["generation"]:
             latest[key] = dict(row._mapping)
@@ -806,7 +807,7 @@ def _record(conn: Connection, records: Sequence[_Record]) -> list[tuple[Transmis
         events.append((r.now, new["id"], "resent" if generation else "recorded", None, State.ACCEPTED, data))
         results.append((Transmission._from_mapping(new), True))
     if inserts:
-        conn.execute(insert(t.transmissions), inserts)
+        conn.execute(_INSERT_TRANSMISSIONS, inserts)
         _append(conn, events)
     return results
 
@@ -856,7 +857,7 @@ def _apply(conn: Connection, moves: Sequence[Move]) -> builtins.list[Transmissio
         events.append((now, move.id, move.event, current, move.to, data))
         results.append(Transmission._from_mapping(new))
     if new_documents:
-        conn.execute(insert(t.documents), new_documents)
+        conn.execute(_INSERT_DOCUMENTS, new_documents)
     if updates:
         conn.execute(_UPDATE_ROW, updates)
         _append(conn, events)
@@ -884,7 +885,7 @@ def _append(conn: Connection, events: Sequence[_Event]) -> None:
         )
         prev = entry.expected_hash()
         rows.append({**entry.__dict__, "hash": prev})
-    conn.execute(insert(t.journal), rows)
+    conn.execute(_INSERT_JOURNAL, rows)
     conn.execute(_HEAD_UPDATE, {"b_seq": seq, "b_hash": prev})
 
 
@@ -938,15 +939,36 @@ _HEAD_UPDATE: Final = (
 )
 
 
-def _generations(keys: Sequence[tuple[str, str, str]]) -> Select[Any]:
-    """Every generation of the given (profile, flow, digest) documents. An OR of equalities, one
-    index probe each: SQLite scans the whole table for a row-value ``IN (VALUES …)``."""
+@functools.lru_cache(maxsize=256)  # a batch holds at most Batcher.limit (256) records
+def _generations(count: int) -> Select[Any]:
+    """Every generation of ``count`` (profile, flow, digest) documents (parameters ``p0``,
+    ``f0``, ``d0``, ``p1``…). An OR of equalities, one index probe each: SQLite scans the whole
+    table for a row-value ``IN (VALUES …)``. Built once per size: building costs more than running."""
     c = t.transmissions.c
     return select(t.transmissions).where(
-        or_(*(and_(c.profile == p, c.flow == f, c.digest == d) for p, f, d in keys))
+        or_(
+            *(
+                and_(
+                    c.profile == bindparam(f"p{i}"),
+                    c.flow == bindparam(f"f{i}"),
+                    c.digest == bindparam(f"d{i}"),
+                )
+                for i in range(count)
+            )
+        )
     )
 
 
+def _generation_params(keys: Sequence[tuple[str, str, str]]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for i, (profile, flow, digest) in enumerate(keys):
+        params.update({f"p{i}": profile, f"f{i}": flow, f"d{i}": digest})
+    return params
+
+
+_INSERT_TRANSMISSIONS: Final = insert(t.transmissions)
+_INSERT_DOCUMENTS: Final = insert(t.documents)
+_INSERT_JOURNAL: Final = insert(t.journal)
 _LOCK_ROWS: Final = (
     select(t.transmissions)
     .where(_c.id.in_(bindparam("b_ids", expanding=True)))
