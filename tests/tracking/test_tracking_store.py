@@ -585,3 +585,12 @@ async def test_hot_statements_probe_indexes_on_sqlite(tmp_path: Any) -> None:
 
     assert scans(found.pop("control"))
     assert {name: details for name, details in found.items() if scans(details)} == {}
+
+
+async def test_counts_by_state_of_some_states(store: Store) -> None:
+    a, _ = await store.record("ville", "pes", sha("c1"), "a.xml")
+    await store.record("ville", "pes", sha("c2"), "b.xml")
+    await store.transition(a.id, S.CANCELLED, event="cancelled")
+    assert await store.counts_by_state() == {S.ACCEPTED: 1, S.CANCELLED: 1}
+    assert await store.counts_by_state(states=[S.ACCEPTED, S.SENT]) == {S.ACCEPTED: 1}
+    assert await store.counts_by_state(states=[S.SENT]) == {}

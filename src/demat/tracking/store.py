@@ -579,12 +579,17 @@ class Store:
             query = query.limit(limit)
         return await self._db.read(lambda conn: [Transmission._from_row(row) for row in conn.execute(query)])
 
-    async def counts_by_state(self, *, profile: str | None = None) -> dict[State, int]:
-        """How many transmissions are in each state (states with none are omitted)."""
+    async def counts_by_state(
+        self, *, profile: str | None = None, states: Iterable[State] | None = None
+    ) -> dict[State, int]:
+        """How many transmissions are in each state (states with none are omitted); only
+        ``states`` if given (an index range: cheap however many transmissions are settled)."""
         c = t.transmissions.c
         query = select(c.state, func.count()).group_by(c.state)
         if profile is not None:
             query = query.where(c.profile == profile)
+        if states is not None:
+            query = query.where(c.state.in_(sorted(s.value for s in states)))
         return await self._db.read(lambda conn: {State(state): n for state, n in conn.execute(query)})
 
     # -- leases -------------------------------------------------------------------------------
