@@ -710,27 +710,38 @@ class Gateway:
 
     # -- tracking -----------------------------------------------------------------------------
 
-    async def poll_once(self) -> CycleReport:
-        """One poller cycle: reconcile what is in doubt, then send and poll what is due."""
-        report = await self.poller.reconcile_once()
-        report.merge(await self.poller.run_once())
+    async def poll_once(
+        self, stop: asyncio.Event | None = None, *, handed_out: asyncio.Event | None = None
+    ) -> CycleReport:
+        """One poller cycle: reconcile what is in doubt, then send and poll what is due (see
+        :meth:`~demat.tracking.Poller.run_once` for ``stop`` and ``handed_out``)."""
+        try:
+            report = await self.poller.reconcile_once(stop)
+        except BaseException:
+            if handed_out is not None:
+                handed_out.set()
+            raise
+        report.merge(await self.poller.run_once(stop, handed_out=handed_out))
         await self._fire_callbacks()
         return report
 
     async def run_poller(self, stop: asyncio.Event, *, letters_every: float = 600.0) -> None:
-        """Poll until ``stop`` is set (finishing the work in flight); collect préfecture letters
-        and PES_Retour files every ``letters_every`` seconds."""
+        """Poll until ``stop`` is set (finishing the work in flight, releasing what has not
+        started); collect préfecture letters and PES_Retour files every ``letters_every``
+        seconds. Cycles overlap (see :meth:`~demat.tracking.Poller.drive`)."""
         loop = asyncio.get_running_loop()
         letters_due = loop.time()
-        while not stop.is_set():
+
+        async def inbox() -> None:
+            nonlocal letters_due
             if loop.time() >= letters_due:
                 letters_due = loop.time() + letters_every
                 await self.collect_inbox()
-            report = await self.poll_once()
-            if report.acquired:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.poller.idle_seconds)
+
+        async def cycle(handed_out: asyncio.Event) -> CycleReport:
+            return await self.poll_once(stop, handed_out=handed_out)
+
+        await self.poller.drive(cycle, stop, between=inbox)
 
     async def _fire_callbacks(self) -> None:
         moved, self._moved = self._moved, {}

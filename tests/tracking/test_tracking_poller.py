@@ -407,3 +407,37 @@ async def test_fatal_to_a_forbidden_state_fails_instead(store: Store, clock: Any
     t = await store.get(tid)
     assert (t.state, t.lease_owner) == (S.FAILED, None)
     assert (await store.journal(tid))[-1].payload["requested_state"] == "rejected"
+
+
+async def test_next_cycle_starts_once_the_current_one_has_handed_out_its_work(store: Store) -> None:
+    # Batches of 3, two calls at a time: the second batch's first call (the 4th call) starts
+    # while the first batch's last one (the 3rd, slow) is still in flight, not after the first
+    # cycle's end, and never more than two calls run at once across the two cycles.
+    ids = await record(store, 6)
+    started: list[str] = []
+    active: set[str] = set()
+    most = 0
+    overlapped = False
+    done: list[str] = []
+    stop = asyncio.Event()
+
+    async def submit(t: Transmission) -> PollOutcome:
+        nonlocal most, overlapped
+        started.append(t.id)
+        if len(started) == 4 and started[2] in active:
+            overlapped = True
+        active.add(t.id)
+        most = max(most, len(active))
+        await asyncio.sleep(0.05 if len(started) == 3 else 0.005)
+        active.discard(t.id)
+        done.append(t.id)
+        if len(done) == len(ids):
+            stop.set()  # the cycles in flight still finish and write
+        return Moved(S.SENT, "submitted", remote_id=t.id)
+
+    poller = Poller(store, submit, owner="p", batch=3, concurrency=2, idle_seconds=0.01, states={S.ACCEPTED})
+    await asyncio.wait_for(poller.run_forever(stop), timeout=30)
+    assert await store.counts_by_state() == {S.SENT: 6}
+    assert overlapped and most == 2
+    assert sorted(done) == sorted(ids)
+    assert (await store.verify_journal()).ok

@@ -31,7 +31,7 @@ import signal
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -209,36 +209,56 @@ class Poller:
         self.reconciler = reconciler
         self.idle_seconds = idle_seconds
         self.states = frozenset(states)
+        self._gate: asyncio.Semaphore | None = None  # platform calls in flight, across cycles
 
     def _schedule(self, state: State) -> Schedule:
         if isinstance(self.schedule, Schedule):
             return self.schedule
         return schedule_for(dict(self.schedule), state.value)
 
-    async def run_once(self, stop: asyncio.Event | None = None) -> CycleReport:
+    async def run_once(
+        self, stop: asyncio.Event | None = None, *, handed_out: asyncio.Event | None = None
+    ) -> CycleReport:
         """One cycle: lease up to ``batch`` due transmissions, handle them (at most
-        ``concurrency`` at a time), apply outcomes, release leases. If ``stop`` is set during
-        the cycle, work already started finishes and the rest is released untouched.
+        ``concurrency`` at a time, counting other cycles of this poller), apply outcomes,
+        release leases. If ``stop`` is set during the cycle, work already started finishes and
+        the rest is released untouched. ``handed_out`` is set once every leased transmission
+        has started (or been skipped): another cycle may begin then (see :meth:`drive`).
 
         Each submission is marked ``SENDING`` (committed) just before it is made; every other
         outcome of the cycle is written at its end in one transaction (a crash before that
         loses no information: the leases expire and the work is done again, a submission in
         doubt being reconciled first)."""
+        handed_out = handed_out or asyncio.Event()
         report = CycleReport()
-        leased = await self.store.acquire_due(
-            self.owner, self.batch, self.lease_seconds, now=self.clock(), states=self.states
-        )
+        try:
+            leased = await self.store.acquire_due(
+                self.owner, self.batch, self.lease_seconds, now=self.clock(), states=self.states
+            )
+        except BaseException:
+            handed_out.set()
+            raise
         report.acquired = len(leased)
         if not leased:
+            handed_out.set()
             return report
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(self.concurrency)
         leases = _Leases(self.store, self.owner, self.lease_seconds, self.clock)
         leases.held.update(t.id for t in leased)
-        gate = asyncio.Semaphore(self.concurrency)
+        waiting = [len(leased)]
+
+        def started() -> None:
+            waiting[0] -= 1
+            if not waiting[0]:
+                handed_out.set()
+
         beat = asyncio.create_task(leases.keep_alive())
         try:
-            handled = await asyncio.gather(*(self._guarded(t, gate, stop) for t in leased))
+            handled = await asyncio.gather(*(self._guarded(t, self._gate, stop, started) for t in leased))
             labels = await self._write(handled)
         finally:
+            handed_out.set()
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
@@ -262,9 +282,14 @@ class Poller:
         return labels
 
     async def _guarded(
-        self, t: Transmission, gate: asyncio.Semaphore, stop: asyncio.Event | None
+        self,
+        t: Transmission,
+        gate: asyncio.Semaphore,
+        stop: asyncio.Event | None,
+        started: Callable[[], None],
     ) -> tuple[str, Effect | None]:
         async with gate:
+            started()
             if stop is not None and stop.is_set():
                 return "skipped", Release(t.id, t.next_attempt_at)
             try:
@@ -415,19 +440,77 @@ class Poller:
         """Cycle until ``stop`` is set (see :func:`install_signal_handlers`); then finish the
         work in flight, release the leases not started, and return. A failing database is
         logged and retried after ``idle_seconds``."""
-        while not stop.is_set():
-            full = False
+
+        async def cycle(handed_out: asyncio.Event) -> CycleReport:
             try:
-                await self.reconcile_once(stop)
-                report = await self.run_once(stop)
-                full = report.acquired >= self.batch
+                report = await self.reconcile_once(stop)
+            except BaseException:
+                handed_out.set()
+                raise
+            report.merge(await self.run_once(stop, handed_out=handed_out))
+            return report
+
+        await self.drive(cycle, stop)
+
+    async def drive(
+        self,
+        cycle: Callable[[asyncio.Event], Coroutine[Any, Any, CycleReport]],
+        stop: asyncio.Event,
+        *,
+        between: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Run ``cycle`` until ``stop`` is set, then let the cycles in flight finish.
+
+        The next cycle starts as soon as the current one has handed all its work out (its
+        ``handed_out`` event), not when it ends: its requests then overlap the current one's
+        last requests and its end-of-cycle write. At most two cycles run at once, and the gate
+        keeps at most ``concurrency`` platform calls in flight across them. After a cycle that
+        found nothing, wait ``idle_seconds`` (or less: until a running cycle ends, since its
+        outcomes may make work due). ``between`` runs before each cycle (e.g. collecting
+        letters). A :class:`~demat.errors.DematError` from a cycle is logged; the next one is
+        tried after ``idle_seconds``.
+        """
+        running: set[asyncio.Task[CycleReport]] = set()
+
+        def ended(task: asyncio.Task[CycleReport]) -> CycleReport | None:
+            running.discard(task)
+            try:
+                return task.result()
             except DematError as exc:
                 log.error("poll cycle failed: %s", exc)
-            if full:
-                await asyncio.sleep(0)
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.idle_seconds)
+                return None
+
+        try:
+            while not stop.is_set():
+                if between is not None:
+                    await between()
+                handed_out = asyncio.Event()
+                task = asyncio.create_task(cycle(handed_out))
+                running.add(task)
+                handing = asyncio.create_task(handed_out.wait())
+                await asyncio.wait({task, handing}, return_when=asyncio.FIRST_COMPLETED)
+                handing.cancel()
+                idle = False
+                if task.done():
+                    report = ended(task)
+                    idle = report is None or not report.acquired
+                while len(running) >= 2:  # the older one must end before a third starts
+                    done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    for finished in done:
+                        ended(finished)
+                if idle and not stop.is_set():
+                    stopping = asyncio.create_task(stop.wait())
+                    await asyncio.wait(
+                        {stopping, *running}, timeout=self.idle_seconds, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    stopping.cancel()
+                    for finished in [t for t in running if t.done()]:
+                        ended(finished)
+        finally:
+            for task in list(running):
+                with contextlib.suppress(DematError):
+                    await task
+                running.discard(task)
 
 
 async def reconcile(
