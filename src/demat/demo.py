@@ -150,6 +150,18 @@ def _row(t: Transmission, label: str) -> str:
     return f"{label:<34} {t.flow:<7} {t.state.value:<13} {t.remote_id or '-'}"
 
 
+def demo_retour(siret: str, cod_bud: str) -> bytes:
+    """A small PES_Retour (one bordereau of dépenses) as Hélios sends it to the collectivité."""
+    return f"""<?xml version="1.0" encoding="ISO-8859-1"?>
+<n:PES_Retour xmlns:n="http://www.minefi.gouv.fr/cp/helios/pes_v2/Rev0/retour">
+<Enveloppe><Parametres><Version V="2"/><TypFic V="PESRETOUR_DEP"/>
+<NomFic V="PES2R_DEP_demo.xml"/></Parametres></Enveloppe>
+<EnTetePES><DteStr V="{dt.date.today():%Y-%m-%d}"/><IdPost V="044001"/><IdColl V="{siret}"/>
+<CodColl V="001"/><CodBud V="{cod_bud}"/></EnTetePES>
+<PES_DepenseRetour><EnTeteDepense/><Bordereau><Piece/></Bordereau></PES_DepenseRetour>
+</n:PES_Retour>""".encode("iso-8859-1")
+
+
 async def run_demo(stream: TextIO = sys.stdout, *, keep: Path | None = None) -> int:
     """Run the demo; return 0 when every transmission ended as expected and the journal verifies."""
     say = _out(stream)
@@ -207,6 +219,16 @@ async def run_demo(stream: TextIO = sys.stdout, *, keep: Path | None = None) -> 
                     say(_row(t, item.label))
                     ok &= t.state is item.expected
                     await _explain(gw, t, say)
+                # Later, the DGFiP sends a PES_Retour on its own; the poller collects it.
+                prof = settings.profile("demo")
+                sb.add_retour("PES2R_DEP_demo.xml", demo_retour(prof.siret or SIRET, prof.cod_bud or "00"))
+                kept = await gw.collect_retours()
+                for doc in kept:
+                    blocks = ", ".join(
+                        f"{n} bordereau(x) {b}" for b, n in doc.info.get("bordereaux", {}).items()
+                    )
+                    say(f"PES_Retour {doc.name}: kept for profile {doc.profile} ({blocks})")
+                ok &= [d.profile for d in kept] == ["demo"]
                 journal = await gw.store.verify_journal()
                 say("")
                 say(
