@@ -225,7 +225,7 @@ async def run_demo(stream: TextIO = sys.stdout, *, keep: Path | None = None) -> 
                 kept = await gw.collect_retours()
                 for doc in kept:
                     blocks = ", ".join(
-                        f"{n} bordereau(x) {b}" for b, n in doc.info.get("bordereaux", {}).items()
+                        f"{n} bordereau(x) de {b}" for b, n in doc.info.get("bordereaux", {}).items()
                     )
                     say(f"PES_Retour {doc.name}: kept for profile {doc.profile} ({blocks})")
                 ok &= [d.profile for d in kept] == ["demo"]
