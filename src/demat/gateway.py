@@ -715,13 +715,7 @@ class Gateway:
     ) -> CycleReport:
         """One poller cycle: reconcile what is in doubt, then send and poll what is due (see
         :meth:`~demat.tracking.Poller.run_once` for ``stop`` and ``handed_out``)."""
-        try:
-            report = await self.poller.reconcile_once(stop)
-        except BaseException:
-            if handed_out is not None:
-                handed_out.set()
-            raise
-        report.merge(await self.poller.run_once(stop, handed_out=handed_out))
+        report = await self.poller.reconcile_and_run(stop, handed_out=handed_out)
         await self._fire_callbacks()
         return report
 

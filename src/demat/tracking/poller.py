@@ -230,17 +230,18 @@ class Poller:
         loses no information: the leases expire and the work is done again, a submission in
         doubt being reconciled first)."""
         handed_out = handed_out or asyncio.Event()
-        report = CycleReport()
         try:
-            leased = await self.store.acquire_due(
-                self.owner, self.batch, self.lease_seconds, now=self.clock(), states=self.states
-            )
-        except BaseException:
-            handed_out.set()
-            raise
+            return await self._cycle(stop, handed_out)
+        finally:
+            handed_out.set()  # also when nothing was due, or the cycle failed
+
+    async def _cycle(self, stop: asyncio.Event | None, handed_out: asyncio.Event) -> CycleReport:
+        report = CycleReport()
+        leased = await self.store.acquire_due(
+            self.owner, self.batch, self.lease_seconds, now=self.clock(), states=self.states
+        )
         report.acquired = len(leased)
         if not leased:
-            handed_out.set()
             return report
         if self._gate is None:
             self._gate = asyncio.Semaphore(self.concurrency)
@@ -258,7 +259,6 @@ class Poller:
             handled = await asyncio.gather(*(self._guarded(t, self._gate, stop, started) for t in leased))
             labels = await self._write(handled)
         finally:
-            handed_out.set()
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
@@ -436,19 +436,27 @@ class Poller:
             stop=stop,
         )
 
+    async def reconcile_and_run(
+        self, stop: asyncio.Event | None = None, *, handed_out: asyncio.Event | None = None
+    ) -> CycleReport:
+        """:meth:`reconcile_once`, then :meth:`run_once` (``handed_out`` is set even if the
+        reconciliation fails)."""
+        try:
+            report = await self.reconcile_once(stop)
+        except BaseException:
+            if handed_out is not None:
+                handed_out.set()
+            raise
+        report.merge(await self.run_once(stop, handed_out=handed_out))
+        return report
+
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Cycle until ``stop`` is set (see :func:`install_signal_handlers`); then finish the
         work in flight, release the leases not started, and return. A failing database is
         logged and retried after ``idle_seconds``."""
 
         async def cycle(handed_out: asyncio.Event) -> CycleReport:
-            try:
-                report = await self.reconcile_once(stop)
-            except BaseException:
-                handed_out.set()
-                raise
-            report.merge(await self.run_once(stop, handed_out=handed_out))
-            return report
+            return await self.reconcile_and_run(stop, handed_out=handed_out)
 
         await self.drive(cycle, stop)
 

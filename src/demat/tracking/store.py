@@ -525,12 +525,7 @@ class Store:
 
     async def get(self, id: str) -> Transmission:
         """The transmission ``id`` (:class:`NotFound` if none)."""
-        row = await self._db.read(
-            lambda conn: conn.execute(select(t.transmissions).where(t.transmissions.c.id == id)).first()
-        )
-        if row is None:
-            raise NotFound(f"transmission inconnue : {id}", path=id)
-        return Transmission._from_row(row)
+        return (await self.get_many([id]))[0]
 
     async def get_many(self, ids: Sequence[str]) -> builtins.list[Transmission]:
         """The transmissions ``ids``, in that order, in one read (:class:`NotFound` for the
