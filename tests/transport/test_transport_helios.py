@@ -104,6 +104,20 @@ async def test_s2low_refuses_malformed_xml(s2low: S2lowClient) -> None:
         await s2low.helios.submit_pes("broken.xml", data)
 
 
+async def test_s2low_refuses_xml_that_is_not_a_pes_aller(s2low: S2lowClient, sandbox: Sandbox) -> None:
+    data = b'<?xml version="1.0" encoding="ISO-8859-1"?><PES_Retour><Enveloppe/></PES_Retour>'
+    with pytest.raises(RemoteRejected, match="PES_Retour"):
+        await s2low.helios.submit_pes("retour.xml", data)
+    assert [r.outcome for r in sandbox.received("helios")] == ["rejected"]
+
+
+async def test_s2low_refuses_an_empty_pes(s2low: S2lowClient) -> None:
+    text = pes(12).decode("iso-8859-1")
+    empty = text[: text.index("<PES_DepenseAller")] + "</n:PES_Aller>"  # header only
+    with pytest.raises(RemoteRejected, match="vide"):
+        await s2low.helios.submit_pes("vide.xml", empty.encode("iso-8859-1"))
+
+
 async def test_unknown_transaction_is_rejected(s2low: S2lowClient) -> None:
     with pytest.raises(RemoteRejected, match="inconnue"):
         await s2low.helios.status("999")

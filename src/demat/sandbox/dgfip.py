@@ -3,11 +3,8 @@
 At import S²LOW refuses what it will not queue (its ``HeliosEnvoiControler``): a file not
 declared ISO-8859-1 in its first 50 bytes, malformed XML, an "empty" PES (no bordereau, no PJ:
 it would get no ACK), a missing NomFic, CodCol over 3 characters, IdColl over 14, a signature
-that does not verify. The sandbox reads the file with demat's own
-:func:`~demat.pes.inspect.inspect_pes` and :func:`~demat.pes.sign.verify_pes`.
-
-Then the "DGFiP" judges the file with :func:`~demat.pes.validate.validate_pes` and answers a
-PES_ACQUIT element by element, like HELIOS:
+that does not verify. Then the DGFiP judges the file and answers a PES_ACQUIT element by
+element, like HELIOS:
 
 * the file fails the XSD or is unreadable → one element, DomaineAck 0, KO, ``ERREUR_AUTRE``
   "Erreur de validation XSD en boite 1 […]";
@@ -16,6 +13,11 @@ PES_ACQUIT element by element, like HELIOS:
 * a PJ with an unreadable content or a duplicate IdUnique → that PJ KO (``ERREUR_PJ`` /
   ``ERREUR_DOUBLON_PJ``);
 * everything else → OK.
+
+The real platforms read the file twice; the sandbox reads it once, with demat's own
+:func:`~demat.pes.validate.validate_pes` (whose report carries what S²LOW reads at import)
+and :func:`~demat.pes.sign.verify_pes`: :func:`receive` gives both S²LOW's facts and the
+DGFiP's verdict, the same as two passes would, for half the work.
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from demat.errors import DematError, SchemaError
+from demat.errors import SchemaError
 from demat.pes.ack import AckError, build_acquit_for
-from demat.pes.inspect import PesInfo, inspect_pes
+from demat.pes.inspect import NS_ALLER, PesInfo
 from demat.pes.sign import verify_pes
-from demat.pes.validate import validate_pes
+from demat.pes.validate import ValidationReport, validate_pes
 
 #: Findings that make the DGFiP refuse a bordereau for its amounts or counts.
 CUMUL_CODES = frozenset({"PES_MT_BORD_HT", "PES_MT_BORD_TVA", "PES_MT_BORD_TVA_SUM", "PES_NBRPCE"})
@@ -52,22 +54,30 @@ class PesFacts:
     info: PesInfo
 
 
-def s2low_checks(path: Path | bytes, filename: str) -> PesFacts:
-    """S²LOW's checks before queueing (the file, or its bytes); raises :class:`PesRefused` with
-    S²LOW's kind of message."""
-    if isinstance(path, bytes):
-        head = path[:50]
+def receive(source: Path | bytes, filename: str) -> tuple[PesFacts, Verdict]:
+    """S²LOW's checks at import and the DGFiP's verdict, from one read of the file (or its
+    bytes); raises :class:`PesRefused` with S²LOW's kind of message."""
+    if isinstance(source, bytes):
+        head = source[:50]
     else:
-        with path.open("rb") as fh:
+        with source.open("rb") as fh:
             head = fh.read(50)
     if b"iso-8859-1" not in head.lower():
         raise PesRefused(
             "Le fichier PES doit être encodé en ISO-8859-1 (déclaration absente des 50 premiers caractères)"
         )
     try:
-        info = inspect_pes(path)
-    except DematError as exc:
-        raise PesRefused(f"Le fichier {filename} n'est pas un fichier XML valide : {exc.message}") from None
+        report = validate_pes(source)
+    except SchemaError:
+        report = validate_pes(source, schema=False)
+    info = report.info
+    unreadable = next((f for f in report.errors if f.code.startswith("XML_")), None)
+    if unreadable is not None or info is None or info.root is None:  # no root: it never ended
+        first = unreadable or next(iter(report.errors), None)
+        reason = first.message if first is not None else "document illisible"
+        raise PesRefused(f"Le fichier {filename} n'est pas un fichier XML valide : {reason}")
+    if info.root != "PES_Aller" or info.root_namespace != NS_ALLER:
+        raise PesRefused(f"Le fichier {filename} n'est pas un PES_Aller (racine {info.root!r})")
     if not info.bordereaux and not info.pjs and not info.domains:
         raise PesRefused("Le fichier PES est vide : il ne contient ni bordereau ni pièce justificative")
     if not info.nom_fic:
@@ -79,8 +89,8 @@ def s2low_checks(path: Path | bytes, filename: str) -> PesFacts:
     if len(id_coll) > 14:
         raise PesRefused(f"L'IdColl {id_coll} est trop long (14 caractères au plus)")
     if info.signed:
-        _check_signatures(path)
-    return PesFacts(info.nom_fic, cod_col, id_coll, info)
+        _check_signatures(source)
+    return PesFacts(info.nom_fic, cod_col, id_coll, info), _verdict(report, info)
 
 
 def _check_signatures(path: Path | bytes) -> None:
@@ -110,13 +120,8 @@ class Verdict:
         return self.technical_error is None and not self.rejected_bordereaux and not self.rejected_pjs
 
 
-def judge(path: Path, facts: PesFacts) -> Verdict:
+def _verdict(report: ValidationReport, info: PesInfo) -> Verdict:
     """The DGFiP's verdict on each element of the file (see the module docstring)."""
-    try:
-        report = validate_pes(path)
-    except SchemaError:
-        report = validate_pes(path, schema=False)
-    info = report.info or facts.info
     # Schema failures anywhere, and file-level errors, refuse the whole file (DomaineAck 0).
     technical = [
         f
@@ -150,9 +155,8 @@ def judge(path: Path, facts: PesFacts) -> Verdict:
     return verdict
 
 
-def acknowledge(path: Path, facts: PesFacts) -> tuple[bytes, bool]:
+def acknowledge(facts: PesFacts, verdict: Verdict) -> tuple[bytes, bool]:
     """The PES_ACQUIT for the file (schema-valid, per element) and whether all of it is accepted."""
-    verdict = judge(path, facts)
     ack = build_acquit_for(
         facts.info,
         rejected_bordereaux=verdict.rejected_bordereaux,

@@ -87,7 +87,6 @@ class SandboxApp:
         self.rng = random.Random(config.faults.seed)
         self.faults_injected = 0
         self._lock = asyncio.Lock()
-        self._judging: dict[str, asyncio.Task[None]] = {}
         #: TLS versions clients negotiated (to check that TLS 1.2 can be forced).
         self.tls_versions: set[str] = set()
         self.prefecture = prefecture.Prefecture(config)
@@ -225,13 +224,16 @@ class SandboxApp:
             )
             return _xml(f"<import><id/><resultat>KO</resultat><message>{_e(message)}</message></import>")
 
+        if self.state.helios_with_sha1(upload.sha1) is not None:
+            return refuse("doublon détecté. Ce fichier a déjà été posté", "duplicate")
+        try:
+            # S²LOW's checks and the DGFiP's verdict in one read of the file, off the loop.
+            facts, verdict = await on_validation_thread(dgfip.receive, upload.content, upload.filename)
+        except dgfip.PesRefused as exc:
+            return refuse(str(exc))
         async with self._lock:
-            if self.state.helios_with_sha1(upload.sha1) is not None:
+            if self.state.helios_with_sha1(upload.sha1) is not None:  # posted meanwhile
                 return refuse("doublon détecté. Ce fichier a déjà été posté", "duplicate")
-            try:
-                facts = await on_validation_thread(dgfip.s2low_checks, upload.content, upload.filename)
-            except dgfip.PesRefused as exc:
-                return refuse(str(exc))
             if self.state.helios_named(facts.nom_fic, facts.cod_col) is not None:
                 return refuse(
                     f"Le nom de fichier {facts.nom_fic} a déjà été utilisé (doublon détecté)", "duplicate"
@@ -249,50 +251,25 @@ class SandboxApp:
                 blob,
                 time.time(),
             )
+            try:
+                ack, tx.accepted = dgfip.acknowledge(facts, verdict)
+                tx.ack_blob = self.blobs.put(f"helios-{tx.id}-ack.xml", ack)
+                tx.final_status = 4 if tx.accepted else 6
+            except Exception as exc:  # the sandbox must keep serving; the transaction shows -1
+                tx.final_status = -1
+                tx.message = f"Erreur lors du traitement : {exc}"
             self.state.add_helios(tx)
             receipt = self.receipt(
                 endpoint, upload.sha1, upload.size, upload.filename, "accepted", transaction_id=tx_id
             )
             self.save(tx, receipt)
-        # S²LOW answers now; the "DGFiP" judges the file in the background, off the event loop.
-        self._judging[tx_id] = asyncio.create_task(self._judge_helios(tx, facts))
+        # The acquittal is ready; the status shows it once the configured delay has passed.
         return _xml(
             f"<import><id>{tx_id}</id><resultat>OK</resultat><message>Fichier bien reçu</message></import>"
         )
 
-    async def _judge_helios(self, tx: HeliosTx, facts: dgfip.PesFacts) -> None:
-        try:
-            ack, accepted = await on_validation_thread(dgfip.acknowledge, self.blobs.path(tx.blob), facts)
-            tx.ack_blob = self.blobs.put(f"helios-{tx.id}-ack.xml", ack)
-            tx.accepted = accepted
-            tx.final_status = 4 if accepted else 6
-        except Exception as exc:  # the sandbox must keep serving; the transaction shows -1
-            tx.final_status = -1
-            tx.message = f"Erreur lors du traitement : {exc}"
-        finally:
-            self._judging.pop(tx.id, None)
-        self.save(tx)
-
-    def resume(self) -> None:
-        """Judge again the PES whose verdict was lost when an earlier run stopped (``--dir``)."""
-        for tx in self.state.helios.values():
-            if tx.accepted is None and tx.final_status != -1 and tx.id not in self._judging:
-                facts = dgfip.s2low_checks(self.blobs.path(tx.blob), tx.filename)
-                self._judging[tx.id] = asyncio.create_task(self._judge_helios(tx, facts))
-
-    async def settle(self) -> None:
-        """Wait for every judgement in progress (before stopping)."""
-        while self._judging:
-            await asyncio.gather(*self._judging.values(), return_exceptions=True)
-
-    async def _helios_code(self, tx: HeliosTx) -> int:
-        code = _progress(tx.created, self.config.delay, HELIOS_PATH, tx.final_status)
-        pending = self._judging.get(tx.id)
-        if pending is not None and code == tx.final_status:
-            # The verdict is due: a slow DGFiP just makes this answer wait for it.
-            await asyncio.shield(pending)
-            code = tx.final_status
-        return code
+    def _helios_code(self, tx: HeliosTx) -> int:
+        return _progress(tx.created, self.config.delay, HELIOS_PATH, tx.final_status)
 
     async def helios_status(self, request: web.Request) -> web.Response:
         tx = self.state.helios.get(request.query.get("transaction", ""))
@@ -301,7 +278,7 @@ class SandboxApp:
                 "<transaction><id/><resultat>KO</resultat>"
                 "<message>Transaction inconnue</message></transaction>"
             )
-        code = await self._helios_code(tx)
+        code = self._helios_code(tx)
         return _xml(
             f"<transaction><id>{tx.id}</id><resultat>OK</resultat><message>{_e(tx.message)}</message>"
             f"<status>{code}</status></transaction>"
@@ -309,7 +286,7 @@ class SandboxApp:
 
     async def helios_ack(self, request: web.Request) -> web.Response:
         tx = self.state.helios.get(request.query.get("id", ""))
-        if tx is None or (await self._helios_code(tx)) not in (4, 6, 8) or tx.ack_blob is None:
+        if tx is None or self._helios_code(tx) not in (4, 6, 8) or tx.ack_blob is None:
             return _ko("Acquittement non disponible")
         return web.Response(body=self.blobs.get(tx.ack_blob), content_type="text/xml", charset=LATIN1)
 
@@ -674,7 +651,6 @@ class Sandbox:
         tls_alerts.install()
         pki = config.pki or SandboxPKI.load_or_create(workdir / "pki")
         app = SandboxApp(config, workdir)
-        app.resume()
         ctx = server_context(pki.server_cert, pki.server_key, pki.ca_cert, require_client_cert=True)
         runner = web.AppRunner(app.build(), access_log=None, handle_signals=False)
         await runner.setup()
@@ -685,9 +661,8 @@ class Sandbox:
         return cls(app, runner, f"https://{host}:{port}", pki)
 
     async def close(self) -> None:
-        """Stop serving, after the judgements in progress are done."""
+        """Stop serving (the requests in progress are finished first)."""
         await self._runner.cleanup()
-        await self.app.settle()
         if self.app.state_file is not None:
             self.app.state_file.close()
 
