@@ -611,34 +611,16 @@ class Store:
         """
         at = now or self.clock()
         until = at + dt.timedelta(seconds=lease_seconds)
-        c = t.transmissions.c
-
-        def due(state: State) -> Select[tuple[str, dt.datetime]]:
-            return (
-                select(c.id, c.next_attempt_at)
-                .where(
-                    c.state == state.value,
-                    c.next_attempt_at <= at,
-                    or_(c.lease_until.is_(None), c.lease_until <= at),
-                )
-                .order_by(c.next_attempt_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
 
         def body(conn: Connection) -> builtins.list[Transmission]:
             found: builtins.list[tuple[dt.datetime, str]] = []
             for state in sorted(states):
-                found.extend((row.next_attempt_at, row.id) for row in conn.execute(due(state)))
+                params = {"d_state": state.value, "d_at": at, "d_limit": limit}
+                found.extend((row.next_attempt_at, row.id) for row in conn.execute(_DUE, params))
             if not found:
                 return []
             ids = [tid for _, tid in sorted(found)[:limit]]
-            rows = conn.execute(
-                update(t.transmissions)
-                .where(c.id.in_(ids))
-                .values(lease_owner=owner, lease_until=until)
-                .returning(*t.transmissions.c)
-            )
+            rows = conn.execute(_LEASE, {"l_ids": ids, "l_owner": owner, "l_until": until})
             return [Transmission._from_row(row) for row in rows]
 
         leased = await self._db.write(body)
@@ -991,6 +973,23 @@ _MUTABLE: Final = (
     "lease_until",
     "updated_at",
 )
+_DUE: Final = (
+    select(_c.id, _c.next_attempt_at)
+    .where(
+        _c.state == bindparam("d_state"),
+        _c.next_attempt_at <= bindparam("d_at", type_=t.UTCDateTime()),
+        or_(_c.lease_until.is_(None), _c.lease_until <= bindparam("d_at", type_=t.UTCDateTime())),
+    )
+    .order_by(_c.next_attempt_at)
+    .limit(bindparam("d_limit", type_=Integer()))
+    .with_for_update(skip_locked=True)
+)
+_LEASE: Final = (
+    update(t.transmissions)
+    .where(_c.id.in_(bindparam("l_ids", expanding=True)))
+    .values(lease_owner=bindparam("l_owner"), lease_until=bindparam("l_until", type_=t.UTCDateTime()))
+    .returning(*t.transmissions.c)
+)
 _UPDATE_ROW: Final = (
     update(t.transmissions)
     .where(_c.id == bindparam("b_id"))
@@ -1076,8 +1075,14 @@ _Row = TypeVar("_Row")
 
 def _row_as(cls: type[_Row], m: Mapping[Any, Any], **converted: Any) -> _Row:
     """``cls`` built from a row's columns of the same names, ``converted`` ones given."""
-    names = (f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    names = _field_names(cls)  # type: ignore[arg-type]
     return cls(**{n: m[n] for n in names if n not in converted}, **converted)
+
+
+@functools.cache
+def _field_names(cls: type[Any]) -> tuple[str, ...]:
+    # dataclasses.fields() walks the class each time: the hot read paths map thousands of rows.
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def _document(row: Row[Any]) -> Document:
