@@ -103,6 +103,21 @@ def cpu_seconds(pid: int) -> float:
     return float("nan")
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU time of the PostgreSQL server so far: every ``postgres`` process, with the ended
+    backends its postmaster has reaped (Linux; other users' processes need /proc access)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def vm_hwm_mb(pid: int) -> float:
     """Peak resident set of a live process (Linux), in MiB."""
     with contextlib.suppress(OSError):
@@ -297,6 +312,7 @@ async def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
                 profiler.enable()
             began = time.perf_counter()
             cpu0, sb_cpu0 = cpu_seconds(os.getpid()), cpu_seconds(sb_pid)
+            db_cpu0 = postgres_cpu_seconds() if store_url else 0.0
             poller = asyncio.create_task(gw.run_poller(stop))
             queue = iter(range(n))
 
@@ -323,6 +339,7 @@ async def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
             counts = await gw.store.counts_by_state()
             cpu = cpu_seconds(os.getpid()) - cpu0
             sb_cpu = cpu_seconds(sb_pid) - sb_cpu0
+            db_cpu = postgres_cpu_seconds() - db_cpu0 if store_url else 0.0
             stop.set()
             await poller
             if profiler:
@@ -350,6 +367,7 @@ async def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
         "distinct": accepted["distinct"],
         "cpu_s": cpu,
         "sandbox_cpu_s": sb_cpu,
+        "db_cpu_s": db_cpu,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "poller_rss_mb": max((o["peak_rss_mb"] for o in others), default=0.0),
         "sandbox_rss_mb": sandbox_rss,
@@ -399,10 +417,12 @@ def row(r: dict[str, Any]) -> str:
     if r.get("poller_rss_mb"):
         rss += f"/{r['poller_rss_mb']:.0f}"
     ok = r["acknowledged"] == n and r["journal_ok"] and r["accepted"] == n and r["distinct"] == n
+    db = f"{r['db_cpu_s'] * 1000 / n:.1f}" if r["store"] == "postgresql" else "-"
+    used = (r["cpu_s"] + r["sandbox_cpu_s"] + r["db_cpu_s"]) / (r["total_s"] * (os.cpu_count() or 1))
     return (
         f"{r['label']:<22} {r['store']:<10} {n:>6} {r['profiles']:>5} "
         f"{n / r['send_s']:>8.1f} {n / r['total_s']:>8.1f} {r['total_s']:>8.1f} "
-        f"{r['cpu_s'] * 1000 / n:>7.1f} {r['sandbox_cpu_s'] * 1000 / n:>7.1f} "
+        f"{r['cpu_s'] * 1000 / n:>7.1f} {r['sandbox_cpu_s'] * 1000 / n:>7.1f} {db:>6} {used:>5.0%} "
         f"{rss:>8} {r['sandbox_rss_mb']:>8.0f} "
         f"{r['batching']['record']:>4.1f}/{r['batching']['move']:<4.1f} "
         f"{'ok' if ok else 'FAILED ' + json.dumps(r['states'])}"
@@ -496,7 +516,7 @@ def main() -> int:
     )
     header = (
         f"{'scenario':<22} {'store':<10} {'n':>6} {'profs':>5} {'send/s':>8} {'e2e/s':>8} {'wall s':>8} "
-        f"{'ms/tx':>7} {'sbx ms':>7} "
+        f"{'ms/tx':>7} {'sbx ms':>7} {'db ms':>6} {'cores':>5} "
         f"{'RSS MiB':>8} {'sbx MiB':>8} {'batch r/m':<9} check"
     )
     print(header)
@@ -515,7 +535,9 @@ def main() -> int:
     print(
         "send/s: send_* calls per second while the poller runs; e2e/s: transmissions acknowledged "
         "per second of wall time (first send to last acknowledgement); ms/tx: CPU time of the gateway "
-        "process(es) per transmission; sbx ms: the sandbox's; RSS: peak of the gateway process "
+        "process(es) per transmission; sbx ms: the sandbox's; db ms: the PostgreSQL server's (SQLite "
+        "runs inside the gateway); cores: share of the machine's cores the three used over the run; "
+        "RSS: peak of the gateway process "
         "(/ of the largest extra poller process); sbx: peak of the sandbox process."
     )
     return 1 if failed else 0

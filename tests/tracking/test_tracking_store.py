@@ -29,6 +29,7 @@ from demat.tracking.migrations import LATEST
 from demat.tracking.store import split_schema
 
 S = State
+NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 
 
 def sha(n: int | str) -> str:
@@ -556,7 +557,15 @@ async def test_inbound_documents_kept_once_and_journaled(store: Store) -> None:
 async def test_hot_statements_probe_indexes_on_sqlite(tmp_path: Any) -> None:
     from sqlalchemy import select, tuple_
 
-    from demat.tracking.store import _DOCUMENT_KEYS, _LOCK_ROWS, _generation_params, _generations, _latest
+    from demat.tracking.store import (
+        _ANY_DUE,
+        _DOCUMENT_KEYS,
+        _DUE,
+        _LOCK_ROWS,
+        _generation_params,
+        _generations,
+        _latest,
+    )
 
     c = t.transmissions.c
     keys = [("ville", "pes", sha(1)), ("ville", "actes", sha(2)), ("autre", "pes", sha(3))]
@@ -564,6 +573,8 @@ async def test_hot_statements_probe_indexes_on_sqlite(tmp_path: Any) -> None:
         "generations": _generations(len(keys)).params(_generation_params(keys)),
         "lock rows": _LOCK_ROWS.params(b_ids=["a", "b"]),
         "document keys": _DOCUMENT_KEYS.params(b_ids=["a", "b"]),
+        "due": _DUE.params(d_state="sent", d_at=NOW, d_limit=100),
+        "any due": _ANY_DUE.params(d_state="sent", d_at=NOW),
         "find": _latest(c.profile == "ville", c.flow == "pes", c.digest == sha(1)),
         "find remote": _latest(c.flow == "pes", c.remote_id == "42"),
         # the control: a row-value IN (VALUES …) list, which SQLite answers with a full scan
@@ -585,6 +596,16 @@ async def test_hot_statements_probe_indexes_on_sqlite(tmp_path: Any) -> None:
 
     assert scans(found.pop("control"))
     assert {name: details for name, details in found.items() if scans(details)} == {}
+
+
+async def test_any_due_reads_what_acquire_due_would_lease(store: Store) -> None:
+    await store.record("ville", "pes", sha("d1"), "a.xml", now=NOW)
+    assert await store.any_due([S.ACCEPTED], now=NOW)
+    assert not await store.any_due([S.SENT, S.UNKNOWN], now=NOW)
+    assert not await store.any_due([S.ACCEPTED], now=NOW - dt.timedelta(seconds=1))  # not yet
+    await store.acquire_due("p1", 10, 60, now=NOW, states=[S.ACCEPTED])
+    assert not await store.any_due([S.ACCEPTED], now=NOW)  # leased
+    assert await store.any_due([S.ACCEPTED], now=NOW + dt.timedelta(seconds=61))  # lease expired
 
 
 async def test_counts_by_state_of_some_states(store: Store) -> None:
