@@ -33,6 +33,7 @@ Usage::
     .venv/bin/python bench/bench_send.py --only yearly --stores sqlite
     .venv/bin/python bench/bench_send.py --postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test
     .venv/bin/python bench/bench_send.py --baseline-src /tmp/before/src   # each small scenario before/after
+    .venv/bin/python bench/bench_send.py --pollers 1 --send-only   # `demat send` + a `demat poll` service
 
 ``--postgres`` names a database to connect to for creating (and dropping) the temporary one;
 default ``$DEMAT_TEST_POSTGRES_URL`` or the local server; ``--stores sqlite`` skips PostgreSQL.
@@ -313,7 +314,9 @@ async def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
             began = time.perf_counter()
             cpu0, sb_cpu0 = cpu_seconds(os.getpid()), cpu_seconds(sb_pid)
             db_cpu0 = postgres_cpu_seconds() if store_url else 0.0
-            poller = asyncio.create_task(gw.run_poller(stop))
+            # --send-only: this process only sends, as `demat send` does, and the extra poller
+            # processes do the rest, as `demat poll` services would.
+            poller = asyncio.create_task(stop.wait() if spec.get("send_only") else gw.run_poller(stop))
             queue = iter(range(n))
 
             async def sender() -> None:
@@ -418,13 +421,14 @@ def row(r: dict[str, Any]) -> str:
         rss += f"/{r['poller_rss_mb']:.0f}"
     ok = r["acknowledged"] == n and r["journal_ok"] and r["accepted"] == n and r["distinct"] == n
     db = f"{r['db_cpu_s'] * 1000 / n:.1f}" if r["store"] == "postgresql" else "-"
+    moves = f"{r['batching']['move']:.1f}" if r["batching"]["move"] else "-"  # - : moved elsewhere
     used = (r["cpu_s"] + r["sandbox_cpu_s"] + r["db_cpu_s"]) / (r["total_s"] * (os.cpu_count() or 1))
     return (
         f"{r['label']:<22} {r['store']:<10} {n:>6} {r['profiles']:>5} "
         f"{n / r['send_s']:>8.1f} {n / r['total_s']:>8.1f} {r['total_s']:>8.1f} "
         f"{r['cpu_s'] * 1000 / n:>7.1f} {r['sandbox_cpu_s'] * 1000 / n:>7.1f} {db:>6} {used:>5.0%} "
         f"{rss:>8} {r['sandbox_rss_mb']:>8.0f} "
-        f"{r['batching']['record']:>4.1f}/{r['batching']['move']:<4.1f} "
+        f"{r['batching']['record']:>4.1f}/{moves:<4} "
         f"{'ok' if ok else 'FAILED ' + json.dumps(r['states'])}"
     )
 
@@ -450,12 +454,19 @@ def main() -> int:
         help="extra poller processes on the same store and spool (default 0: the gateway process only)",
     )
     p.add_argument(
+        "--send-only",
+        action="store_true",
+        help="the gateway process only sends; the --pollers processes submit and poll",
+    )
+    p.add_argument(
         "--baseline-src",
         type=Path,
         help="another demat src/ tree: run each small scenario with it too, just before (not the yearly one)",
     )
     p.add_argument("--profile", type=Path, help="write a cProfile of each gateway child in this directory")
     args = p.parse_args()
+    if args.send_only and args.pollers < 1:
+        p.error("--send-only needs --pollers 1 or more")
     if args.poller_child:
         asyncio.run(poller_process(json.loads(args.poller_child)))
         return 0
@@ -472,6 +483,7 @@ def main() -> int:
         "concurrency": args.concurrency,
         "senders": args.senders,
         "pollers": args.pollers,
+        "send_only": args.send_only,
     }
     specs: list[dict[str, Any]] = []
     for store in stores:
@@ -511,7 +523,7 @@ def main() -> int:
     print(
         f"gateway end to end through `demat sandbox` (separate process, delays 0); "
         f"poller batch {args.batch}, concurrency {args.concurrency}; {args.senders} concurrent senders; "
-        f"{args.pollers} extra poller process(es); "
+        f"{args.pollers} extra poller process(es){' doing all the polling' if args.send_only else ''}; "
         f"{os.cpu_count()} cores"
     )
     header = (
