@@ -104,8 +104,10 @@ ACTES_CODES = {-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13, 14, 16, 17, 18, 19, 20
 
 
 def test_status_tables_cover_the_documented_codes() -> None:
-    assert set(HELIOS.statuses) == HELIOS_CODES
-    assert set(ACTES.statuses) == ACTES_CODES
+    from demat.transport.protocol import ACTES_LABELS, HELIOS_LABELS
+
+    assert set(HELIOS.statuses) == HELIOS_CODES == set(HELIOS_LABELS)
+    assert set(ACTES.statuses) == ACTES_CODES == set(ACTES_LABELS)
 
 
 @pytest.mark.parametrize(

@@ -125,7 +125,6 @@ class PlatformStatus:
     """
 
     code: int
-    label: str
     state: State
     fetch: str | None = None
     verdict_in_document: bool = False
@@ -157,13 +156,11 @@ class StatusTable:
         return wanted
 
 
-def _table(name: str, rows: list[tuple[int, str, State, str | None, bool]]) -> StatusTable:
+def _table(name: str, rows: list[tuple[int, State, str | None, bool]]) -> StatusTable:
+    # The platform's own label of each code is the transport's business (HELIOS_LABELS and
+    # ACTES_LABELS in demat.transport.protocol; each reply carries it); a comment here says it.
     return StatusTable(
-        name,
-        {
-            code: PlatformStatus(code, label, state, fetch, verdict)
-            for code, label, state, fetch, verdict in rows
-        },
+        name, {code: PlatformStatus(code, state, fetch, verdict) for code, state, fetch, verdict in rows}
     )
 
 
@@ -173,25 +170,25 @@ def _table(name: str, rows: list[tuple[int, str, State, str | None, bool]]) -> S
 HELIOS = _table(
     "S²LOW HELIOS",
     [
-        (-1, "Erreur", S.REJECTED, None, False),
-        (0, "Annulé", S.CANCELLED, None, False),
-        (1, "Posté", S.SENT, None, False),
-        (2, "En attente de transmission", S.SENT, None, False),
-        (3, "Transmis", S.SENT, None, False),
-        (4, "Acquittement reçu", S.ACKNOWLEDGED, "ack", True),
-        (5, "Validé", S.ACKNOWLEDGED, "ack", True),
-        (6, "Refusé", S.REJECTED, "ack", False),
-        (7, "En traitement", S.SENT, None, False),
-        (8, "Information disponible", S.ACKNOWLEDGED, "ack", True),
-        (9, "Envoyé au SAE", S.ACKNOWLEDGED, "ack", True),
-        (10, "Accepté par le SAE", S.ACKNOWLEDGED, "ack", True),
-        (11, "Refusé par le SAE", S.ACKNOWLEDGED, "ack", True),
-        (13, "En attente d'être signé", S.SENT, None, False),
-        (14, "En attente d'être posté", S.SENT, None, False),
-        (19, "En attente de transmission au SAE", S.ACKNOWLEDGED, "ack", True),
-        (20, "Erreur lors de l'envoi au SAE", S.ACKNOWLEDGED, "ack", True),
-        (22, "Détruit", S.ACKNOWLEDGED, None, False),
-        (24, "Transmis sans acquittement", S.ACKNOWLEDGED, None, False),
+        (-1, S.REJECTED, None, False),  # Erreur
+        (0, S.CANCELLED, None, False),  # Annulé
+        (1, S.SENT, None, False),  # Posté
+        (2, S.SENT, None, False),  # En attente de transmission
+        (3, S.SENT, None, False),  # Transmis
+        (4, S.ACKNOWLEDGED, "ack", True),  # Acquittement reçu
+        (5, S.ACKNOWLEDGED, "ack", True),  # Validé
+        (6, S.REJECTED, "ack", False),  # Refusé
+        (7, S.SENT, None, False),  # En traitement
+        (8, S.ACKNOWLEDGED, "ack", True),  # Information disponible
+        (9, S.ACKNOWLEDGED, "ack", True),  # Envoyé au SAE
+        (10, S.ACKNOWLEDGED, "ack", True),  # Accepté par le SAE
+        (11, S.ACKNOWLEDGED, "ack", True),  # Refusé par le SAE
+        (13, S.SENT, None, False),  # En attente d'être signé
+        (14, S.SENT, None, False),  # En attente d'être posté
+        (19, S.ACKNOWLEDGED, "ack", True),  # En attente de transmission au SAE
+        (20, S.ACKNOWLEDGED, "ack", True),  # Erreur lors de l'envoi au SAE
+        (22, S.ACKNOWLEDGED, None, False),  # Détruit
+        (24, S.ACKNOWLEDGED, None, False),  # Transmis sans acquittement
     ],
 )
 
@@ -202,27 +199,27 @@ HELIOS = _table(
 ACTES = _table(
     "S²LOW ACTES",
     [
-        (-1, "Erreur", S.REJECTED, "anomalie", False),
-        (0, "Annulé", S.CANCELLED, None, False),
-        (1, "Posté", S.SENT, None, False),
-        (2, "En attente de transmission", S.SENT, None, False),
-        (3, "Transmis", S.SENT, None, False),
-        (4, "Acquittement reçu", S.ACKNOWLEDGED, "aracte", False),
-        (5, "Validé", S.ACKNOWLEDGED, "aracte", False),
-        (6, "Refusé", S.REJECTED, None, False),
-        (7, "Document reçu", S.SENT, None, False),
-        (8, "Acquittement envoyé", S.ACKNOWLEDGED, None, False),
-        (11, "Acquittement reçu (réponse)", S.ACKNOWLEDGED, None, False),
-        (12, "Envoyé au SAE", S.ACKNOWLEDGED, "aracte", False),
-        (13, "Archivé par le SAE", S.ACKNOWLEDGED, "aracte", False),
-        (14, "Erreur lors de l'archivage", S.ACKNOWLEDGED, "aracte", False),
-        (16, "Détruite", S.ACKNOWLEDGED, None, False),
-        (17, "En attente d'être postée", S.SENT, None, False),
-        (18, "En attente d'être signée", S.SENT, None, False),
-        (19, "En attente de transmission au SAE", S.ACKNOWLEDGED, "aracte", False),
-        (20, "Erreur lors de l'envoi au SAE", S.ACKNOWLEDGED, "aracte", False),
-        (21, "Document reçu (pas d'AR)", S.ACKNOWLEDGED, None, False),
-        (22, "Erreur SAE : documents indisponibles", S.ACKNOWLEDGED, None, False),
+        (-1, S.REJECTED, "anomalie", False),  # Erreur
+        (0, S.CANCELLED, None, False),  # Annulé
+        (1, S.SENT, None, False),  # Posté
+        (2, S.SENT, None, False),  # En attente de transmission
+        (3, S.SENT, None, False),  # Transmis
+        (4, S.ACKNOWLEDGED, "aracte", False),  # Acquittement reçu
+        (5, S.ACKNOWLEDGED, "aracte", False),  # Validé
+        (6, S.REJECTED, None, False),  # Refusé
+        (7, S.SENT, None, False),  # Document reçu
+        (8, S.ACKNOWLEDGED, None, False),  # Acquittement envoyé
+        (11, S.ACKNOWLEDGED, None, False),  # Acquittement reçu (réponse)
+        (12, S.ACKNOWLEDGED, "aracte", False),  # Envoyé au SAE
+        (13, S.ACKNOWLEDGED, "aracte", False),  # Archivé par le SAE
+        (14, S.ACKNOWLEDGED, "aracte", False),  # Erreur lors de l'archivage
+        (16, S.ACKNOWLEDGED, None, False),  # Détruite
+        (17, S.SENT, None, False),  # En attente d'être postée
+        (18, S.SENT, None, False),  # En attente d'être signée
+        (19, S.ACKNOWLEDGED, "aracte", False),  # En attente de transmission au SAE
+        (20, S.ACKNOWLEDGED, "aracte", False),  # Erreur lors de l'envoi au SAE
+        (21, S.ACKNOWLEDGED, None, False),  # Document reçu (pas d'AR)
+        (22, S.ACKNOWLEDGED, None, False),  # Erreur SAE : documents indisponibles
     ],
 )
 
