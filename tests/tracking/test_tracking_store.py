@@ -615,3 +615,11 @@ async def test_counts_by_state_of_some_states(store: Store) -> None:
     assert await store.counts_by_state() == {S.ACCEPTED: 1, S.CANCELLED: 1}
     assert await store.counts_by_state(states=[S.ACCEPTED, S.SENT]) == {S.ACCEPTED: 1}
     assert await store.counts_by_state(states=[S.SENT]) == {}
+
+
+async def test_postgres_plans_each_query_for_its_values(pg_url: str) -> None:
+    # asyncpg prepares every statement; a generic plan made while the table is small (a
+    # sequential scan) would be kept as it grows, and cannot see how few rows are in a state.
+    async with Store.open(pg_url) as store:
+        mode = await store._db.read(lambda conn: conn.exec_driver_sql("SHOW plan_cache_mode").scalar())
+    assert mode == "force_custom_plan"
