@@ -64,6 +64,19 @@ async def test_pes_with_wrong_totals_rejected_element_by_element(s2low: S2lowCli
     assert pj.ok
 
 
+async def test_pes_failing_the_xsd_is_queued_then_refused_whole(s2low: S2lowClient) -> None:
+    # S²LOW queues a well-formed PES_Aller; the DGFiP refuses a schema failure for the whole file.
+    bad = pes(13).replace(b"<TypBord V=", b'<Inconnu V="x"/><TypBord V=', 1)
+    result = await s2low.helios.submit_pes("PES_xsd.xml", bad)
+    assert (await s2low.helios.status(result.remote_id)).code == 6
+    acquit = read_acquit(await s2low.helios.fetch_ack(result.remote_id))
+    [element] = acquit.elements
+    assert not element.ok
+    assert element.errors[0].code == "ERREUR_AUTRE"
+    assert "Erreur de validation XSD en boite 1" in (element.errors[0].label or "")
+    assert "Inconnu" in (element.errors[0].label or "")
+
+
 async def test_same_bytes_twice_is_a_duplicate(s2low: S2lowClient, sandbox: Sandbox) -> None:
     data = pes(3)
     first = await s2low.helios.submit_pes("a.xml", data)
