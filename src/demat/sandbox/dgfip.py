@@ -17,7 +17,8 @@ element, like HELIOS:
 The real platforms read the file twice; the sandbox reads it once, with demat's own
 :func:`~demat.pes.validate.validate_pes` (whose report carries what S²LOW reads at import)
 and :func:`~demat.pes.sign.verify_pes`: :func:`receive` gives both S²LOW's facts and the
-DGFiP's verdict, the same as two passes would, for half the work.
+DGFiP's acquittal (built on the validation thread), the same as two passes would, for half
+the work.
 """
 
 from __future__ import annotations
@@ -54,8 +55,19 @@ class PesFacts:
     info: PesInfo
 
 
-def receive(source: Path | bytes, filename: str) -> tuple[PesFacts, Verdict]:
-    """S²LOW's checks at import and the DGFiP's verdict, from one read of the file (or its
+@dataclass(frozen=True)
+class Received:
+    """A PES S²LOW queued, and the DGFiP's answer: its PES_ACQUIT and whether all of it is
+    accepted, or (``ack`` None) why the processing failed, which S²LOW shows as status -1."""
+
+    facts: PesFacts
+    ack: bytes | None
+    accepted: bool
+    error: str | None = None
+
+
+def receive(source: Path | bytes, filename: str) -> Received:
+    """S²LOW's checks at import and the DGFiP's acquittal, from one read of the file (or its
     bytes); raises :class:`PesRefused` with S²LOW's kind of message."""
     if isinstance(source, bytes):
         head = source[:50]
@@ -90,7 +102,12 @@ def receive(source: Path | bytes, filename: str) -> tuple[PesFacts, Verdict]:
         raise PesRefused(f"L'IdColl {id_coll} est trop long (14 caractères au plus)")
     if info.signed:
         _check_signatures(source)
-    return PesFacts(info.nom_fic, cod_col, id_coll, info), _verdict(report, info)
+    facts = PesFacts(info.nom_fic, cod_col, id_coll, info)
+    try:
+        ack, accepted = _acquit(facts, _verdict(report, info))
+    except Exception as exc:  # the sandbox must keep serving: the transaction shows -1
+        return Received(facts, None, False, f"Erreur lors du traitement : {exc}")
+    return Received(facts, ack, accepted)
 
 
 def _check_signatures(path: Path | bytes) -> None:
@@ -155,7 +172,7 @@ def _verdict(report: ValidationReport, info: PesInfo) -> Verdict:
     return verdict
 
 
-def acknowledge(facts: PesFacts, verdict: Verdict) -> tuple[bytes, bool]:
+def _acquit(facts: PesFacts, verdict: Verdict) -> tuple[bytes, bool]:
     """The PES_ACQUIT for the file (schema-valid, per element) and whether all of it is accepted."""
     ack = build_acquit_for(
         facts.info,

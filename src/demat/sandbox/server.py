@@ -227,13 +227,14 @@ class SandboxApp:
         if self.state.helios_with_sha1(upload.sha1) is not None:
             return refuse("doublon détecté. Ce fichier a déjà été posté", "duplicate")
         try:
-            # S²LOW's checks and the DGFiP's verdict in one read of the file, off the loop.
-            facts, verdict = await on_validation_thread(dgfip.receive, upload.content, upload.filename)
+            # S²LOW's checks and the DGFiP's acquittal in one read of the file, off the loop.
+            received = await on_validation_thread(dgfip.receive, upload.content, upload.filename)
         except dgfip.PesRefused as exc:
             return refuse(str(exc))
         async with self._lock:
             if self.state.helios_with_sha1(upload.sha1) is not None:  # posted meanwhile
                 return refuse("doublon détecté. Ce fichier a déjà été posté", "duplicate")
+            facts = received.facts
             if self.state.helios_named(facts.nom_fic, facts.cod_col) is not None:
                 return refuse(
                     f"Le nom de fichier {facts.nom_fic} a déjà été utilisé (doublon détecté)", "duplicate"
@@ -251,13 +252,12 @@ class SandboxApp:
                 blob,
                 time.time(),
             )
-            try:
-                ack, tx.accepted = dgfip.acknowledge(facts, verdict)
-                tx.ack_blob = self.blobs.put(f"helios-{tx.id}-ack.xml", ack)
-                tx.final_status = 4 if tx.accepted else 6
-            except Exception as exc:  # the sandbox must keep serving; the transaction shows -1
-                tx.final_status = -1
-                tx.message = f"Erreur lors du traitement : {exc}"
+            if received.ack is None:
+                tx.final_status, tx.message = -1, received.error or ""
+            else:
+                tx.ack_blob = self.blobs.put(f"helios-{tx.id}-ack.xml", received.ack)
+                tx.accepted = received.accepted
+                tx.final_status = 4 if received.accepted else 6
             self.state.add_helios(tx)
             receipt = self.receipt(
                 endpoint, upload.sha1, upload.size, upload.filename, "accepted", transaction_id=tx_id
