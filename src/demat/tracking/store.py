@@ -986,26 +986,20 @@ _MUTABLE: Final = (
     "lease_until",
     "updated_at",
 )
+#: Due in state ``d_state`` at ``d_at``: the attempt time reached and no live lease.
+_IS_DUE: Final = (
+    _c.state == bindparam("d_state"),
+    _c.next_attempt_at <= bindparam("d_at", type_=t.UTCDateTime()),
+    or_(_c.lease_until.is_(None), _c.lease_until <= bindparam("d_at", type_=t.UTCDateTime())),
+)
 _DUE: Final = (
     select(_c.id, _c.next_attempt_at)
-    .where(
-        _c.state == bindparam("d_state"),
-        _c.next_attempt_at <= bindparam("d_at", type_=t.UTCDateTime()),
-        or_(_c.lease_until.is_(None), _c.lease_until <= bindparam("d_at", type_=t.UTCDateTime())),
-    )
+    .where(*_IS_DUE)
     .order_by(_c.next_attempt_at)
     .limit(bindparam("d_limit", type_=Integer()))
     .with_for_update(skip_locked=True)
 )
-_ANY_DUE: Final = (
-    select(_c.id)
-    .where(
-        _c.state == bindparam("d_state"),
-        _c.next_attempt_at <= bindparam("d_at", type_=t.UTCDateTime()),
-        or_(_c.lease_until.is_(None), _c.lease_until <= bindparam("d_at", type_=t.UTCDateTime())),
-    )
-    .limit(1)
-)
+_ANY_DUE: Final = select(_c.id).where(*_IS_DUE).limit(1)
 _LEASE: Final = (
     update(t.transmissions)
     .where(_c.id.in_(bindparam("l_ids", expanding=True)))
