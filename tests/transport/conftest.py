@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from demat.sandbox import Sandbox, SandboxConfig, SandboxPKI
-from demat.transport import ClientTLS, RetryPolicy, S2lowClient
+from demat.transport import ActeSubmission, Attachment, ClientTLS, RetryPolicy, S2lowClient
 
 #: The smallest PDF the ACTES format sniffing accepts.
 PDF = (
@@ -22,6 +24,21 @@ PDF = (
 def pki(tmp_path_factory: pytest.TempPathFactory) -> SandboxPKI:
     """One CA, server and client certificate for the whole session (RSA keys are slow to make)."""
     return SandboxPKI.create(tmp_path_factory.mktemp("pki"))
+
+
+def deliberation(pdf: Path, number: str, **kw: Any) -> ActeSubmission:
+    """A délibération of 7 May 2024 (classification 9.1) with ``pdf`` as the acte; ``kw``
+    overrides or adds fields (annexes…)."""
+    fields: dict[str, Any] = {
+        "nature_code": 1,
+        "number": number,
+        "subject": "Objet",
+        "decision_date": dt.date(2024, 5, 7),
+        "classification": ("9", "1"),
+        "type_acte": "99_DE",
+        "acte": Attachment("acte.pdf", pdf),
+    }
+    return ActeSubmission(**{**fields, **kw})
 
 
 def client_tls(sb: Sandbox, **kw: object) -> ClientTLS:

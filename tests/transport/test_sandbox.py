@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import shutil
@@ -17,9 +16,9 @@ from demat.pes.build import build_pes_bytes
 from demat.pes.synthetic import synthetic_pes
 from demat.sandbox import Sandbox, SandboxConfig, SandboxPKI
 from demat.sandbox.server import _progress
-from demat.transport import ActeSubmission, Attachment, S2lowClient
+from demat.transport import S2lowClient
 
-from .conftest import client_tls
+from .conftest import client_tls, deliberation
 
 
 def test_statuses_spread_over_the_delay() -> None:
@@ -44,15 +43,7 @@ async def test_state_survives_a_restart(tmp_path: Path, pki: SandboxPKI, pdf: Pa
     config = SandboxConfig(directory=tmp_path / "sb", pki=pki)
     async with Sandbox.start(config) as sb, S2lowClient(sb.url, client_tls(sb)) as c:
         pes_id = (await c.helios.submit_pes("PES.xml", build_pes_bytes(synthetic_pes(seed=2)))).remote_id
-        acte = ActeSubmission(
-            nature_code=1,
-            number="DEL1",
-            subject="Objet",
-            decision_date=dt.date(2024, 5, 7),
-            classification=("9", "1"),
-            type_acte="99_DE",
-            acte=Attachment("acte.pdf", pdf),
-        )
+        acte = deliberation(pdf, "DEL1")
         acte_id = (await c.actes.submit_acte(acte)).remote_id
         await c.helios.status(pes_id)
     async with Sandbox.start(config) as sb, S2lowClient(sb.url, client_tls(sb)) as c:
@@ -80,15 +71,7 @@ async def test_prefecture_letters(
 ) -> None:
     from demat.actes.archive import open_package
 
-    acte = ActeSubmission(
-        nature_code=1,
-        number="DEL2",
-        subject="Objet",
-        decision_date=dt.date(2024, 5, 7),
-        classification=("9", "1"),
-        type_acte="99_DE",
-        acte=Attachment("acte.pdf", pdf),
-    )
+    acte = deliberation(pdf, "DEL2")
     acte_id = (await s2low.actes.submit_acte(acte)).remote_id
     letter_id = await sandbox.post_letter(acte_id, kind)
     [doc] = await s2low.actes.list_prefecture_documents()

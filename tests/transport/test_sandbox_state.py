@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from pathlib import Path
@@ -14,9 +13,9 @@ from demat.pes.build import build_pes_bytes
 from demat.pes.synthetic import synthetic_pes
 from demat.sandbox import Sandbox, SandboxConfig, SandboxPKI, forms
 from demat.sandbox.state import ActesTx, HeliosTx, Receipt, RetourFile, State, StateFile, save_state
-from demat.transport import ActeSubmission, Attachment, S2lowClient
+from demat.transport import Attachment, S2lowClient
 
-from .conftest import client_tls
+from .conftest import client_tls, deliberation
 
 
 def _helios(tx_id: str, sha1: str = "ab", nom_fic: str = "F1") -> HeliosTx:
@@ -108,15 +107,7 @@ def test_index_keeps_the_first_transaction_and_follows_its_copies() -> None:
 async def test_duplicates_are_refused_after_a_restart(tmp_path: Path, pki: SandboxPKI, pdf: Path) -> None:
     config = SandboxConfig(directory=tmp_path / "sb", pki=pki)
     pes = build_pes_bytes(synthetic_pes(seed=5))
-    acte = ActeSubmission(
-        nature_code=1,
-        number="DEL9",
-        subject="Objet",
-        decision_date=dt.date(2024, 5, 7),
-        classification=("9", "1"),
-        type_acte="99_DE",
-        acte=Attachment("acte.pdf", pdf),
-    )
+    acte = deliberation(pdf, "DEL9")
     async with Sandbox.start(config) as sb, S2lowClient(sb.url, client_tls(sb)) as c:
         pes_id = (await c.helios.submit_pes("PES.xml", pes)).remote_id
         acte_id = (await c.actes.submit_acte(acte)).remote_id
@@ -150,16 +141,7 @@ async def test_uploads_over_the_memory_limit_go_through_the_spool(
 ) -> None:
     monkeypatch.setattr(forms, "MEMORY_LIMIT", 16)  # every file part spills to disk
     pes = build_pes_bytes(synthetic_pes(seed=7))
-    acte = ActeSubmission(
-        nature_code=1,
-        number="DEL10",
-        subject="Objet",
-        decision_date=dt.date(2024, 5, 7),
-        classification=("9", "1"),
-        type_acte="99_DE",
-        acte=Attachment("acte.pdf", pdf),
-        annexes=(Attachment("annexe.pdf", pdf, type_pj="99_AU"),),
-    )
+    acte = deliberation(pdf, "DEL10", annexes=(Attachment("annexe.pdf", pdf, type_pj="99_AU"),))
     async with Sandbox.start(SandboxConfig(pki=pki)) as sb, S2lowClient(sb.url, client_tls(sb)) as c:
         pes_id = (await c.helios.submit_pes("PES.xml", pes)).remote_id
         acte_id = (await c.actes.submit_acte(acte)).remote_id
