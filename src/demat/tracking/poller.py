@@ -570,9 +570,9 @@ async def reconcile(
                     expect=t.state,
                     owner=owner,
                     next_attempt_at=None if first is None else _after(now, first),
+                    release=True,
                     now=now,
                 )
-                await store.release(t.id, owner)
                 report.outcomes["found"] += 1
             elif isinstance(answer, Found):
                 await store.transition(
@@ -583,15 +583,20 @@ async def reconcile(
                     expect=t.state,
                     owner=owner,
                     next_attempt_at=None,
+                    release=True,
                     now=now,
                 )
-                await store.release(t.id, owner)
                 report.outcomes["needs_person"] += 1
             elif isinstance(answer, Absent):
                 await store.transition(
-                    t.id, State.ACCEPTED, event="reconciled_absent", expect=t.state, owner=owner, now=now
+                    t.id,
+                    State.ACCEPTED,
+                    event="reconciled_absent",
+                    expect=t.state,
+                    owner=owner,
+                    release=True,
+                    now=now,
                 )
-                await store.release(t.id, owner)
                 report.outcomes["absent"] += 1
             else:
                 delay = schedule.delay(t.attempts + 1, errors=t.errors + 1)
