@@ -277,7 +277,8 @@ async def test_reconcile_settles_every_kind_of_doubt(store: Store, clock: Any) -
     assert (await store.get(no_id)).next_attempt_at is None  # left to a person
     for i in (no_id, undetermined, broken):
         assert (await store.get(i)).state is S.UNKNOWN
-    assert all(t.lease_owner is None for t in await store.get_many([found, absent, no_id, undetermined, broken]))
+    settled = await store.get_many([found, absent, no_id, undetermined, broken])
+    assert all(t.lease_owner is None for t in settled)
     # Only the absent one is sent again, exactly once.
     platform = Platform()
     poller = Poller(store, platform, owner="p1", schedule=FAST, reconciler=lookup)
