@@ -48,8 +48,12 @@ class SignerConfig(BaseModel):
 
 
 class PlatformAccount(BaseModel):
-    """An account on a tiers de télétransmission (S²LOW API)."""
+    """An account on a platform (a tiers de télétransmission through the S²LOW API…)."""
 
+    #: The wire API, a key of the platform-kind registry (``demat.transport.registry``):
+    #: ``s2low`` (production S²LOW) or ``s2low-sandbox`` (demat's sandbox, which can also
+    #: find an earlier HELIOS submission by its sha1).
+    kind: str = "s2low"
     url: str
     client_cert: Path | None = None
     client_key: Path | None = None

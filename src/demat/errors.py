@@ -1,8 +1,9 @@
 """One error tree for everything demat raises.
 
 Every error carries what a person needs to act on it (file, element path, line, rule code,
-platform message). Whether an error is worth retrying is a property of its class
-(``retryable``), never a decision taken at the call site.
+platform message). Whether an error is worth retrying (``retryable``) and whether it proves
+that a platform received nothing (``certainly_not_sent``) are properties of its class, never
+decisions taken at the call site.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ class DematError(Exception):
     """Base of every error demat raises on purpose."""
 
     retryable: bool = False
+    """Trying the same call again later may succeed (network, platform overload)."""
+    certainly_not_sent: bool = False
+    """Raised by a submission, it proves the platform received nothing (the connection was never
+    made): the document may be sent again without asking the platform first."""
     code: str = "DEMAT"
 
     def __init__(
@@ -97,23 +102,34 @@ class TransportError(DematError):
     code = "TRANSPORT"
 
 
-class TimeoutError(TransportError):
-    """The platform did not answer in time; the call may be retried if idempotent."""
+class PlatformTimeout(TransportError):
+    """The platform did not answer in time; the call may be retried if idempotent. What a
+    submission that timed out delivered is unknown."""
 
     retryable = True
     code = "TIMEOUT"
 
 
 class ConnectError(TransportError):
-    """The platform could not be reached."""
+    """The platform could not be reached: no connection was made, nothing was sent."""
 
     retryable = True
+    certainly_not_sent = True
     code = "CONNECT"
 
 
-class TLSError(TransportError):
-    """TLS handshake failed (untrusted server, refused client certificate)."""
+class Disconnected(TransportError):
+    """The connection broke after it was made (reset, closed mid-reply): the platform may have
+    received the request, so a submission's outcome is unknown."""
 
+    retryable = True
+    code = "DISCONNECTED"
+
+
+class TLSError(TransportError):
+    """TLS handshake failed (untrusted server, refused client certificate): nothing was sent."""
+
+    certainly_not_sent = True
     code = "TLS"
 
 
@@ -143,6 +159,12 @@ class DuplicateSubmission(RemoteRejected):
         self.existing_id = existing_id
 
 
+class FileMissing(DematError):
+    """A file named on the command line, in the settings or in the spool does not exist."""
+
+    code = "FILE_MISSING"
+
+
 class StoreError(DematError):
     """The tracking store failed or its data is inconsistent."""
 
@@ -165,10 +187,13 @@ __all__ = [
     "ConfigError",
     "ConnectError",
     "DematError",
+    "Disconnected",
     "DuplicateSubmission",
+    "FileMissing",
     "IdentityMismatch",
     "JournalError",
     "PackagingError",
+    "PlatformTimeout",
     "ProtocolError",
     "RemoteRejected",
     "SchemaError",
@@ -176,7 +201,6 @@ __all__ = [
     "SignatureError",
     "StoreError",
     "TLSError",
-    "TimeoutError",
     "TransportError",
     "ValidationError",
     "XMLSecurityError",

@@ -7,7 +7,7 @@ import ssl
 import aiohttp
 import pytest
 
-from demat.errors import ConnectError, DematError, TimeoutError, TLSError
+from demat.errors import DematError, Disconnected, PlatformTimeout, TLSError
 from demat.transport.s2low import RetryPolicy, map_client_error
 
 
@@ -18,6 +18,7 @@ def chained(outer: BaseException, inner: BaseException) -> BaseException:
 
 @pytest.mark.parametrize(
     ("exc", "expected", "retryable"),
+    # A broken connection may have carried the request: Disconnected is not "certainly not sent".
     [
         (ssl.SSLCertVerificationError(1, "certificate verify failed"), TLSError, False),
         (
@@ -25,11 +26,11 @@ def chained(outer: BaseException, inner: BaseException) -> BaseException:
             TLSError,
             False,
         ),
-        (ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), ConnectError, True),
-        (aiohttp.ServerDisconnectedError(), ConnectError, True),
-        (ConnectionResetError(104, "Connection reset by peer"), ConnectError, True),
-        (aiohttp.ServerTimeoutError("read"), TimeoutError, True),
-        (aiohttp.ClientPayloadError("truncated"), ConnectError, True),
+        (ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), Disconnected, True),
+        (aiohttp.ServerDisconnectedError(), Disconnected, True),
+        (ConnectionResetError(104, "Connection reset by peer"), Disconnected, True),
+        (aiohttp.ServerTimeoutError("read"), PlatformTimeout, True),
+        (aiohttp.ClientPayloadError("truncated"), Disconnected, True),
     ],
 )
 def test_mapping(exc: BaseException, expected: type[DematError], retryable: bool) -> None:
@@ -37,6 +38,18 @@ def test_mapping(exc: BaseException, expected: type[DematError], retryable: bool
     assert type(mapped) is expected
     assert mapped.retryable is retryable
     assert mapped.message.startswith("/x.php: ")
+    assert mapped.certainly_not_sent is (expected is TLSError)
+
+
+def test_refused_connection_is_certainly_not_sent() -> None:
+    import errno
+
+    refused = aiohttp.ClientConnectorError(
+        aiohttp.client_reqrep.ConnectionKey("h", 1, True, None, None, None, None),  # type: ignore[arg-type]
+        OSError(errno.ECONNREFUSED, "Connection refused"),
+    )
+    mapped = map_client_error(refused, "/x.php")
+    assert mapped.certainly_not_sent and mapped.retryable
 
 
 def test_backoff_is_bounded_and_grows() -> None:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from demat.errors import ConnectError, ProtocolError, ServerError, TimeoutError
+from demat.errors import ConnectError, ProtocolError, ServerError, PlatformTimeout
 from demat.pes.build import build_pes_bytes
 from demat.pes.synthetic import synthetic_pes
 from demat.sandbox import Faults, Sandbox, SandboxConfig, SandboxPKI
@@ -89,6 +89,6 @@ async def test_slow_platform_is_a_timeout(pki: SandboxPKI) -> None:
     async with Sandbox.start(faulty(pki, latency=(0.5, 0.5))) as sb:
         retry = RetryPolicy(attempts=2, base_delay=0.001)
         async with S2lowClient(sb.url, client_tls(sb), retry=retry, timeouts=Timeouts(read=0.1)) as client:
-            with pytest.raises(TimeoutError) as caught:
+            with pytest.raises(PlatformTimeout) as caught:
                 await client.helios.list_retours()
             assert caught.value.retryable

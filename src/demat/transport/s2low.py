@@ -7,7 +7,7 @@ re-sent by this module: the gateway reconciles an unknown outcome first (see
 :mod:`demat.transport.protocol`).
 
 Failures map onto demat's error tree: TLS failures → :class:`TLSError`, refused or reset
-connections → :class:`ConnectError`, timeouts → :class:`TimeoutError`, HTTP 5xx →
+connections → :class:`ConnectError`, timeouts → :class:`PlatformTimeout`, HTTP 5xx →
 :class:`ServerError` (those three retryable), ``KO`` → :class:`RemoteRejected` (duplicates:
 :class:`DuplicateSubmission`), unparseable replies → :class:`ProtocolError`.
 """
@@ -34,11 +34,12 @@ from aiohttp import payload as aio_payload
 
 from demat.errors import (
     ConnectError,
+    Disconnected,
     DematError,
     ProtocolError,
     RemoteRejected,
     ServerError,
-    TimeoutError,
+    PlatformTimeout,
     TLSError,
     ValidationError,
 )
@@ -166,22 +167,22 @@ def map_client_error(exc: BaseException, url: str) -> DematError:
             )
         if isinstance(e, ssl.SSLEOFError | ssl.SSLZeroReturnError):
             # The peer vanished mid-stream: a network failure, not a TLS refusal.
-            return ConnectError(f"{where}connexion TLS interrompue ({e})", code="DISCONNECTED")
+            return Disconnected(f"{where}connexion TLS interrompue ({e})")
         if isinstance(e, ssl.SSLError):
             reason = getattr(e, "reason", None) or str(e)
             return TLSError(f"{where}échec TLS ({reason})", code="TLS_HANDSHAKE")
     for e in _chain(exc):
         if isinstance(e, aiohttp.ServerTimeoutError | builtins.TimeoutError):
-            return TimeoutError(f"{where}délai dépassé", code="TIMEOUT")
+            return PlatformTimeout(f"{where}délai dépassé", code="TIMEOUT")
     if isinstance(exc, aiohttp.ClientConnectorError):
         return ConnectError(
             f"{where}connexion impossible ({exc.os_error.strerror or exc.os_error})", code="CONNECT"
         )
     if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError | ConnectionError):
-        return ConnectError(f"{where}connexion interrompue ({exc})", code="DISCONNECTED")
+        return Disconnected(f"{where}connexion interrompue ({exc})")
     if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ClientResponseError):
-        return ConnectError(f"{where}réponse interrompue ({exc})", code="DISCONNECTED")
-    return ConnectError(f"{where}{type(exc).__name__}: {exc}", code="CONNECT")
+        return Disconnected(f"{where}réponse interrompue ({exc})")
+    return Disconnected(f"{where}{type(exc).__name__}: {exc}", code="TRANSPORT")
 
 
 class S2lowConnection:
