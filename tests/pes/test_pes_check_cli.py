@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from pesgen import Bord, pes
 
 from demat.cli import main
+
+from .pesgen import Bord, pes
 
 OK_ACK = "ACQUIT_PESALR2_49101169800000_171227_2045.xml"
 KO_ACK = "006111_190130123456-ACK-A3020100_A0000MIX_KO.xml"

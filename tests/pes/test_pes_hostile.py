@@ -8,13 +8,14 @@ import time
 import tracemalloc
 
 import pytest
-from pesgen import Pj, pes
 
 from demat.errors import ProtocolError, XMLSecurityError, XMLSyntaxError
 from demat.pes.ack import read_acquit
 from demat.pes.inspect import inspect_pes
 from demat.pes.retour import read_retour_header
 from demat.pes.validate import validate_pes
+
+from .pesgen import Pj, pes
 
 LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">

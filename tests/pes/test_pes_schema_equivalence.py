@@ -7,12 +7,9 @@ self-containment of the bundled set (compiles offline, from its own folder only)
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -20,21 +17,7 @@ from lxml import etree
 
 from demat.xml.schemas import SchemaRegistry, bundled_root
 
-
-def load_equivalence() -> ModuleType:
-    """Import tests/pes_schemas/equivalence.py by path (tests run in importlib mode)."""
-    name = "demat_tests_pes_equivalence"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("equivalence.py"))
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-eq = load_equivalence()
+from . import equivalence as eq
 
 #: Official v5.17 verdicts of the shared samples (reference/pes.md §6).
 OFFICIAL_VERDICTS = {

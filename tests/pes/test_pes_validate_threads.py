@@ -9,10 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from lxml import etree
-from pesgen import Bord, Pj, pes
 
 from demat.pes.validate import on_validation_thread, validate_pes, validate_xsd
 from demat.xml.schemas import SchemaRegistry
+
+from .pesgen import Bord, Pj, pes
 
 VALID = pes(pjs=[Pj()], bords=[Bord(pjrefs=["PJ0001"])])
 #: Two schema errors on known lines (an unknown element, then a bad root on line 4).

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from pesgen import Bord, Pj, pes
 
 from demat.pes.ack import (
     AckElement,
@@ -17,6 +16,8 @@ from demat.pes.ack import (
 from demat.pes.inspect import inspect_pes
 from demat.pes.validate import validate_xsd
 from demat.xml.schemas import SchemaRegistry
+
+from .pesgen import Bord, Pj, pes
 
 ELEMENTS = [
     AckElement("5", ok=True, num_bord="12", exercice_bord="2024"),

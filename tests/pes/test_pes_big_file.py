@@ -8,11 +8,11 @@ import os
 import tracemalloc
 from pathlib import Path
 
-from pesgen import Bord, pes
-
 from demat.pes.inspect import inspect_pes
 from demat.pes.validate import validate_pes
 from demat.xml.schemas import SchemaRegistry
+
+from .pesgen import Bord, pes
 
 PJ_COUNT = 20
 PJ_RAW = 1800 * 1024  # incompressible, like a scanned PDF

@@ -1,20 +1,9 @@
 """Reusable checks that demat's bundled PES v5.17 schemas behave like the official set.
 
-Tests run in importlib mode, so load this module by path (no ``sys.path`` change)::
+A test of this folder imports it relatively (one instance per run: schemas compile once)::
 
-    import importlib.util, sys
-    from pathlib import Path
+    from . import equivalence as eq
 
-    def load_equivalence():
-        name = "demat_tests_pes_equivalence"  # one shared instance: schemas compile once
-        if name not in sys.modules:
-            path = Path(__file__).parents[1] / "pes_schemas" / "equivalence.py"  # adjust
-            spec = importlib.util.spec_from_file_location(name, path)
-            sys.modules[name] = module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-        return sys.modules[name]
-
-    eq = load_equivalence()
     eq.assert_same_verdict(xml_bytes)              # kind from the root element; returns the verdict
     eq.assert_same_verdict(tree, "pes_aller")      # bytes or a parsed lxml tree
     eq.assert_mutants_agree(xml_bytes, count=200)  # mutants of it must get the same verdicts too

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from pesgen import Bord, Pj, gz_b64, pes
 
 from demat.pes.rules import ERROR, WARNING, Finding
 from demat.pes.validate import ValidationReport, validate_pes
 from demat.xml.schemas import SchemaRegistry
+
+from .pesgen import Bord, Pj, gz_b64, pes
 
 
 def _check(data: bytes, official: SchemaRegistry | None = None) -> ValidationReport:

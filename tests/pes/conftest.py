@@ -1,4 +1,4 @@
-"""Fixtures of the PES builder tests: the official v5.17 schema and small model factories."""
+"""Fixtures of the PES tests: the official v5.17 set and samples, and small model factories."""
 
 from __future__ import annotations
 
@@ -13,13 +13,33 @@ from lxml import etree
 
 from demat.errors import SchemaError
 from demat.pes import model as m
+from demat.signing import devpki
+from demat.signing.keys import Signer
 from demat.xml.schemas import SchemaRegistry
 
 
 @pytest.fixture(scope="session")
-def official_schema(refdata: Path) -> etree.XMLSchema:
-    registry = SchemaRegistry(official_dirs=[refdata / "pes" / "xsd"])
-    return registry.schema("pes", "pes_aller", version="5.17", origin="official")
+def official(refdata: Path) -> SchemaRegistry:
+    """A registry that knows the official v5.17 set from refdata."""
+    return SchemaRegistry(official_dirs=[refdata / "pes" / "xsd"])
+
+
+@pytest.fixture(scope="session")
+def official_schema(official: SchemaRegistry) -> etree.XMLSchema:
+    """The official v5.17 ``PES_Aller`` schema, compiled."""
+    return official.schema("pes", "pes_aller", version="5.17", origin="official")
+
+
+@pytest.fixture(scope="session")
+def samples(refdata: Path) -> Path:
+    return refdata / "pes" / "samples"
+
+
+@pytest.fixture(scope="session")
+def signer() -> Signer:
+    """A signing certificate issued by a throwaway CA, made once (RSA keys are slow to make)."""
+    issued = devpki.issue(devpki.make_ca(), "Ordonnateur de Saint-Félix", kind="signing")
+    return Signer(issued.key, issued.cert, issued.chain)
 
 
 @pytest.fixture(scope="session")

@@ -3,38 +3,16 @@ synthetic dépense, recette and ORMC files, signed or not, and mutants of them."
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from demat.pes.build import build_pes_bytes
 from demat.pes.sign import pes_sign_options, sign_pes
 from demat.pes.synthetic import synthetic_pes
-from demat.signing import devpki
 from demat.signing.keys import Signer
 
-
-def _equivalence() -> ModuleType:
-    name = "demat_tests_pes_equivalence"  # shared with the other schema tests: compiled once
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("equivalence.py"))
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-@pytest.fixture(scope="module")
-def signer() -> Signer:
-    ca = devpki.make_ca()
-    leaf = devpki.issue(ca, "Ordonnateur", kind="signing")
-    return Signer(leaf.key, leaf.cert, (ca.cert,))
-
+from . import equivalence as eq
 
 GENERATED = {
     "depense": {"domain": "depense"},
@@ -47,7 +25,6 @@ GENERATED = {
 @pytest.mark.parametrize("kind", list(GENERATED))
 @pytest.mark.parametrize("signed", [False, True])
 def test_generated_files_get_the_same_verdict(refdata: Path, signer: Signer, kind: str, signed: bool) -> None:
-    eq = _equivalence()
     model = synthetic_pes(
         bordereaux=2, pieces_per_bordereau=2, pj_count=1, pj_size=2000, seed=7, **GENERATED[kind]
     )

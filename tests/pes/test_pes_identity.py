@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from pesgen import pes
 
 from demat.errors import IdentityMismatch
 from demat.pes.inspect import check_identity, identity_problems, inspect_pes
+
+from .pesgen import pes
 
 SIRET = "21310555400017"
 

@@ -11,15 +11,6 @@ from demat.pes.build import build_pes_bytes
 from demat.pes.synthetic import synthetic_pes
 
 
-@pytest.fixture(scope="module")
-def signer() -> Any:
-    from demat.signing.devpki import issue, make_ca
-    from demat.signing.keys import Signer
-
-    issued = issue(make_ca(), "Maire de Saint-Félix", kind="signing")
-    return Signer(key=issued.key, cert=issued.cert, chain=tuple(issued.chain))
-
-
 @pytest.mark.parametrize("domain", ["depense", "recette"])
 def test_default_bordereau_ids_are_signable(
     refdata: Path, signer: Any, f: Any, assert_valid: Any, domain: str
