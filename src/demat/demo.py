@@ -21,7 +21,7 @@ from typing import TextIO
 from demat.actes.budget.seal import seal
 from demat.actes.budget.synthetic import synthetic_budget
 from demat.actes.model import Acte, ActeDocument
-from demat.config import PlatformAccount, Profile, Settings, SignerConfig
+from demat.config import PlatformAccount, Profile, Settings
 from demat.gateway import Gateway, SendResult
 from demat.pes.ack import read_acquit
 from demat.pes.build import build_pes_bytes
@@ -142,7 +142,7 @@ def demo_pes(signer: Signer | None, *, seed: int, wrong_totals: bool = False, si
     data = build_pes_bytes(model)
     if signer is None:
         return data
-    options = pes_sign_options(SignerConfig(city="Nantes", postal_code="44000"))
+    options = pes_sign_options(city="Nantes", postal_code="44000", country="France")
     return sign_pes(data, signer, options=options)
 
 

@@ -1,4 +1,4 @@
-"""Models: shape checks, parsing helpers, identity from a profile."""
+"""Models: shape checks, parsing helpers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pydantic
 import pytest
 
 from demat.actes import Acte, ActeDocument, ActesIdentity, FileFormat, Nature, sniff
-from demat.config import Profile
 
 from .conftest import PDF, make_acte
 
@@ -55,18 +54,6 @@ def test_identity_normalises_departement_and_nature() -> None:
         ActesIdentity(siren="123456789", departement="034", nature="31", return_emails=[])
     with pytest.raises(pydantic.ValidationError):
         ActesIdentity(siren="123456789", departement="034", nature="31", return_emails=["pas-un-mail"])
-
-
-def test_identity_from_profile() -> None:
-    profile = Profile(name="ville", siren="210600730", departement="06", arrondissement="2", nature="02")
-    ident = ActesIdentity.from_profile(profile, return_emails=["actes@ville.fr"], referent_nom="Accueil")
-    assert (ident.siren, ident.departement, ident.arrondissement, ident.nature) == (
-        "210600730",
-        "006",
-        "2",
-        "02",
-    )
-    assert ident.referent_nom == "Accueil"
 
 
 def test_path_document_is_read_lazily(tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ import pytest
 
 from demat.config import SignerConfig
 from demat.errors import ConfigError
+from demat.gateway.identity import load_signer
 from demat.signing import devpki
-from demat.signing.keys import Signer, load_signer, load_signer_files, signer_from_pem, signer_from_pkcs12
+from demat.signing.keys import Signer, load_signer_files, signer_from_pem, signer_from_pkcs12
 
 SECRET = b"s3cr3t-Mot-de-passe"
 

@@ -20,8 +20,6 @@ from typing import IO, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from demat.config import Profile
-
 #: Namespace of every ACTES message (schema ``actesv1_1.xsd``; unchanged since 2004).
 ACTES_NS = "http://www.interieur.gouv.fr/ACTES#v1.1-20040216"
 #: Namespace of the INSEE attributes (``insee:SIREN``).
@@ -117,7 +115,10 @@ def normalize_departement(value: str) -> str:
 
 
 class ActesIdentity(BaseModel):
-    """Who sends: the collectivité as the envelope (``EnveloppeCLMISILL``) names it."""
+    """Who sends: the collectivité as the envelope (``EnveloppeCLMISILL``) names it.
+
+    :func:`demat.gateway.identity.actes_identity` builds one from a settings profile.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -146,19 +147,6 @@ class ActesIdentity(BaseModel):
     @classmethod
     def _arr(cls, v: Any) -> Any:
         return str(v) if isinstance(v, int) else v
-
-    @classmethod
-    def from_profile(cls, profile: Profile, **extra: Any) -> ActesIdentity:
-        """Build from a settings profile; ``extra`` supplies or overrides fields (e-mails, referent…)."""
-        data: dict[str, Any] = {"siren": profile.siren}
-        if profile.departement is not None:
-            data["departement"] = profile.departement
-        if profile.arrondissement is not None:
-            data["arrondissement"] = profile.arrondissement
-        if profile.nature is not None:
-            data["nature"] = profile.nature
-        data.update(extra)
-        return cls(**data)
 
 
 class ActeDocument(BaseModel):

@@ -132,10 +132,12 @@ def _identity(args: argparse.Namespace, spec: dict[str, Any]) -> Any:
     }
     data.update({k: v for k, v in flags.items() if v is not None})
     profile_name = args.profile or spec.get("profile")
+    if profile_name:
+        from demat.gateway.identity import actes_identity_fields
+
+        # The profile says who the collectivité is; the spec and the flags say more or otherwise.
+        data = {**actes_identity_fields(settings_from(args).profile(profile_name)), **data}
     try:
-        if profile_name:
-            profile = settings_from(args).profile(profile_name)
-            return ActesIdentity.from_profile(profile, **data)
         return ActesIdentity(**data)
     except pydantic.ValidationError as exc:
         raise _pydantic_error(exc, "identité de la collectivité") from None

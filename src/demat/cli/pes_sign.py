@@ -63,12 +63,17 @@ def register(pes_sub: Any) -> None:
 
 
 def _signer_config(args: argparse.Namespace) -> SignerConfig:
+    """The profile's signer (if any) with what the command line says over it."""
     given = {
         "key": args.key,
         "cert": args.cert,
         "p12": args.p12,
         "password_env": args.password_env,
         "password_file": args.password_file,
+        "claimed_role": args.role or None,
+        "city": args.city or None,
+        "postal_code": args.postal_code or None,
+        "country": args.country or None,
     }
     if args.profile:
         base = settings_from(args).profile(args.profile).signer
@@ -84,19 +89,15 @@ def _signer_config(args: argparse.Namespace) -> SignerConfig:
 
 
 def _sign(args: argparse.Namespace) -> int:
-    from demat.pes.sign import pes_sign_options, sign_pes_file
-    from demat.signing.keys import load_signer
+    from demat.gateway.identity import load_signer, pes_sign_options_for
+    from demat.pes.sign import sign_pes_file
 
     config = _signer_config(args)
     signer = load_signer(config)
-    options = pes_sign_options(
+    options = pes_sign_options_for(
         config,
         mode="global" if args.global_ else "bordereau",
         xades_version=args.xades,
-        claimed_role=args.role,
-        city=args.city,
-        postal_code=args.postal_code,
-        country=args.country,
         include_chain=args.include_chain,
     )
     sign_pes_file(args.input, args.output, signer, options=options)

@@ -31,7 +31,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from lxml import etree
 
@@ -57,9 +57,6 @@ from demat.signing.xades import (
 )
 from demat.signing.xmldsig import ds
 from demat.xml.safe import Source, local_name, parse, parse_bytes
-
-if TYPE_CHECKING:
-    from demat.config import SignerConfig
 
 PES_ALLER_NS = "http://www.minefi.gouv.fr/cp/helios/pes_v2/Rev0/aller"
 #: Domain element → its header (where IdVer and InfoDematerialisee live).
@@ -94,7 +91,6 @@ class PesSignOptions:
 
 
 def pes_sign_options(
-    config: SignerConfig | None = None,
     *,
     mode: SignMode = "bordereau",
     xades_version: XadesVersion = "1.2.2",
@@ -106,13 +102,12 @@ def pes_sign_options(
     signing_time: dt.datetime | None = None,
     include_chain: bool = False,
 ) -> PesSignOptions:
-    """Options from a profile's :class:`~demat.config.SignerConfig`, each argument overriding it."""
-    role = claimed_role or (config.claimed_role if config else None) or "Ordonnateur"
-    place = ProductionPlace(
-        city=city or (config.city if config else None),
-        postal_code=postal_code or (config.postal_code if config else None),
-        country=country or (config.country if config else None),
-    )
+    """How to sign a PES; the ClaimedRole is ``Ordonnateur`` unless ``claimed_role`` says otherwise.
+
+    :func:`demat.gateway.identity.pes_sign_options_for` fills these from a profile's signer.
+    """
+    role = claimed_role or "Ordonnateur"
+    place = ProductionPlace(city=city, postal_code=postal_code, country=country)
     xades = XadesOptions(
         xades_version=xades_version,
         policy=policy,

@@ -1,6 +1,6 @@
 """Keys, certificates, XAdES signatures, trust and timestamps."""
 
-from demat.signing.keys import Signer, load_signer, load_signer_files, signer_from_pem, signer_from_pkcs12
+from demat.signing.keys import Signer, load_signer_files, signer_from_pem, signer_from_pkcs12
 from demat.signing.trust import ChainResult, TrustStore
 from demat.signing.verify import (
     CertificateInfo,
@@ -37,7 +37,6 @@ __all__ = [
     "VerifyReport",
     "XadesOptions",
     "XadesSigner",
-    "load_signer",
     "load_signer_files",
     "sign_element",
     "signer_from_pem",

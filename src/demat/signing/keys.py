@@ -1,7 +1,8 @@
 """Signing keys: load a private key with its certificate (and chain) from PEM or PKCS#12.
 
-The password is given by the caller as bytes (for instance from
-:meth:`demat.config.SignerConfig.password`); it is never logged, stored, or put in a message.
+The password is given by the caller as bytes (a profile's signer reads it from an environment
+variable or a file: :func:`demat.gateway.identity.load_signer`); it is never logged, stored, or
+put in a message.
 Only RSA keys are accepted: the PES profile signs with RSA PKCS#1 v1.5.
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -17,9 +17,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from demat.errors import ConfigError
-
-if TYPE_CHECKING:
-    from demat.config import SignerConfig
 
 
 @dataclass(frozen=True)
@@ -160,9 +157,4 @@ def load_signer_files(
     return signer_from_pem(_read(key), _read(cert), password=password, name=str(key))
 
 
-def load_signer(config: SignerConfig) -> Signer:
-    """A signer from a profile's :class:`~demat.config.SignerConfig` (password from its env var or file)."""
-    return load_signer_files(key=config.key, cert=config.cert, p12=config.p12, password=config.password())
-
-
-__all__ = ["Signer", "load_signer", "load_signer_files", "signer_from_pem", "signer_from_pkcs12"]
+__all__ = ["Signer", "load_signer_files", "signer_from_pem", "signer_from_pkcs12"]
