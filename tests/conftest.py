@@ -1,12 +1,23 @@
-"""Shared fixtures. Reference data is read from ../shared/refdata through ``refdata`` only."""
+"""Shared fixtures. Reference data is read from ../shared/refdata through ``refdata`` only.
+
+The sandbox fixtures (a throwaway PKI, a running sandbox, an S²LOW client on it) serve the
+sandbox tests and the transport tests alike. tests/signing and tests/gateway define a ``pki``
+(and tests/gateway a ``sandbox``) of their own, which take precedence in those folders.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from demat.sandbox import Sandbox, SandboxConfig, SandboxPKI
+from demat.transport import ActeSubmission, Attachment, ClientTLS, RetryPolicy, S2lowClient
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,4 +52,58 @@ def xmlsec1() -> str:
         if os.environ.get("DEMAT_REQUIRE_REFDATA") == "1":
             pytest.fail("xmlsec1 is required in CI")
         pytest.skip("xmlsec1 not installed")
+    return path
+
+
+#: The smallest PDF the ACTES format sniffing accepts.
+PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> SandboxPKI:
+    """One CA, server and client certificate for the whole session (RSA keys are slow to make)."""
+    return SandboxPKI.create(tmp_path_factory.mktemp("pki"))
+
+
+def deliberation(pdf: Path, number: str, **kw: Any) -> ActeSubmission:
+    """A délibération of 7 May 2024 (classification 9.1) with ``pdf`` as the acte; ``kw``
+    overrides or adds fields (annexes…)."""
+    fields: dict[str, Any] = {
+        "nature_code": 1,
+        "number": number,
+        "subject": "Objet",
+        "decision_date": dt.date(2024, 5, 7),
+        "classification": ("9", "1"),
+        "type_acte": "99_DE",
+        "acte": Attachment("acte.pdf", pdf),
+    }
+    return ActeSubmission(**{**fields, **kw})
+
+
+def client_tls(sb: Sandbox, **kw: object) -> ClientTLS:
+    cert, key = sb.client_cert_paths()
+    return ClientTLS(cert=cert, key=key, ca_bundle=sb.ca_path, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def sandbox(pki: SandboxPKI) -> AsyncIterator[Sandbox]:
+    async with Sandbox.start(SandboxConfig(pki=pki)) as sb:
+        yield sb
+
+
+@pytest.fixture
+async def s2low(sandbox: Sandbox) -> AsyncIterator[S2lowClient]:
+    fast = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
+    async with S2lowClient(sandbox.url, client_tls(sandbox), retry=fast) as client:
+        yield client
+
+
+@pytest.fixture
+def pdf(tmp_path: Path) -> Path:
+    path = tmp_path / "deliberation.pdf"
+    path.write_bytes(PDF)
     return path

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.conftest import client_tls, deliberation
 
 from demat.errors import RemoteRejected
 from demat.pes.build import build_pes_bytes
@@ -14,8 +15,6 @@ from demat.pes.synthetic import synthetic_pes
 from demat.sandbox import Sandbox, SandboxConfig, SandboxPKI, forms
 from demat.sandbox.state import ActesTx, HeliosTx, Receipt, RetourFile, State, StateFile, save_state
 from demat.transport import Attachment, S2lowClient
-
-from .conftest import client_tls, deliberation
 
 
 def _helios(tx_id: str, sha1: str = "ab", nom_fic: str = "F1") -> HeliosTx:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import client_tls, deliberation
 
 from demat.errors import RemoteRejected
 from demat.pes.build import build_pes_bytes
@@ -17,8 +18,6 @@ from demat.pes.synthetic import synthetic_pes
 from demat.sandbox import Sandbox, SandboxConfig, SandboxPKI
 from demat.sandbox.server import _progress
 from demat.transport import S2lowClient
-
-from .conftest import client_tls, deliberation
 
 
 def test_statuses_spread_over_the_delay() -> None:
