@@ -12,18 +12,14 @@ import datetime as dt
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from lxml import etree
 
 from demat.errors import ProtocolError
 from demat.pes.inspect import PesInfo
-from demat.xml.safe import DEFAULT_LIMITS, Limits, local_name, parse
-
-Source = bytes | str | os.PathLike[str] | IO[bytes]
-
-NS_ACK_V2 = "http://www.minefi.gouv.fr/cp/helios/pes_v2/Rev0/retour/v2"
-NS_ACK_V1 = "http://www.minefi.gouv.fr/cp/helios/pes_v2/Rev0/retour"
+from demat.pes.namespaces import PES_ACQUIT_NS, PES_RETOUR_NS
+from demat.xml.safe import DEFAULT_LIMITS, Limits, Source, local_name, parse
 
 #: DomaineAck codes (CommunAck.xsd).
 DOMAINE_LABELS = {
@@ -222,7 +218,7 @@ def read_acquit(source: Source, *, limits: Limits = DEFAULT_LIMITS) -> Acquit:
             file=file,
             code="PES_ACK_NOT_ACQUIT",
         )
-    version = "v1" if ns == NS_ACK_V1 else "v2"
+    version = "v1" if ns == PES_RETOUR_NS else "v2"
     head = root.find("EnTetePES")
     params = root.find("Enveloppe/Parametres")
     acquit = root.find("ACQUIT")
@@ -350,7 +346,7 @@ def build_acquit(
     items = list(elements)
     if not items:
         raise ValueError("un acquittement contient au moins un ElementACQUIT")
-    root = etree.Element(f"{{{NS_ACK_V2}}}PES_ACQUIT", nsmap={"n": NS_ACK_V2})
+    root = etree.Element(f"{{{PES_ACQUIT_NS}}}PES_ACQUIT", nsmap={"n": PES_ACQUIT_NS})
     env = etree.SubElement(root, "Enveloppe")
     params = etree.SubElement(env, "Parametres")
     _leaf(params, "Version", "2")

@@ -17,7 +17,6 @@ per-element depth count would cost more than the whole scan. Memory stays bounde
 from __future__ import annotations
 
 import binascii
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -27,15 +26,12 @@ from lxml import etree
 
 from demat.errors import IdentityMismatch, ProtocolError, XMLSecurityError, XMLSyntaxError
 from demat.pes.encoding import declared_encoding
-from demat.xml.safe import DEFAULT_LIMITS, Limits, open_checked
+from demat.pes.namespaces import PES_ALLER_NS
+from demat.signing.xmldsig import DS_NS
+from demat.xml.safe import DEFAULT_LIMITS, Limits, Source, open_checked
 
-Source = bytes | str | os.PathLike[str] | IO[bytes]
-
-#: Namespace of the PES_Aller root (children are unqualified).
-NS_ALLER = "http://www.minefi.gouv.fr/cp/helios/pes_v2/Rev0/aller"
-NS_DSIG = "http://www.w3.org/2000/09/xmldsig#"
-_SIG_TAG = f"{{{NS_DSIG}}}Signature"
-_REF_TAG = f"{{{NS_DSIG}}}Reference"
+_SIG_TAG = f"{{{DS_NS}}}Signature"
+_REF_TAG = f"{{{DS_NS}}}Reference"
 
 #: Bytes fed to libxml2 at a time.
 CHUNK_SIZE = 1 << 20
@@ -653,7 +649,7 @@ def inspect_pes(source: Source, *, limits: Limits = DEFAULT_LIMITS) -> PesInfo:
     :class:`demat.errors.ProtocolError` (code ``PES_ROOT``) when it is not a PES_Aller.
     """
     info, _ = scan(source, limits=limits)
-    if info.root != "PES_Aller" or info.root_namespace != NS_ALLER:
+    if info.root != "PES_Aller" or info.root_namespace != PES_ALLER_NS:
         raise ProtocolError(
             f"ce document n'est pas un PES_Aller (racine {info.root!r})", file=info.file, code="PES_ROOT"
         )

@@ -35,8 +35,7 @@ from pydantic import (
     model_validator,
 )
 
-#: Namespace of the root element ``PES_Aller`` (children are unqualified).
-PES_ALLER_NS = "http://www.minefi.gouv.fr/cp/helios/pes_v2/Rev0/aller"
+from demat.pes.namespaces import PES_ALLER_NS
 
 # --------------------------------------------------------------------------------------------
 # Simple types (Simple_Type.xsd)

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from demat.errors import ProtocolError
-from demat.xml.safe import DEFAULT_LIMITS, Limits, iterparse, local_name
+from demat.xml.safe import DEFAULT_LIMITS, Limits, Source, iterparse, local_name
 
-Source = bytes | str | os.PathLike[str] | IO[bytes]
-
-NS_RETOUR = "http://www.minefi.gouv.fr/cp/helios/pes_v2/Rev0/retour"
 #: Blocks of a PES_Retour, by element name → short name.
 RETOUR_BLOCKS = {
     "PES_DepenseRetour": "depense",

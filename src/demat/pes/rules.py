@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from demat.pes.encoding import is_latin1_name
-from demat.pes.inspect import NS_ALLER, BordereauInfo, PesInfo
+from demat.pes.inspect import BordereauInfo, PesInfo
+from demat.pes.namespaces import PES_ALLER_NS
 
 ERROR = "error"
 WARNING = "warning"
@@ -72,7 +73,7 @@ def _bpath(b: BordereauInfo) -> str:
 def check_envelope(info: PesInfo) -> list[Finding]:
     """Root, encoding, NomFic, presence of content."""
     out: list[Finding] = []
-    if info.root != "PES_Aller" or info.root_namespace != NS_ALLER:
+    if info.root != "PES_Aller" or info.root_namespace != PES_ALLER_NS:
         out.append(
             Finding(
                 "PES_ROOT",

@@ -36,6 +36,7 @@ from typing import Any, Literal
 from lxml import etree
 
 from demat.errors import SignatureError
+from demat.pes.namespaces import PES_ALLER_NS
 from demat.signing.keys import Signer
 from demat.signing.trust import TrustStore
 from demat.signing.verify import (
@@ -58,7 +59,6 @@ from demat.signing.xades import (
 from demat.signing.xmldsig import ds
 from demat.xml.safe import Source, local_name, parse, parse_bytes
 
-PES_ALLER_NS = "http://www.minefi.gouv.fr/cp/helios/pes_v2/Rev0/aller"
 #: Domain element → its header (where IdVer and InfoDematerialisee live).
 DOMAINS = {"PES_DepenseAller": "EnTeteDepense", "PES_RecetteAller": "EnTeteRecette"}
 #: The Hélios policy identifiers known, and the hash each is published with.

@@ -43,10 +43,8 @@ from demat.pes.inspect import (
     scan,
 )
 from demat.pes.rules import ERROR, WARNING, Finding, check_all
-from demat.xml.safe import DEFAULT_LIMITS, Limits, open_checked
+from demat.xml.safe import DEFAULT_LIMITS, Limits, Source, open_checked
 from demat.xml.schemas import SchemaRegistry, default_registry
-
-Source = bytes | str | os.PathLike[str] | IO[bytes]
 
 #: Default cap on one PJ once inflated; real PJs (PDF, XML) stay far below it.
 DEFAULT_MAX_PJ_INFLATED = 256 * 1024 * 1024

@@ -29,7 +29,8 @@ from pathlib import Path
 
 from demat.errors import SchemaError
 from demat.pes.ack import AckError, build_acquit_for
-from demat.pes.inspect import NS_ALLER, PesInfo
+from demat.pes.inspect import PesInfo
+from demat.pes.namespaces import PES_ALLER_NS
 from demat.pes.sign import verify_pes
 from demat.pes.validate import ValidationReport, validate_pes
 
@@ -88,7 +89,7 @@ def receive(source: Path | bytes, filename: str) -> Received:
         first = unreadable or next(iter(report.errors), None)
         reason = first.message if first is not None else "document illisible"
         raise PesRefused(f"Le fichier {filename} n'est pas un fichier XML valide : {reason}")
-    if info.root != "PES_Aller" or info.root_namespace != NS_ALLER:
+    if info.root != "PES_Aller" or info.root_namespace != PES_ALLER_NS:
         raise PesRefused(f"Le fichier {filename} n'est pas un PES_Aller (racine {info.root!r})")
     if not info.bordereaux and not info.pjs and not info.domains:
         raise PesRefused("Le fichier PES est vide : il ne contient ni bordereau ni pièce justificative")
