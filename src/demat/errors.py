@@ -8,6 +8,8 @@ decisions taken at the call site.
 
 from __future__ import annotations
 
+import os
+
 
 class DematError(Exception):
     """Base of every error demat raises on purpose."""
@@ -159,7 +161,23 @@ class DuplicateSubmission(RemoteRejected):
         self.existing_id = existing_id
 
 
-class FileMissing(DematError):
+class FileUnreadable(DematError):
+    """A file demat was asked to read cannot be read: missing (:class:`FileMissing`), a
+    directory, no permission, a device error."""
+
+    code = "IO"
+
+    @classmethod
+    def from_os_error(cls, exc: OSError, file: str | os.PathLike[str] | None = None) -> FileUnreadable:
+        """The error to raise for ``exc``, met reading ``file``: :class:`FileMissing` when the
+        file does not exist."""
+        name = os.fspath(file) if file is not None else (str(exc.filename) if exc.filename else None)
+        if isinstance(exc, FileNotFoundError | NotADirectoryError):
+            return FileMissing("no such file", file=name)
+        return FileUnreadable(f"cannot read: {exc.strerror or exc}", file=name)
+
+
+class FileMissing(FileUnreadable):
     """A file named on the command line, in the settings or in the spool does not exist."""
 
     code = "FILE_MISSING"
@@ -190,6 +208,7 @@ __all__ = [
     "Disconnected",
     "DuplicateSubmission",
     "FileMissing",
+    "FileUnreadable",
     "IdentityMismatch",
     "JournalError",
     "PackagingError",

@@ -9,7 +9,7 @@ import tracemalloc
 
 import pytest
 
-from demat.errors import ProtocolError, XMLSecurityError, XMLSyntaxError
+from demat.errors import FileMissing, ProtocolError, XMLSecurityError, XMLSyntaxError
 from demat.pes.ack import read_acquit
 from demat.pes.inspect import inspect_pes
 from demat.pes.retour import read_retour_header
@@ -86,9 +86,9 @@ def test_syntax_error_carries_its_line() -> None:
 
 
 def test_missing_file_raises(tmp_path: object) -> None:
-    with pytest.raises(XMLSyntaxError) as caught:
+    with pytest.raises(FileMissing) as caught:
         validate_pes(f"{tmp_path}/absent.xml", schema=False)
-    assert caught.value.code == "IO"
+    assert caught.value.file == f"{tmp_path}/absent.xml"
 
 
 def test_gzip_bomb_in_pj_is_refused_in_bounded_memory_and_time() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from demat.errors import XMLSecurityError, XMLSyntaxError
-from demat.xml import Limits, iterparse, parse_bytes
+from demat.xml import XmlLimits, iterparse, parse_bytes
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [
@@ -63,23 +63,23 @@ def test_deep_nesting_refused() -> None:
     with pytest.raises((XMLSecurityError, XMLSyntaxError)):
         parse_bytes(doc)
     with pytest.raises((XMLSecurityError, XMLSyntaxError)):
-        list(iterparse(doc, limits=Limits(max_depth=100)))
+        list(iterparse(doc, limits=XmlLimits(max_depth=100)))
 
 
 def test_size_cap() -> None:
     doc = b"<a>" + b"x" * 10_000 + b"</a>"
     with pytest.raises(XMLSecurityError) as info:
-        parse_bytes(doc, limits=Limits(max_bytes=1000))
+        parse_bytes(doc, limits=XmlLimits(max_bytes=1000))
     assert info.value.code == "XML_TOO_LARGE"
     with pytest.raises(XMLSecurityError):
-        list(iterparse(doc, limits=Limits(max_bytes=1000)))
+        list(iterparse(doc, limits=XmlLimits(max_bytes=1000)))
 
 
 def test_huge_text_node_is_bounded_by_the_byte_cap() -> None:
     doc = b"<a>" + b"A" * (12 * 1024 * 1024) + b"</a>"
     assert len(parse_bytes(doc).getroot().text or "") == 12 * 1024 * 1024
     with pytest.raises(XMLSecurityError):
-        parse_bytes(doc, limits=Limits(max_bytes=1024 * 1024))
+        parse_bytes(doc, limits=XmlLimits(max_bytes=1024 * 1024))
 
 
 @pytest.mark.parametrize("doc", [b"", b"   ", b"%PDF-1.4 binary", b"\x00\x01\x02", b"<a><b></a>"])
@@ -103,13 +103,13 @@ def test_iterparse_streams_and_reports_line(tmp_path: Path) -> None:
 
 def test_depth_limit_is_exact() -> None:
     at_limit = b"<a>" * 10 + b"</a>" * 10
-    assert parse_bytes(at_limit, limits=Limits(max_depth=10)).getroot().tag == "a"
-    assert len(list(iterparse(at_limit, limits=Limits(max_depth=10)))) == 10
+    assert parse_bytes(at_limit, limits=XmlLimits(max_depth=10)).getroot().tag == "a"
+    assert len(list(iterparse(at_limit, limits=XmlLimits(max_depth=10)))) == 10
     over = b"<a>" * 11 + b"</a>" * 11
     with pytest.raises(XMLSecurityError):
-        parse_bytes(over, limits=Limits(max_depth=10))
+        parse_bytes(over, limits=XmlLimits(max_depth=10))
     with pytest.raises(XMLSecurityError):
-        list(iterparse(over, limits=Limits(max_depth=10)))
+        list(iterparse(over, limits=XmlLimits(max_depth=10)))
 
 
 def test_streaming_validation_refuses_a_truncated_document() -> None:
@@ -132,5 +132,5 @@ def test_streaming_validation_refuses_a_truncated_document() -> None:
 def test_libxml2_depth_limit_is_reported_as_too_deep() -> None:
     doc = b"<a>" * 3000 + b"</a>" * 3000
     with pytest.raises(XMLSecurityError) as info:
-        parse_bytes(doc, limits=Limits(max_depth=5000))
+        parse_bytes(doc, limits=XmlLimits(max_depth=5000))
     assert info.value.code == "XML_TOO_DEEP"

@@ -31,8 +31,7 @@ from demat.actes.read import (
     read_message,
 )
 from demat.actes.rules import Finding, Severity
-from demat.errors import PackagingError
-from demat.xml.safe import Limits as XMLLimits
+from demat.errors import FileUnreadable, PackagingError
 from demat.xml.safe import Prepend
 
 _CHUNK = 1 << 20
@@ -191,9 +190,12 @@ def _open_source(
         return io.BytesIO(source), None
     if isinstance(source, str | os.PathLike):
         path = Path(source)
-        if path.stat().st_size > limits.max_inflated_bytes:
-            raise _refuse("archive trop volumineuse", "ACTES_ARCHIVE_TROP_GRANDE", path.name)
-        return path.open("rb"), path.name
+        try:
+            if path.stat().st_size > limits.max_inflated_bytes:
+                raise _refuse("archive trop volumineuse", "ACTES_ARCHIVE_TROP_GRANDE", path.name)
+            return path.open("rb"), path.name
+        except OSError as exc:
+            raise FileUnreadable.from_os_error(exc, path) from None
     return source, getattr(source, "name", None)
 
 
@@ -335,7 +337,7 @@ def _assemble(
     registry: Any,
     check_schema: bool,
 ) -> ReceivedPackage:
-    xml_limits = XMLLimits(max_bytes=limits.max_message_bytes)
+    xml_limits = limits.xml()
     envelopes: list[ActesMessage] = []
     messages: list[ActesMessage] = []
     documents: list[ReceivedMember] = []

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from demat.xml.safe import DEFAULT_MAX_DEPTH, XmlLimits
+
+#: One mebibyte.
 MIB = 1024 * 1024
 
 
@@ -13,7 +16,7 @@ class ActesLimits:
 
     ``max_archive_bytes`` is the size of the ``.tar.gz`` S²LOW accepts (its
     ``ACTES_ARCHIVE_MAX_SIZE``, 150 MiB by default); the others bound what opening an
-    untrusted archive may cost (members, inflated bytes, one XML message).
+    untrusted archive may cost (members, inflated bytes, one XML message and its depth).
     """
 
     max_archive_bytes: int = 150 * MIB
@@ -21,6 +24,11 @@ class ActesLimits:
     max_member_bytes: int = 200 * MIB
     max_inflated_bytes: int = 400 * MIB
     max_message_bytes: int = 16 * MIB
+    max_xml_depth: int = DEFAULT_MAX_DEPTH
+
+    def xml(self) -> XmlLimits:
+        """The caps on one ACTES message, as the XML parser takes them."""
+        return XmlLimits(max_bytes=self.max_message_bytes, max_depth=self.max_xml_depth)
 
     @classmethod
     def from_settings(cls, max_actes_archive_bytes: int) -> ActesLimits:
@@ -32,6 +40,7 @@ class ActesLimits:
         )
 
 
+#: The caps used when a caller gives none.
 DEFAULT_LIMITS = ActesLimits()
 
 __all__ = ["DEFAULT_LIMITS", "MIB", "ActesLimits"]

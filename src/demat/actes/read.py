@@ -29,7 +29,7 @@ from demat.actes.data import (
 from demat.actes.model import ACTES_NS, INSEE_NS
 from demat.actes.rules import Finding
 from demat.errors import ProtocolError, SchemaError, XMLSyntaxError
-from demat.xml.safe import Limits, local_name, parse_bytes
+from demat.xml.safe import XmlLimits, local_name, parse_bytes
 from demat.xml.schemas import schema_errors
 
 
@@ -516,7 +516,7 @@ def _misill(r: _Reader, root: Any) -> MisillEnvelopeData:
 _DECL = re.compile(rb"^\s*<\?xml[^>]*\?>")
 
 
-def _parse(data: bytes, name: str | None, limits: Limits) -> Any:
+def _parse(data: bytes, name: str | None, limits: XmlLimits) -> Any:
     try:
         return parse_bytes(data, name=name, limits=limits)
     except XMLSyntaxError as exc:
@@ -560,7 +560,7 @@ def read_message(
     schema: Any = None,
     registry: Any = None,
     check_schema: bool = True,
-    limits: Limits | None = None,
+    limits: XmlLimits | None = None,
 ) -> ActesMessage:
     """Read one ACTES message.
 
@@ -568,7 +568,7 @@ def read_message(
     :class:`~demat.xml.schemas.SchemaRegistry`, default: the process one) give the schema the
     message is checked against; violations land in ``findings``, never raised.
     """
-    tree = _parse(data, name, limits or Limits(max_bytes=64 * 1024 * 1024))
+    tree = _parse(data, name, limits or XmlLimits(max_bytes=64 * 1024 * 1024))
     root = tree.getroot()
     r = _Reader(name)
     findings: list[Finding] = []

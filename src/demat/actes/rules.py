@@ -11,12 +11,13 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 from demat.actes.classification import Classification
 from demat.actes.formats import SNIFF_BYTES, FileFormat, sniff
 from demat.actes.limits import DEFAULT_LIMITS, ActesLimits
 from demat.actes.model import Acte, ActeDocument, ActesIdentity, Nature
-from demat.errors import ValidationError
+from demat.errors import FileMissing, ValidationError
 
 #: NumeroInterne as S²LOW emits it: capitals, digits, ``_`` inside, 15 characters at most.
 NUMERO_EMIT = re.compile(r"^([A-Z0-9][A-Z0-9_]{0,13})?[A-Z0-9]$")
@@ -123,7 +124,11 @@ def check_acte(
     classification: Classification | None = None,
     limits: ActesLimits = DEFAULT_LIMITS,
 ) -> list[Finding]:
-    """Every rule ``acte`` breaks (empty list: it may be sent)."""
+    """Every rule ``acte`` breaks (empty list: it may be sent). A document given by a path
+    that does not exist raises :class:`~demat.errors.FileMissing`: that is no rule broken."""
+    for doc in acte.documents:
+        if isinstance(doc.content, Path) and not doc.content.is_file():
+            raise FileMissing("no such file", file=str(doc.content))
     out: list[Finding] = []
     if not is_emittable_numero(acte.numero):
         out.append(

@@ -2,7 +2,7 @@
 
 from demat.xml.safe import (
     DEFAULT_LIMITS,
-    Limits,
+    XmlLimits,
     check_prolog,
     element_path,
     iterparse,
@@ -10,14 +10,15 @@ from demat.xml.safe import (
     make_parser,
     parse,
     parse_bytes,
+    read_source,
 )
 from demat.xml.schemas import SchemaRegistry, SchemaSet, default_registry, load_xmlschema
 
 __all__ = [
     "DEFAULT_LIMITS",
-    "Limits",
     "SchemaRegistry",
     "SchemaSet",
+    "XmlLimits",
     "check_prolog",
     "default_registry",
     "element_path",
@@ -27,4 +28,5 @@ __all__ = [
     "make_parser",
     "parse",
     "parse_bytes",
+    "read_source",
 ]

@@ -19,25 +19,38 @@ from typing import IO, Any
 
 from lxml import etree
 
-from demat.errors import XMLSecurityError, XMLSyntaxError
+from demat.errors import FileUnreadable, XMLSecurityError, XMLSyntaxError
 
 #: Default cap on the bytes of one document (PES files reach hundreds of MB).
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
 #: Default cap on nesting depth; PES is about 12 deep, SEDA about 30.
 DEFAULT_MAX_DEPTH = 256
 
+#: What the parsers read: bytes, a path, or a binary stream.
 Source = bytes | str | os.PathLike[str] | IO[bytes]
 
 
 @dataclass(frozen=True)
-class Limits:
-    """Caps applied to untrusted XML."""
+class XmlLimits:
+    """Caps applied to untrusted XML: its size in bytes and how deep its elements nest.
+
+    The gateway and the CLI build it from the settings (``[limits] max_xml_bytes`` and
+    ``max_xml_depth``, see :func:`demat.gateway.options.xml_limits`); protocol code takes it
+    as a parameter and never reads settings.
+    """
 
     max_bytes: int = DEFAULT_MAX_BYTES
     max_depth: int = DEFAULT_MAX_DEPTH
 
+    def __post_init__(self) -> None:
+        if self.max_bytes < 1 or self.max_depth < 1:
+            raise ValueError(f"XML limits must be positive: {self}")
 
-DEFAULT_LIMITS = Limits()
+
+#: The caps used when a caller gives none.
+DEFAULT_LIMITS = XmlLimits()
+#: The former name of :class:`XmlLimits`, kept while :mod:`demat.pes` still imports it.
+Limits = XmlLimits
 
 _PROLOG_SCAN = 64 * 1024
 
@@ -107,7 +120,12 @@ def _name_of(source: Source) -> str | None:
     return getattr(source, "name", None) if not isinstance(source, bytes) else None
 
 
-def _read_all(source: Source, limits: Limits) -> bytes:
+def read_source(source: Source, *, limits: XmlLimits = DEFAULT_LIMITS) -> bytes:
+    """The bytes of a document (a path, bytes or a binary stream), refused past ``limits.max_bytes``.
+
+    A path that does not exist raises :class:`demat.errors.FileMissing`, one that cannot be
+    read :class:`demat.errors.FileUnreadable`.
+    """
     name = _name_of(source)
     if isinstance(source, bytes):
         data = source
@@ -115,15 +133,15 @@ def _read_all(source: Source, limits: Limits) -> bytes:
         path = Path(source)
         try:
             size = path.stat().st_size
+            if size > limits.max_bytes:
+                raise XMLSecurityError(
+                    f"document of {size} bytes exceeds the cap of {limits.max_bytes} bytes",
+                    file=name,
+                    code="XML_TOO_LARGE",
+                )
+            data = path.read_bytes()
         except OSError as exc:
-            raise XMLSyntaxError(f"cannot read: {exc.strerror}", file=name, code="IO") from exc
-        if size > limits.max_bytes:
-            raise XMLSecurityError(
-                f"document of {size} bytes exceeds the cap of {limits.max_bytes} bytes",
-                file=name,
-                code="XML_TOO_LARGE",
-            )
-        data = path.read_bytes()
+            raise FileUnreadable.from_os_error(exc, name) from exc
     else:
         data = source.read(limits.max_bytes + 1)
     if len(data) > limits.max_bytes:
@@ -133,7 +151,7 @@ def _read_all(source: Source, limits: Limits) -> bytes:
     return data
 
 
-def _check_depth(root: etree._Element, limits: Limits, name: str | None) -> None:
+def _check_depth(root: etree._Element, limits: XmlLimits, name: str | None) -> None:
     # An element exists at depth max_depth + 1 iff this path selects something. libxml2 walks it
     # level by level in C, ten times faster than a Python walk over every element.
     if root.xpath(f"boolean({'/*' * (limits.max_depth + 1)})"):
@@ -143,7 +161,7 @@ def _check_depth(root: etree._Element, limits: Limits, name: str | None) -> None
 
 
 def parse_bytes(
-    data: bytes, *, name: str | None = None, limits: Limits = DEFAULT_LIMITS
+    data: bytes, *, name: str | None = None, limits: XmlLimits = DEFAULT_LIMITS
 ) -> etree._ElementTree:
     """Parse a whole document held in memory, safely."""
     if len(data) > limits.max_bytes:
@@ -163,10 +181,10 @@ def parse_bytes(
     return tree
 
 
-def parse(source: Source, *, limits: Limits = DEFAULT_LIMITS) -> etree._ElementTree:
+def parse(source: Source, *, limits: XmlLimits = DEFAULT_LIMITS) -> etree._ElementTree:
     """Parse a file, bytes or binary stream into a tree, safely. For big files see :func:`iterparse`."""
     name = _name_of(source)
-    return parse_bytes(_read_all(source, limits), name=name, limits=limits)
+    return parse_bytes(read_source(source, limits=limits), name=name, limits=limits)
 
 
 class _CappedReader(io.RawIOBase):
@@ -193,7 +211,7 @@ class _CappedReader(io.RawIOBase):
         return n
 
 
-def open_checked(source: Source, limits: Limits = DEFAULT_LIMITS) -> tuple[IO[bytes], str | None, bool]:
+def open_checked(source: Source, limits: XmlLimits = DEFAULT_LIMITS) -> tuple[IO[bytes], str | None, bool]:
     """Open a source as a binary stream whose prolog has been checked; return (stream, name, owned)."""
     name = _name_of(source)
     if isinstance(source, bytes):
@@ -203,7 +221,7 @@ def open_checked(source: Source, limits: Limits = DEFAULT_LIMITS) -> tuple[IO[by
         try:
             raw = open(source, "rb")  # noqa: SIM115 - returned to the caller, closed there
         except OSError as exc:
-            raise XMLSyntaxError(f"cannot read: {exc.strerror}", file=name, code="IO") from exc
+            raise FileUnreadable.from_os_error(exc, name) from exc
         owned = True
     else:
         raw = source
@@ -243,7 +261,7 @@ def iterparse(
     events: tuple[str, ...] = ("end",),
     tag: str | list[str] | None = None,
     schema: etree.XMLSchema | None = None,
-    limits: Limits = DEFAULT_LIMITS,
+    limits: XmlLimits = DEFAULT_LIMITS,
 ) -> Iterator[tuple[str, etree._Element]]:
     """Stream a document with bounded memory, safely.
 
@@ -343,3 +361,22 @@ def element_path(elem: etree._Element) -> str:
         parts.append(name)
         node = parent
     return "/" + "/".join(reversed(parts))
+
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_DEPTH",
+    "Prepend",
+    "Source",
+    "XmlLimits",
+    "check_prolog",
+    "element_path",
+    "iterparse",
+    "local_name",
+    "make_parser",
+    "open_checked",
+    "parse",
+    "parse_bytes",
+    "read_source",
+]

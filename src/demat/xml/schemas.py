@@ -19,6 +19,7 @@ import os
 import re
 import threading
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -71,6 +72,7 @@ class SchemaSet:
     origin: str  # "bundled" or "official"
 
     def entry(self, kind: str) -> Path:
+        """The entry file of ``kind`` (``pes_aller``, ``actes``…) in this set."""
         try:
             return self.root / self.entries[kind]
         except KeyError:
@@ -137,6 +139,7 @@ def discover_official(base: Path) -> list[SchemaSet]:
 
 
 def discover_bundled(root: Path | None = None) -> list[SchemaSet]:
+    """The project's own schema sets under ``root`` (default: :func:`bundled_root`)."""
     root = root or bundled_root()
     sets: list[SchemaSet] = []
     for manifest in sorted(root.glob("*/*/manifest.toml")):
@@ -155,10 +158,14 @@ class SchemaRegistry:
     """Finds schema sets by family and version and caches their compiled form.
 
     ``official_dirs`` defaults to ``DEMAT_SCHEMAS_DIR`` (``os.pathsep``-separated) when set.
+    ``origins`` names, per family, the origin (``"bundled"`` or ``"official"``) a lookup uses
+    when its caller names none, e.g. ``{"pes": "official"}`` for the settings'
+    ``pes_schema = "official"``; a family it does not name gets the newest bundled set.
     """
 
     official_dirs: list[Path] = field(default_factory=list)
     bundled_dir: Path | None = None
+    origins: Mapping[str, str] = field(default_factory=dict)
     _cache: dict[Path, etree.XMLSchema] = field(default_factory=dict, repr=False)
     #: Compiled schema per (family, kind, version, origin) asked for, and per path as given:
     #: the hot path (a schema per document validated) skips the lookup and ``Path.resolve``.
@@ -200,7 +207,10 @@ class SchemaRegistry:
     def find(
         self, family: str, kind: str, version: str | None = None, origin: str | None = None
     ) -> SchemaSet:
-        """The set that serves ``kind``: the given version and origin, else the newest bundled one."""
+        """The set that serves ``kind``: the given version and origin (else the family's origin
+        in ``origins``), else the newest bundled one."""
+        if origin is None:
+            origin = self.origins.get(family)
         for s in self.sets(family):
             if kind not in s.entries:
                 continue
@@ -310,3 +320,17 @@ def default_registry() -> SchemaRegistry:
     if _default is None:
         _default = SchemaRegistry()
     return _default
+
+
+__all__ = [
+    "KNOWN_REMOTE",
+    "OFFICIAL_LAYOUTS",
+    "SchemaRegistry",
+    "SchemaSet",
+    "bundled_root",
+    "default_registry",
+    "discover_bundled",
+    "discover_official",
+    "load_xmlschema",
+    "schema_errors",
+]

@@ -20,6 +20,7 @@ from demat.actes.budget.validate import validate_budget
 from demat.actes.model import LEGACY_ANNEX_TYPOLOGY, Acte, ActeDocument, ActesIdentity, Nature
 from demat.actes.package import ActesPackage, package_acte
 from demat.errors import IdentityMismatch, ValidationError
+from demat.xml.safe import DEFAULT_LIMITS, XmlLimits
 from demat.xml.schemas import SchemaRegistry
 
 #: Matière of every budget decision (« 7.1 Décisions budgétaires »).
@@ -73,6 +74,7 @@ def budget_acte(
     filename: str | None = None,
     check_schema: bool = True,
     registry: SchemaRegistry | None = None,
+    xml_limits: XmlLimits = DEFAULT_LIMITS,
 ) -> Acte:
     """Check a sealed budget document and describe it as an acte (nature 5, matière 7.1).
 
@@ -86,11 +88,11 @@ def budget_acte(
     the sender's.
     """
     name = filename or (document.name if isinstance(document, Path) else "budget.xml")
-    require_valid_seal(document, name=name)
-    info = inspect_budget(document)
+    require_valid_seal(document, name=name, limits=xml_limits)
+    info = inspect_budget(document, limits=xml_limits)
     _check_identity(identity, info)
     if check_schema:
-        report = validate_budget(document, registry=registry)
+        report = validate_budget(document, registry=registry, limits=xml_limits)
         if not report.valid:
             first = report.errors[0]
             raise ValidationError(
@@ -137,6 +139,7 @@ def package_budget(
     trigram: str = "SLO",
     check_schema: bool = True,
     registry: SchemaRegistry | None = None,
+    xml_limits: XmlLimits = DEFAULT_LIMITS,
     **package_options: Any,
 ) -> ActesPackage:
     """Build the ACTES package of a sealed budget document, in one call.
@@ -157,5 +160,6 @@ def package_budget(
         filename=filename,
         check_schema=check_schema,
         registry=registry,
+        xml_limits=xml_limits,
     )
     return package_acte(identity, acte, serial=serial, today=today, trigram=trigram, **package_options)

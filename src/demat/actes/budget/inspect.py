@@ -14,7 +14,7 @@ from typing import Any
 from demat.actes.budget._doc import CFU, DOCBUDG, NATURES_DECISION, NS_DOCBUDG
 from demat.actes.budget.seal import BudgetSource
 from demat.errors import ValidationError
-from demat.xml.safe import iterparse, local_name
+from demat.xml.safe import DEFAULT_LIMITS, XmlLimits, iterparse, local_name
 
 #: Elements whose ``@V`` is collected, by parent.
 _WANTED = {
@@ -81,7 +81,7 @@ def _norme(nomenclature: str | None) -> str | None:
     return head.split("_", 1)[0] if "-" not in nomenclature else head
 
 
-def inspect_budget(source: BudgetSource) -> BudgetInfo:
+def inspect_budget(source: BudgetSource, *, limits: XmlLimits = DEFAULT_LIMITS) -> BudgetInfo:
     """Read the identity of a DocumentBudgetaire (or of the one a CFU wraps), streaming."""
     values: dict[str, str] = {}
     outils: dict[str, str] = {}
@@ -90,7 +90,7 @@ def inspect_budget(source: BudgetSource) -> BudgetInfo:
     identifiant: str | None = None
     name = None if isinstance(source, bytes) else str(source)
     inside = False  # within the DocumentBudgetaire
-    for event, elem in iterparse(source, events=("start", "end")):
+    for event, elem in iterparse(source, events=("start", "end"), limits=limits):
         if not root_name:
             if elem.tag not in (DOCBUDG, CFU):
                 raise ValidationError(

@@ -22,8 +22,9 @@ from lxml import etree
 
 from demat.actes.budget._doc import ENTETE_DOC, SCELLEMENT, find_docbudg
 from demat.errors import ValidationError
-from demat.xml.safe import parse_bytes
+from demat.xml.safe import DEFAULT_LIMITS, XmlLimits, parse_bytes, read_source
 
+#: A budget document: its bytes or its path.
 BudgetSource = bytes | str | os.PathLike[str]
 
 
@@ -45,11 +46,10 @@ class SealReport:
         return asdict(self)
 
 
-def _read(source: BudgetSource) -> tuple[bytes, str | None]:
-    if isinstance(source, bytes):
-        return source, None
-    with open(source, "rb") as fh:
-        return fh.read(), os.fspath(source)
+def read_budget(source: BudgetSource, limits: XmlLimits) -> tuple[bytes, str | None]:
+    """The bytes of a budget document and its file name (``None`` for bytes), within ``limits``;
+    :class:`~demat.errors.FileMissing` when the file does not exist."""
+    return read_source(source, limits=limits), None if isinstance(source, bytes) else os.fspath(source)
 
 
 def _not_budget(name: str | None) -> ValidationError:
@@ -79,11 +79,13 @@ def digests_without_seal(tree: etree._ElementTree) -> tuple[str, str]:
     return md5, sha1
 
 
-def verify_seal(source: BudgetSource, *, name: str | None = None) -> SealReport:
+def verify_seal(
+    source: BudgetSource, *, name: str | None = None, limits: XmlLimits = DEFAULT_LIMITS
+) -> SealReport:
     """Recompute the seal of a budget document and compare it with the one it carries."""
-    data, path = _read(source)
+    data, path = read_budget(source, limits)
     name = name or path
-    tree = parse_bytes(data, name=name)
+    tree = parse_bytes(data, name=name, limits=limits)
     doc = find_docbudg(tree.getroot())
     if doc is None:
         raise _not_budget(name)
@@ -96,9 +98,11 @@ def verify_seal(source: BudgetSource, *, name: str | None = None) -> SealReport:
     return SealReport(name, True, valid, existing.get("date"), want_md5, want_sha1, md5, sha1)
 
 
-def require_valid_seal(source: BudgetSource, *, name: str | None = None) -> SealReport:
+def require_valid_seal(
+    source: BudgetSource, *, name: str | None = None, limits: XmlLimits = DEFAULT_LIMITS
+) -> SealReport:
     """Like :func:`verify_seal`, but refuse (ValidationError) an unsealed or mis-sealed document."""
-    report = verify_seal(source, name=name)
+    report = verify_seal(source, name=name, limits=limits)
     if not report.sealed:
         raise ValidationError(
             "document budgétaire non scellé : scellez-le dans TotEM avant de le transmettre",
@@ -157,14 +161,16 @@ def _format_date(when: datetime | None) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def seal(data: bytes, *, when: datetime | None = None, name: str | None = None) -> bytes:
+def seal(
+    data: bytes, *, when: datetime | None = None, name: str | None = None, limits: XmlLimits = DEFAULT_LIMITS
+) -> bytes:
     """Seal a budget document as TotEM does; return the new bytes, in the document's encoding.
 
     The ``Scellement`` goes just before ``EnTeteDocBudgetaire`` followed by the same
     indentation, so removing it again gives back the input byte for byte. An existing seal is
     replaced. The result is verified before it is returned.
     """
-    tree = parse_bytes(data, name=name)
+    tree = parse_bytes(data, name=name, limits=limits)
     doc = find_docbudg(tree.getroot())
     if doc is None:
         raise _not_budget(name)
@@ -192,7 +198,7 @@ def seal(data: bytes, *, when: datetime | None = None, name: str | None = None) 
     prefix = f"{entete.prefix}:" if entete.prefix else ""
     element = f'<{prefix}Scellement md5="{md5}" sha1="{sha1}" date="{_format_date(when)}"/>'
     sealed = (text[:insert_at] + element + indent.group(0) + text[insert_at:]).encode(encoding)
-    if not verify_seal(sealed, name=name).seal_valid:  # pragma: no cover - guards the algorithm
+    if not verify_seal(sealed, name=name, limits=limits).seal_valid:  # pragma: no cover - guards it
         raise ValidationError(
             "le scellement produit ne se vérifie pas", file=name, code="TOTEM_SEAL_INTERNAL"
         )

@@ -18,15 +18,14 @@ the DocumentBudgetaire it wraps (no schema for its DocumentComptable is at hand)
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
 from demat.actes.budget._doc import BLOC_EDITEUR, CODE_EDITEUR, DOCBUDG, find_docbudg
-from demat.actes.budget.seal import BudgetSource
+from demat.actes.budget.seal import BudgetSource, read_budget
 from demat.errors import XMLSyntaxError
-from demat.xml.safe import element_path, parse_bytes
+from demat.xml.safe import DEFAULT_LIMITS, XmlLimits, element_path, parse_bytes
 from demat.xml.schemas import SchemaRegistry, default_registry, load_xmlschema, schema_errors
 
 #: Bundled schema family and the official family/kind it re-expresses.
@@ -57,12 +56,6 @@ class BudgetValidation:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, for JSON output."""
         return asdict(self)
-
-
-def _load(source: BudgetSource) -> tuple[bytes, str | None]:
-    if isinstance(source, bytes):
-        return source, None
-    return Path(source).read_bytes(), str(source)
 
 
 def _readable_path(raw: str | None, target: etree._Element, whole: bool) -> str | None:
@@ -147,6 +140,7 @@ def validate_budget(
     *,
     reference: bool = False,
     registry: SchemaRegistry | None = None,
+    limits: XmlLimits = DEFAULT_LIMITS,
 ) -> BudgetValidation:
     """Validate a DocumentBudgetaire (or the one a CFU wraps) against the budget schema.
 
@@ -155,10 +149,10 @@ def validate_budget(
     schema set, which must be known to ``registry`` (``official_dirs`` / ``DEMAT_SCHEMAS_DIR``).
     """
     registry = registry or default_registry()
-    data, name = _load(source)
+    data, name = read_budget(source, limits)
     engine = "xmlschema" if reference else "libxml2"
     try:
-        tree = parse_bytes(data, name=name)
+        tree = parse_bytes(data, name=name, limits=limits)
     except XMLSyntaxError as exc:
         return BudgetValidation(name, False, (BudgetIssue(exc.message, exc.line),), engine)
     target = find_docbudg(tree.getroot())
