@@ -8,18 +8,31 @@ variable or file that holds them.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
+import types
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, Field, field_validator
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from demat.errors import ConfigError
+from demat.errors import ConfigError, FileUnreadable
+
+#: Prefix of the environment variables that override the settings (``DEMAT_STORE_URL``…).
+_ENV_PREFIX = "DEMAT_"
 
 
-class SignerConfig(BaseModel):
+class _Strict(BaseModel):
+    """A settings section: a key it does not declare is an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class SignerConfig(_Strict):
     """Where a signing key lives. Give ``key`` + ``cert`` (PEM) or ``p12``."""
 
     key: Path | None = None
@@ -43,11 +56,11 @@ class SignerConfig(BaseModel):
             try:
                 return self.password_file.read_bytes().rstrip(b"\r\n")
             except OSError as exc:
-                raise ConfigError(f"cannot read key password file {self.password_file}: {exc}") from exc
+                raise FileUnreadable.from_os_error(exc, self.password_file) from None
         return None
 
 
-class PlatformAccount(BaseModel):
+class PlatformAccount(_Strict):
     """An account on a platform (a tiers de télétransmission through the S²LOW API…)."""
 
     #: The wire API, a key of the platform-kind registry (``demat.transport.registry``):
@@ -79,7 +92,7 @@ class PlatformAccount(BaseModel):
         return value
 
 
-class Profile(BaseModel):
+class Profile(_Strict):
     """One collectivité: identity, PES budget identifiers, ACTES identity, signer, platform."""
 
     name: str
@@ -109,18 +122,28 @@ class Profile(BaseModel):
         return v
 
 
-class Limits(BaseModel):
-    max_xml_bytes: int = 1024 * 1024 * 1024
-    max_xml_depth: int = 256
-    max_actes_archive_bytes: int = 150 * 1024 * 1024
-    max_pj_inflated_bytes: int = 512 * 1024 * 1024
+class Limits(_Strict):
+    """Caps on what demat accepts to read (``[limits]``). The defaults are the protocol code's
+    own (:class:`demat.xml.XmlLimits`, :data:`demat.pes.validate.DEFAULT_MAX_PJ_INFLATED`,
+    :class:`demat.actes.ActesLimits`); :mod:`demat.gateway.options` turns these into them."""
+
+    #: Bytes of one XML document (a PES, an ACK, an ACTES message, a budget document).
+    max_xml_bytes: PositiveInt = 1024 * 1024 * 1024
+    #: How deep the elements of one XML document may nest (a PES_Aller is streamed: its XSD
+    #: and libxml2's own 2048 levels bound it instead, see :mod:`demat.pes.inspect`).
+    max_xml_depth: PositiveInt = 256
+    #: Size of an ACTES ``.tar.gz`` (S²LOW's ``ACTES_ARCHIVE_MAX_SIZE``).
+    max_actes_archive_bytes: PositiveInt = 150 * 1024 * 1024
+    #: Bytes of one PES attachment (PJ) once inflated: past it, a gzip bomb.
+    max_pj_inflated_bytes: PositiveInt = 256 * 1024 * 1024
 
 
 class Settings(BaseSettings):
     """All of demat's settings. Read :func:`load_settings` for the file lookup rules."""
 
-    model_config = SettingsConfigDict(env_prefix="DEMAT_", env_nested_delimiter="__", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=_ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
 
+    #: Folder holding official schema sets (the DGFiP's PES set…), beside the bundled ones.
     schemas_dir: Path | None = None
     store_url: str | None = None
     data_dir: Path = Path(".demat")
@@ -128,6 +151,8 @@ class Settings(BaseSettings):
     limits: Limits = Limits()
     profiles: dict[str, Profile] = {}
     platforms: dict[str, PlatformAccount] = {}
+    #: The PES schema set validations use: demat's ``bundled`` one, or the ``official`` one
+    #: found under ``schemas_dir``.
     pes_schema: Literal["bundled", "official"] = "bundled"
     #: Polling stages, ``[every_seconds, times]``; the last may omit ``times`` (for ever).
     #: Default as Pastell: every minute 10 times, every 10 minutes 6 times, then hourly.
@@ -150,16 +175,46 @@ class Settings(BaseSettings):
         # Environment overrides the file (which arrives as init kwargs).
         return (env_settings, init_settings)
 
+    @model_validator(mode="after")
+    def _names_resolve(self) -> Settings:
+        # ConfigError, not ValueError: pydantic lets it through as it is, key path and all.
+        for name, prof in self.profiles.items():
+            if prof.platform is not None and prof.platform not in self.platforms:
+                raise ConfigError(
+                    f"no platform account {prof.platform!r} under [platforms]"
+                    + _closest(prof.platform, self.platforms, "accounts"),
+                    path=f"profiles.{name}.platform",
+                    code="CONFIG_UNKNOWN_NAME",
+                )
+        if self.pes_schema == "official" and self.schemas_dir is None:
+            raise ConfigError(
+                "'official' needs schemas_dir, the folder holding the DGFiP's PES schema set",
+                path="pes_schema",
+                code="CONFIG_MISSING",
+            )
+        return self
+
     def profile(self, name: str) -> Profile:
+        """The profile called ``name``; :class:`~demat.errors.ConfigError` naming the closest one
+        when there is none."""
         try:
             return self.profiles[name]
         except KeyError:
-            known = ", ".join(sorted(self.profiles)) or "none"
-            raise ConfigError(f"unknown profile {name!r} (known: {known})") from None
+            raise ConfigError(
+                f"unknown profile {name!r}" + _closest(name, self.profiles, "profiles"),
+                code="CONFIG_UNKNOWN_NAME",
+            ) from None
 
 
 def load_settings(path: Path | None = None) -> Settings:
-    """Read settings from ``path``, ``$DEMAT_CONFIG``, or ``./demat.toml`` if present; env overrides."""
+    """Read settings from ``path``, ``$DEMAT_CONFIG``, or ``./demat.toml`` if present; ``DEMAT_*``
+    environment variables override (``DEMAT_LIMITS__MAX_XML_DEPTH=64``).
+
+    A key no section declares (``siert`` for ``siret``), a wrong value or a profile naming a
+    platform account that does not exist raise :class:`~demat.errors.ConfigError` with the file,
+    the key's dotted path and the closest valid name; a ``path`` that does not exist raises
+    :class:`~demat.errors.FileMissing`.
+    """
     if path is None and os.environ.get("DEMAT_CONFIG"):
         path = Path(os.environ["DEMAT_CONFIG"])
     if path is None and Path("demat.toml").is_file():
@@ -169,14 +224,98 @@ def load_settings(path: Path | None = None) -> Settings:
         try:
             data = tomllib.loads(path.read_text("utf-8"))
         except OSError as exc:
-            raise ConfigError(f"cannot read settings {path}: {exc.strerror}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"settings {path} are not valid TOML: {exc}") from exc
+            raise FileUnreadable.from_os_error(exc, path) from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"not valid TOML: {exc}", file=str(path), code="CONFIG_SYNTAX") from None
         base = path.parent
         data.setdefault("data_dir", str(base / ".demat"))
-        for name, prof in data.get("profiles", {}).items():
-            prof.setdefault("name", name)
+        profiles = data.get("profiles", {})
+        for name, prof in profiles.items() if isinstance(profiles, dict) else ():
+            if isinstance(prof, dict):
+                prof.setdefault("name", name)
     try:
         return Settings(**data)
-    except ValueError as exc:
-        raise ConfigError(f"invalid settings{f' in {path}' if path else ''}: {exc}") from exc
+    except pydantic.ValidationError as exc:
+        raise _config_error(exc, data, path) from None
+    except ConfigError as exc:
+        if path is not None and exc.path and _in_file(data, tuple(exc.path.split("."))):
+            exc.file = str(path)
+        raise
+
+
+Loc = tuple[int | str, ...]
+
+
+def _config_error(exc: pydantic.ValidationError, data: Mapping[str, Any], path: Path | None) -> ConfigError:
+    """One error for every problem pydantic found, each with its key (and its source when that
+    is the environment), an unknown key with the closest valid one."""
+    problems: list[tuple[str, str]] = []
+    from_file = False
+    for error in exc.errors():
+        loc: Loc = error["loc"]
+        key = ".".join(str(part) for part in loc)
+        if error["type"] == "extra_forbidden":
+            where = loc[:-1]
+            message = "unknown key" + _closest(str(loc[-1]), _keys_at(where), f"keys of {_section(where)}")
+        else:
+            message = str(error["msg"])
+        # A missing key is the file's doing when its section is there.
+        if _in_file(data, loc[:-1] if error["type"] == "missing" else loc):
+            from_file = True
+        else:
+            message += f" (from the environment: {_ENV_PREFIX}{'__'.join(str(p) for p in loc).upper()})"
+        problems.append((key, message))
+    file = str(path) if path is not None and from_file else None
+    if len(problems) == 1:
+        key, message = problems[0]
+        return ConfigError(message, file=file, path=key, code="CONFIG_INVALID")
+    return ConfigError("; ".join(f"{k}: {m}" for k, m in problems), file=file, code="CONFIG_INVALID")
+
+
+def _closest(name: str, valid: Mapping[str, Any] | list[str], what: str) -> str:
+    """``"; did you mean 'siret'?"`` or, with nothing close, the valid names."""
+    names = sorted(valid)
+    close = difflib.get_close_matches(name, names, n=1)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f" (the {what}: {', '.join(names)})" if names else f" (there are no {what})"
+
+
+def _section(loc: Loc) -> str:
+    return f"[{'.'.join(str(p) for p in loc)}]" if loc else "the settings"
+
+
+def _in_file(data: Mapping[str, Any], loc: Loc) -> bool:
+    node: Any = data
+    for part in loc:
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _keys_at(loc: Loc) -> list[str]:
+    """The keys valid at ``loc`` in the settings (e.g. ``("profiles", "ville")``: a profile's)."""
+    node: Any = Settings
+    for part in loc:
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            field = node.model_fields.get(str(part))
+            node = _bare(field.annotation) if field is not None else None
+        elif get_origin(node) in (dict, Mapping):
+            node = _bare(get_args(node)[1])
+        else:
+            return []
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return [name for name in node.model_fields if name != "name" or node is not Profile]
+    return []
+
+
+def _bare(annotation: Any) -> Any:
+    """``X`` for ``X | None``."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        kept = [a for a in get_args(annotation) if a is not type(None)]
+        return kept[0] if len(kept) == 1 else annotation
+    return annotation
+
+
+__all__ = ["Limits", "PlatformAccount", "Profile", "Settings", "SignerConfig", "load_settings"]
