@@ -2,19 +2,18 @@
 
 Usage::
 
-    .venv/bin/python tests/pes_schemas/derive_bundled_set.py OFFICIAL_SET_DIR OUT_DIR
+    .venv/bin/python tools/derive_bundled_set.py OFFICIAL_SET_DIR OUT_DIR
 
 ``schemas/pes/v5.17`` was first drafted with this tool from the official v5.17 set. The tool
 reads the official files and does not change them. It keeps only the declarations that the
 entry points reach, drops all documentation, renames the types, writes single-use value types
 inline, lays the result out as one file per namespace, and orders each file top-down. What the
 tool writes is a draft: a maintainer reviews it, commits it, and may then edit it by hand. The
-tests in this folder prove that the committed set is equivalent to the official one; they do
-not trust this tool. To support a new official version, run the tool into a new
+tests in ``tests/pes/test_pes_schema_equivalence.py`` prove that the committed set is
+equivalent to the official one without trusting this tool; ``tests/tools`` checks that the
+tool's own draft is. To support a new official version, run the tool into a new
 ``schemas/pes/<version>`` folder, add a manifest and README, and point the equivalence tests at
 that version.
-
-Not collected by pytest (the file name does not start with ``test_``).
 """
 
 from __future__ import annotations
