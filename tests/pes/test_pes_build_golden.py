@@ -1,0 +1,333 @@
+"""The builder's bytes, pinned: a PES_Aller that sets every modelled field, written as before.
+
+``data/pes_aller_full.xml`` was written by the builder when it still spelled each element by
+hand; the builder now reads names and order from the models, and must not change one byte.
+The PJ content is compared decoded (its gzip bytes belong to zlib, not to the builder).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from demat.errors import ValidationError
+from demat.pes import model as m
+from demat.pes.build import build_pes_bytes
+from demat.pes.pj import decode_pj
+
+GOLDEN = Path(__file__).parent / "data" / "pes_aller_full.xml"
+PJ_CONTENT = "%PDF-1.4 facture n° 1 — «test»".encode()
+_FICHIER = re.compile(rb"(<Fichier MIMEType=\"[^\"]*\">)([^<]*)(</Fichier>)")
+
+_PJREF = {"Support": "01", "IdUnique": "PJ2024000001", "NomPJ": "facture.pdf", "TypePJ": "003"}
+_ADRESSE = {
+    "TypAdr": "1",
+    "Adr1": "Bâtiment B",
+    "Adr2": "12 rue de la Forêt",
+    "Adr3": "Lieu-dit Les Ormes",
+    "CP": "31000",
+    "Ville": "Toulouse",
+    "CodRes": False,
+    "CodPays": 100,
+    "DteAdr": "2024-01-15",
+}
+_BANQUE = {
+    "BIC": "SOGEFRPPXXX",
+    "IBAN": "FR76 3000 3017 0200 0201 0412 521",
+    "LibBanc": "Société Générale",
+    "TitCpte": "Façonnage",
+    "DteBanc": "2023-12-01",
+}
+_LIENS = {
+    "IdConv": "CONV-1",
+    "IdMarche": "M2024-07",
+    "IdEmpruntOrdo": "EMP1",
+    "IdActif": "ACT9",
+    "IdRegie": "REG1",
+}
+
+
+def full_spec() -> dict[str, Any]:
+    """A PES_Aller spec in which every field of every model is given (see the coverage test)."""
+    return copy.deepcopy(_FULL_SPEC)
+
+
+_FULL_SPEC: dict[str, Any] = {
+    "Id": "PES_FULL",
+    "Enveloppe": {
+        "Version": 2,
+        "TypFic": "PESALR2",
+        "NomFic": "PESALR2_21310555400017_FULL",
+        "Emetteur": {"Sigle": "demat", "Adresse": "demat 0.1"},
+        "Recepteur": {"Sigle": "DGFiP", "Adresse": "Hélios"},
+    },
+    "EnTetePES": {
+        "DteStr": "2024-03-01",
+        "IdPost": "031007",
+        "LibellePoste": "Trésorerie de Muret",
+        "IdColl": "21310555400017",
+        "FinJur": "310000001",
+        "CodCol": "100",
+        "CodBud": "00",
+        "LibelleColBud": "Commune de Saint-Félix",
+    },
+    "PES_DepenseAller": {
+        "IdVer": 2,
+        "InfoDematerialisee": False,
+        "Bordereau": [
+            {
+                "Id": "BD1",
+                "Exer": 2024,
+                "IdBord": 12,
+                "DteBordEm": "2024-03-01",
+                "TypBord": "01",
+                "NbrPce": 1,
+                "MtCumulAnnuel": "4500.10",
+                "MtBordHT": "100.00",
+                "MtBordTVA": "20.00",
+                "Piece": [
+                    {
+                        "CodServ": "SERV1",
+                        "Affect": "AFF1",
+                        "IdPce": 301,
+                        "TypPce": "01",
+                        "NatPce": "01",
+                        "Obj": "Fournitures de l'école",
+                        "DteEch": "2024-04-01",
+                        "PJRef": [_PJREF],
+                        "PJ": "Facture papier n° 12",
+                        "CarteAchatNiveau1": True,
+                        "DGP": {
+                            "Dgp": True,
+                            "DteDebDgp": "2024-03-01",
+                            "DteFinDgp": "2024-03-31",
+                            "DureeDgp": 30,
+                            "CodIntMor": "01",
+                            "TxIntMor": "8.15",
+                        },
+                        "LigneDePiece": [
+                            {
+                                "IdLigne": 1,
+                                "Nature": "60628",
+                                "Fonction": "213",
+                                "Operation": "12",
+                                "CptAna": "ANA1",
+                                "Facture": "F-2024-001",
+                                "LibVir1": "Facture F-2024-001",
+                                "LibVir2": "Commune de Saint-Félix",
+                                "ModRegl": "03",
+                                "TVAIntraCom": True,
+                                "CpteTiers": "401",
+                                "MtHT": "100.00",
+                                "MtTVA": "20.00",
+                                "MtFactHT": "100.00",
+                                "PJRef": [_PJREF],
+                                "LiensIdent": _LIENS,
+                                "Tiers": {
+                                    "InfoTiers": {
+                                        "IdTiers": "37909534200018",
+                                        "NatIdTiers": "01",
+                                        "DteIdTiers": "2020-02-02",
+                                        "RefTiers": "T0001",
+                                        "CatTiers": "50",
+                                        "NatJur": "03",
+                                        "Civilite": "M",
+                                        "Nom": "Façonnage Sàrl",
+                                        "ComplNom": "Atelier",
+                                        "Prenom": "Jérôme",
+                                    },
+                                    "Adresse": _ADRESSE,
+                                    "CpteBancaire": _BANQUE,
+                                },
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+    },
+    "PES_RecetteAller": {
+        "IdVer": 2,
+        "InfoDematerialisee": False,
+        "Bordereau": [
+            {
+                "Id": "BR1",
+                "Exer": 2024,
+                "IdBord": 7,
+                "DteBordEm": "2024-03-02",
+                "TypBord": "06",
+                "NbrPce": 1,
+                "MtCumulAnnuel": "1200.00",
+                "MtBordHt": "50.00",
+                "MtBordTVA": "5.50",
+                "DteAsp": "2024-03-05",
+                "Objet": "Rôle de cantine",
+                "Piece": [
+                    {
+                        "CodServ": "CANT",
+                        "Affect": "ECO",
+                        "IdPce": 44,
+                        "TypPce": "15",
+                        "NatPce": "01",
+                        "IdRol": 3,
+                        "DteAsp": "2024-03-05",
+                        "Edition": "01",
+                        "ObjPce": "Cantine de mars",
+                        "NumDette": 123456,
+                        "Per": "3",
+                        "Cle1": "7",
+                        "Cle2": "A",
+                        "PJRef": [_PJREF],
+                        "LigneDePiece": [
+                            {
+                                "IdLigne": 1,
+                                "ObjLignePce": "Repas",
+                                "CodProdLoc": "CANT",
+                                "Nature": "7067",
+                                "Fonction": "251",
+                                "Operation": "OP1",
+                                "TxTva": "5.50",
+                                "Majo": True,
+                                "CpteTiers": "4111",
+                                "TvaIntraCom": False,
+                                "MtHT": "50.00",
+                                "MtTVA": "5.50",
+                                "MtNonMajo": "10.00",
+                                "PJRef": [_PJREF],
+                                "LiensIdent": _LIENS,
+                                "Tiers": [
+                                    {
+                                        "InfoTiers": {
+                                            "IdTiers": "1234567890",
+                                            "DteNaissance": "1980-05-17",
+                                            "NatIdTiers": "02",
+                                            "DteIdTiers": "2020-01-01",
+                                            "RefTiers": "FAM-12",
+                                            "CatTiers": "01",
+                                            "NatJur": "01",
+                                            "TypTiers": "01",
+                                            "Civilite": "Mme",
+                                            "Nom": "Garçon",
+                                            "ComplNom": "née Lefèvre",
+                                            "Prenom": "Noémie",
+                                        },
+                                        "Adresse": _ADRESSE,
+                                        "CpteBancaire": _BANQUE,
+                                    },
+                                    {
+                                        "InfoTiers": {"CatTiers": "01", "NatJur": "01", "Nom": "Garçon"},
+                                        "Adresse": {
+                                            "Adr2": "1 place de l'Église",
+                                            "CP": "81000",
+                                            "Ville": "Albi",
+                                        },
+                                    },
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+    },
+    "PES_PJ": {
+        "IdVer": 1,
+        "PJ": [
+            {
+                "Donnees": PJ_CONTENT,
+                "MIMEType": "application/pdf",
+                "IdUnique": "PJ2024000001",
+                "ServeurId": "SRV1",
+                "NomPJ": "facture.pdf",
+                "TypePJ": "003",
+                "Description": "Facture n° 1 - été",
+                "RefCompta": [
+                    {
+                        "Domaine": "01",
+                        "Exercice": 2024,
+                        "TypeObjet": "01",
+                        "Identifiant": "12/301",
+                        "ComplementIdentifiant": "L1",
+                        "IdTiers": "T0001",
+                    }
+                ],
+            }
+        ],
+    },
+}
+
+
+def _normalised(data: bytes) -> bytes:
+    """The document with each PJ's base64 text replaced by its decoded content (checked apart)."""
+
+    def decoded(match: re.Match[bytes]) -> bytes:
+        content = decode_pj(match.group(2), max_inflated=1 << 20)
+        assert content == PJ_CONTENT
+        return match.group(1) + b"[" + str(len(content)).encode() + b" bytes]" + match.group(3)
+
+    return _FICHIER.sub(decoded, data)
+
+
+def test_every_modelled_field_is_given() -> None:
+    """The golden file is worth something only if the spec reaches every element the models know."""
+    given: dict[str, bool] = {}
+
+    def walk(model: BaseModel, path: str) -> None:
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            where = f"{path}.{name}"
+            given[where] = given.get(where, False) or value not in (None, [])
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, BaseModel):
+                    walk(item, where)
+
+    walk(m.parse_spec(full_spec()), "PesAller")
+    # One PJ content is enough: Donnees (Fichier and source are other ways to give it).
+    assert [where for where, ok in given.items() if not ok] == [
+        "PesAller.pj.pjs.fichier",
+        "PesAller.pj.pjs.source",
+    ]
+
+
+def test_full_pes_bytes_are_unchanged() -> None:
+    pes = m.parse_spec(full_spec())
+    assert _normalised(build_pes_bytes(pes)) == GOLDEN.read_bytes()
+
+
+def test_full_pes_bytes_are_unchanged_in_utf8() -> None:
+    pes = m.parse_spec(full_spec())
+    latin1 = GOLDEN.read_bytes()
+    expected = latin1.replace(b'encoding="ISO-8859-1"', b'encoding="UTF-8"', 1).decode("latin-1").encode()
+    assert _normalised(build_pes_bytes(pes, encoding="UTF-8")) == expected
+
+
+def test_full_pes_is_valid(assert_valid: Any) -> None:
+    assert_valid(build_pes_bytes(m.parse_spec(full_spec())))
+
+
+@pytest.mark.parametrize(
+    ("path", "where"),
+    [
+        (("Enveloppe", "Recepteur", "Adresse"), "Enveloppe/Adresse"),
+        (("EnTetePES", "LibelleColBud"), "EnTetePES/LibelleColBud"),
+        (
+            ("PES_DepenseAller", "Bordereau", 0, "Piece", 0, "LigneDePiece", 0, "Tiers", "Adresse", "Adr3"),
+            "Bordereau[@Id='BD1']/Adr3",
+        ),
+        (("PES_RecetteAller", "Bordereau", 0, "Piece", 0, "ObjPce"), "Bordereau[@Id='BR1']/ObjPce"),
+        (("PES_PJ", "PJ", 0, "RefCompta", 0, "IdTiers"), "PES_PJ/PJ[IdUnique='PJ2024000001']/IdTiers"),
+    ],
+)
+def test_a_character_latin1_lacks_is_named_where_it_stands(path: tuple[str | int, ...], where: str) -> None:
+    spec = full_spec()
+    holder: Any = spec
+    for key in path[:-1]:
+        holder = holder[key]
+    holder[path[-1]] = "Œuvre"
+    with pytest.raises(ValidationError, match=re.escape(f"{where}: caractère 'Œ'")):
+        build_pes_bytes(m.parse_spec(spec))
