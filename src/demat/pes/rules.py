@@ -9,7 +9,6 @@ bordereau is rejected, ``warning`` when real, acknowledged files are known to br
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -399,7 +398,3 @@ def check_all(info: PesInfo, ids: dict[str, list[int | None]]) -> list[Finding]:
     out += check_ids(ids)
     out += check_pjs(info)
     return out
-
-
-def errors_of(findings: Iterable[Finding]) -> list[Finding]:
-    return [f for f in findings if f.severity == ERROR]
