@@ -13,7 +13,7 @@ from demat.errors import RemoteRejected
 from demat.pes.build import build_pes_bytes
 from demat.pes.synthetic import synthetic_pes
 from demat.sandbox import Sandbox, SandboxConfig, SandboxPKI, forms
-from demat.sandbox.state import ActesTx, HeliosTx, Receipt, RetourFile, State, StateFile, save_state
+from demat.sandbox.state import ActesTx, HeliosTx, Receipt, RetourFile, State, StateFile
 from demat.transport import Attachment, S2lowClient
 
 
@@ -86,7 +86,8 @@ def test_journal_is_compacted_when_longer_than_the_state(tmp_path: Path) -> None
 def test_a_snapshot_of_an_earlier_version_is_read(tmp_path: Path) -> None:
     state = State()
     state.add_helios(_helios(state.new_id()))
-    save_state(state, tmp_path / "state.json")  # no generation, no journal: the old format
+    # The old format: a snapshot without generation, and no journal.
+    (tmp_path / "state.json").write_text(json.dumps(state.to_json()), "utf-8")
     again = StateFile(tmp_path).load()
     assert again.to_json() == state.to_json()
     assert again.helios_with_sha1("ab") is not None

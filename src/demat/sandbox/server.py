@@ -18,7 +18,6 @@ import datetime as dt
 import hashlib
 import random
 import secrets
-import ssl
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -674,11 +673,3 @@ def _bound_port(runner: web.AppRunner, default: int) -> int:
         for sock in sockets:
             return int(sock.getsockname()[1])
     return default
-
-
-def sandbox_ssl_client_context(sb: Sandbox) -> ssl.SSLContext:
-    """A client context trusting the sandbox CA and presenting its client certificate (for demos)."""
-    ctx = ssl.create_default_context(cafile=str(sb.ca_path))
-    cert, key = sb.client_cert_paths()
-    ctx.load_cert_chain(str(cert), str(key))
-    return ctx

@@ -149,12 +149,6 @@ class State:
             "receipts": [dataclasses.asdict(r) for r in self.receipts],
         }
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> State:
-        state = cls()
-        state.merge(data)
-        return state
-
     def merge(self, data: dict[str, Any]) -> None:
         """Apply a snapshot or a journal line: objects replace those with the same id,
         receipts are appended."""
@@ -270,17 +264,3 @@ class StateFile:
         if self._journal is not None:
             self._journal.close()
             self._journal = None
-
-
-def save_state(state: State, path: Path) -> None:
-    """Write ``state`` atomically as one snapshot (no journal)."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state.to_json(), ensure_ascii=False), "utf-8")
-    os.replace(tmp, path)
-
-
-def load_state(path: Path) -> State:
-    """Read a snapshot written by :func:`save_state`, or a fresh state."""
-    if not path.is_file():
-        return State()
-    return State.from_json(json.loads(path.read_text("utf-8")))
