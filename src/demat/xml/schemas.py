@@ -173,7 +173,6 @@ class SchemaRegistry:
         default_factory=dict, repr=False
     )
     _by_given_path: dict[Path, etree.XMLSchema] = field(default_factory=dict, repr=False)
-    _generation: int = field(default=0, repr=False)
     _sets: list[SchemaSet] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -182,8 +181,8 @@ class SchemaRegistry:
             self.official_dirs = [Path(p) for p in os.environ["DEMAT_SCHEMAS_DIR"].split(os.pathsep) if p]
 
     def sets(self, family: str | None = None) -> list[SchemaSet]:
-        """Every known set, bundled first, each group newest first (folders scanned once; see
-        :meth:`refresh`)."""
+        """Every known set, bundled first, each group newest first (folders scanned once, on
+        first use)."""
         everything = self._sets
         if everything is None:
             everything = discover_bundled(self.bundled_dir)
@@ -194,15 +193,6 @@ class SchemaRegistry:
         return sorted(
             chosen, key=lambda s: (s.origin != "bundled", tuple(-x for x in _version_key(s.version)))
         )
-
-    def refresh(self) -> None:
-        """Forget what was found and compiled (after installing a new official set)."""
-        with self._lock:
-            self._sets = None
-            self._cache.clear()
-            self._by_kind.clear()
-            self._by_given_path.clear()
-            self._generation += 1
 
     def find(
         self, family: str, kind: str, version: str | None = None, origin: str | None = None
@@ -258,11 +248,8 @@ class SchemaRegistry:
         key = (family, kind, version, origin)
         known = self._by_kind.get(key)
         if known is None:
-            generation = self._generation
             known = self.compile(self.find(family, kind, version, origin).entry(kind))
-            with self._lock:
-                if generation == self._generation:  # not forgotten meanwhile by refresh()
-                    self._by_kind[key] = known
+            self._by_kind[key] = known  # threads racing here store the same object (compile caches it)
         return known
 
     def _local_roots(self) -> list[Path]:
