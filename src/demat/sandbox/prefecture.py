@@ -192,8 +192,8 @@ class Prefecture:
                 received = open_package(archive, extract_to=extracted)
         if not received.valid:
             raise ActeRefused("; ".join(f.message for f in received.all_findings()[:5]))
+        [id_acte] = received.expected_id_actes()  # numbered from the archive as it arrived
         assert package.acte_data is not None
-        assert package.id_acte is not None
         problem = self._anomaly(acte)
         if problem is not None:
             nature, detail = problem
@@ -208,12 +208,12 @@ class Prefecture:
         else:
             reply = build_aracte(
                 package.acte_data,
-                id_acte=package.id_acte,
+                id_acte=id_acte,
                 date_reception=today,
                 classification_date_en_cours=self.current.date,
             )
-            verdict = Verdict(reply, package.id_acte)
-        return Received(int(acte.nature), acte.objet, package.id_acte, verdict)
+            verdict = Verdict(reply, id_acte)
+        return Received(int(acte.nature), acte.objet, id_acte, verdict)
 
     def _anomaly(self, acte: Acte) -> tuple[str, str] | None:
         """(nature, detail) of the AnomalieActe the préfecture sends back, or None for an ARActe."""
