@@ -18,7 +18,6 @@ from demat.signing.xades import (
     SignaturePolicy,
     XadesOptions,
     XadesSigner,
-    sign_element,
 )
 
 __all__ = [
@@ -38,7 +37,6 @@ __all__ = [
     "XadesOptions",
     "XadesSigner",
     "load_signer_files",
-    "sign_element",
     "signer_from_pem",
     "signer_from_pkcs12",
     "verify_signature",

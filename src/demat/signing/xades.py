@@ -220,13 +220,6 @@ def _qualifying_properties(obj: Any, sig_id: str, p: XadesSigner) -> Any:
     return sp
 
 
-def sign_element(
-    element: Any, signer: Signer, *, signature_id: str, options: XadesOptions | None = None
-) -> Any:
-    """Append an enveloped XAdES signature of ``element`` (see :meth:`XadesSigner.sign`)."""
-    return XadesSigner(signer, options).sign(element, signature_id=signature_id)
-
-
 __all__ = [
     "HELIOS_POLICY",
     "ProductionPlace",
@@ -235,5 +228,4 @@ __all__ = [
     "XadesSigner",
     "XadesVersion",
     "format_signing_time",
-    "sign_element",
 ]
