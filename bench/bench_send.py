@@ -180,6 +180,7 @@ def settings_for(sb: dict[str, str], data_dir: Path, store_url: str | None, prof
     from demat.demo import demo_profile
 
     account = PlatformAccount(
+        kind="s2low-sandbox",
         url=sb["url"],
         client_cert=Path(sb["client_cert"]),
         client_key=Path(sb["client_key"]),

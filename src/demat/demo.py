@@ -115,7 +115,10 @@ def demo_profile(platform: str = "sandbox") -> Profile:
 def sandbox_settings(sb: Sandbox, data_dir: Path, **options: object) -> Settings:
     """Settings with the demo profile on a running sandbox (its CA, its client certificate)."""
     cert, key = sb.client_cert_paths()
-    account = PlatformAccount(url=sb.url, client_cert=cert, client_key=key, ca_bundle=sb.ca_path)
+    # The sandbox kind: S²LOW's API plus the sandbox's HELIOS lookup (crash reconciliation).
+    account = PlatformAccount(
+        kind="s2low-sandbox", url=sb.url, client_cert=cert, client_key=key, ca_bundle=sb.ca_path
+    )
     return Settings(
         data_dir=data_dir,
         profiles={"demo": demo_profile()},
@@ -251,7 +254,7 @@ async def _explain(gw: Gateway, t: Transmission, say: Callable[[str], None]) -> 
                 for err in e.errors:
                     say(f"    PES_ACQUIT: {what} refused: {err.code} {err.label}")
         elif doc.kind == "aracte":
-            entry = [j for j in await gw.store.journal(t.id) if j.event == "aracte"]
+            entry = [j for j in await gw.store.journal(t.id) if j.event == "ack_ok"]
             id_acte = entry[-1].payload.get("id_acte") if entry else None
             say(f"    ARActe received: IDActe {id_acte}")
         elif doc.kind == "anomalie":

@@ -47,6 +47,7 @@ def workdir(tmp_path: Path, sandbox: dict[str, str]) -> Path:
 data_dir = "state"
 poll_schedule = [[0.1, 500]]
 [platforms.sandbox]
+kind = "s2low-sandbox"
 url = "{sandbox["url"]}"
 client_cert = "{sandbox["client_cert"]}"
 client_key = "{sandbox["client_key"]}"

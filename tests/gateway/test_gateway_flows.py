@@ -59,7 +59,7 @@ async def test_pes_accepted_and_rejected_with_readable_errors(
     [ack] = await gateway.store.documents(ko.id, kind="ack")
     assert b"ERREUR_CUMUL_MONTANTS" in ack.content
     events = [e.event for e in await gateway.store.journal(ko.id)]
-    assert events[-1] == "rejected_by_dgfip"
+    assert events[-1] == "ack_ko"
     rejected = (await gateway.store.journal(ko.id))[-1].payload["rejected"]
     assert rejected[0]["bordereau"] == "1"
     assert len(sandbox.received("helios")) == 2
@@ -85,7 +85,7 @@ async def test_pes_of_another_collectivite_is_refused_before_sending(
     with pytest.raises(IdentityMismatch) as info:
         await gateway.send_pes(other, profile="demo")
     assert "21750001600019" in str(info.value) and SIRET in str(info.value)
-    assert await gateway.store.list() == []
+    assert await gateway.store.transmissions() == []
     await gateway.poll_once()
     assert sandbox.received() == []
 
@@ -94,7 +94,7 @@ async def test_invalid_pes_is_refused_before_sending(gateway: Gateway) -> None:
     broken = demo_pes(None, seed=5).replace(b'<IdVer V="2"/>', b'<IdVer V="3"/>', 1)
     with pytest.raises(ValidationError):
         await gateway.send_pes(broken, profile="demo")
-    assert await gateway.store.list() == []
+    assert await gateway.store.transmissions() == []
 
 
 async def test_acte_acknowledged_then_cancelled(gateway: Gateway, sandbox: Sandbox, tmp_path: Path) -> None:
@@ -104,7 +104,7 @@ async def test_acte_acknowledged_then_cancelled(gateway: Gateway, sandbox: Sandb
     assert t.state is State.ACKNOWLEDGED
     [aracte] = await gateway.store.documents(t.id, kind="aracte")
     assert b"ARActe" in aracte.content
-    entry = [e for e in await gateway.store.journal(t.id) if e.event == "aracte"][-1]
+    entry = [e for e in await gateway.store.journal(t.id) if e.event == "ack_ok"][-1]
     assert entry.payload["id_acte"].endswith("-DEL2024_001-DE")
 
     cancelling = await gateway.cancel(t.id)
@@ -200,7 +200,7 @@ async def test_budget_act_acknowledged_and_unsealed_refused(
         await gateway.send_budget(
             other, delib, profile="demo", numero="BP2024C", classification_date=CLASSIFICATION
         )
-    assert len(await gateway.store.list()) == 1
+    assert len(await gateway.store.transmissions()) == 1
 
 
 async def test_prefecture_letters_attached_to_their_acte_then_marked_read(
@@ -253,7 +253,7 @@ async def test_pes_retours_kept_routed_then_marked_read(
 
     # A crash after keeping a file but before marking it read: fetched again, kept once.
     again = sandbox.add_retour("PES2R_DEP_4.xml", _retour(demo.siret or "", demo.cod_bud or "00", "R4.xml"))
-    helios = gateway.platforms.helios(demo)
+    helios = gateway.platforms.service(demo, "helios")
     real_mark = helios.mark_retour_read
 
     async def crash(retour_id: str) -> None:

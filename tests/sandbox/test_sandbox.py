@@ -33,7 +33,7 @@ async def test_pending_transaction_has_no_ack_yet(pki: SandboxPKI) -> None:
     ):
         result = await c.helios.submit_pes("PES.xml", build_pes_bytes(synthetic_pes(seed=1)))
         status = await c.helios.status(result.remote_id)
-        assert (status.code, status.ack_ready) == (1, False)
+        assert (status.code, status.fetch) == (1, None)
         with pytest.raises(RemoteRejected, match="non disponible"):
             await c.helios.fetch_ack(result.remote_id)
 

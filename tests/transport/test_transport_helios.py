@@ -16,7 +16,9 @@ from demat.pes.synthetic import synthetic_pes
 from demat.sandbox import Sandbox
 from demat.signing import devpki
 from demat.signing.keys import Signer
-from demat.transport import DuplicateSubmission, HeliosPlatform, Lookup, S2lowClient
+from demat.sandbox.platform import SandboxClient
+from demat.tracking import Event
+from demat.transport import DuplicateSubmission, HeliosLookup, HeliosPlatform, Lookup, S2lowClient
 
 
 def pes(seed: int, **kw: object) -> bytes:
@@ -34,8 +36,7 @@ async def test_pes_accepted_with_acquit(s2low: S2lowClient, sandbox: Sandbox) ->
     assert not result.already_present
 
     status = await s2low.helios.status(result.remote_id)
-    assert status.code == 4
-    assert status.ack_ready
+    assert (status.code, status.event, status.fetch) == (4, Event.ACK_OK, "ack")
 
     acquit = read_acquit(await s2low.helios.fetch_ack(result.remote_id))
     assert acquit.accepted
@@ -51,8 +52,7 @@ async def test_pes_accepted_with_acquit(s2low: S2lowClient, sandbox: Sandbox) ->
 async def test_pes_with_wrong_totals_rejected_element_by_element(s2low: S2lowClient) -> None:
     result = await s2low.helios.submit_pes("PES.xml", pes(2, wrong_totals=True))
     status = await s2low.helios.status(result.remote_id)
-    assert status.code == 6
-    assert status.ack_ready
+    assert (status.code, status.event, status.fetch) == (6, Event.ACK_KO, "ack")
 
     acquit = read_acquit(await s2low.helios.fetch_ack(result.remote_id))
     assert not acquit.accepted
@@ -87,13 +87,23 @@ async def test_same_bytes_twice_is_a_duplicate(s2low: S2lowClient, sandbox: Sand
     assert caught.value.existing_id is None
     assert [r.outcome for r in sandbox.received("helios")] == ["accepted", "duplicate"]
 
-    # Reconciliation: the sandbox's lookup gives the earlier transaction back.
-    again = await s2low.helios.submit_pes("a.xml", data, if_duplicate="resolve")
-    assert again.already_present
-    assert again.remote_id == first.remote_id
-    found = await s2low.helios.find_pes(hashlib.sha1(data).hexdigest())
-    assert (found.outcome, found.remote_id) == (Lookup.FOUND, first.remote_id)
-    assert (await s2low.helios.find_pes("0" * 40)).outcome is Lookup.ABSENT
+    # Real S²LOW cannot search HELIOS: the production client declares no lookup, never calls
+    # the sandbox's path, and cannot resolve the duplicate.
+    assert not isinstance(s2low.helios, HeliosLookup)
+    with pytest.raises(DuplicateSubmission) as unresolved:
+        await s2low.helios.submit_pes("a.xml", data, if_duplicate="resolve")
+    assert unresolved.value.existing_id is None
+    assert sandbox.lookups == 0
+
+    # The sandbox's kind declares its lookup: it gives the earlier transaction back.
+    async with SandboxClient(sandbox.url, client_tls(sandbox)) as client:
+        assert isinstance(client.helios, HeliosLookup)
+        again = await client.helios.submit_pes("a.xml", data, if_duplicate="resolve")
+        assert again.already_present
+        assert again.remote_id == first.remote_id
+        found = await client.helios.find_pes(hashlib.sha1(data).hexdigest())
+        assert (found.outcome, found.remote_id) == (Lookup.FOUND, first.remote_id)
+        assert (await client.helios.find_pes("0" * 40)).outcome is Lookup.ABSENT
 
 
 async def test_same_nomfic_is_a_duplicate_even_with_other_bytes(s2low: S2lowClient) -> None:

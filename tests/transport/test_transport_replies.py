@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from demat.errors import ProtocolError, RemoteRejected
+from demat.errors import DematError, ProtocolError, RemoteRejected, XMLSecurityError
+from demat.pes.ack import read_acquit
+from demat.tracking import Event
 from demat.transport import DuplicateSubmission
-from demat.transport.replies import (
+from demat.transport.s2low.replies import (
     decode_text,
     parse_actes_list,
     parse_actes_status,
@@ -18,7 +20,7 @@ from demat.transport.replies import (
     parse_prefecture_documents,
     parse_retour_list,
     parse_simple_ack,
-    parse_xml_document,
+    document_bytes,
 )
 
 LATIN1_DECL = b'<?xml version="1.0" encoding="ISO-8859-1"?>\n'
@@ -69,9 +71,12 @@ def test_helios_status() -> None:
         + b"<transaction><id>12</id><resultat>OK</resultat><message/><status>4</status></transaction>"
     )
     status = parse_helios_status(body)
-    assert (status.code, status.label, status.ack_ready) == (4, "Acquittement reçu", True)
+    assert (status.code, status.label, status.event, status.fetch) == (4, "Acquittement reçu", Event.ACK_OK, "ack")
     pending = parse_helios_status(body.replace(b"<status>4", b"<status>3"))
-    assert not pending.ack_ready
+    assert (pending.event, pending.fetch) == (Event.PROGRESS, None)
+    later = parse_helios_status(body.replace(b"<status>4", b"<status>31"))  # a code S²LOW adds one day
+    assert (later.code, later.event, later.fetch) == (31, Event.PROGRESS, None)
+    assert "inconnu" in later.label
 
 
 def test_helios_status_not_numeric() -> None:
@@ -167,13 +172,18 @@ def test_simple_acks() -> None:
         parse_simple_ack(b"<change><resultat>KO</resultat><message>inconnu</message></change>", "x")
 
 
-def test_documents_must_be_the_expected_xml() -> None:
-    with pytest.raises(ProtocolError, match="PES_ACQUIT"):
-        parse_xml_document(b"<PES_Aller/>", "PES_ACQUIT", "PES_ACQUIT")
+def test_documents_are_kept_as_sent_and_parsed_once_by_their_reader() -> None:
+    # The transport only refuses what is not a document; the reader parses it, once.
     with pytest.raises(RemoteRejected):
-        parse_xml_document(b"KO\nAcquittement non disponible", "PES_ACQUIT", "PES_ACQUIT")
-    with pytest.raises(ProtocolError):
-        parse_xml_document(b'<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>', "PES_ACQUIT")
+        document_bytes(b"KO\nAcquittement non disponible", "PES_ACQUIT")
+    with pytest.raises(ProtocolError, match="XML"):
+        document_bytes(b"Fatal error: out of memory", "PES_ACQUIT")
+    body = b'\xef\xbb\xbf\n<?xml version="1.0"?><PES_Aller/>'
+    assert document_bytes(body, "PES_ACQUIT") is body
+    with pytest.raises(DematError):
+        read_acquit(b"<PES_Aller/>")
+    with pytest.raises(XMLSecurityError):
+        read_acquit(document_bytes(b'<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>', "PES_ACQUIT"))
 
 
 def test_decode_text() -> None:

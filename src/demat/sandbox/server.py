@@ -85,6 +85,8 @@ class SandboxApp:
         self.state = self.state_file.load() if self.state_file else State()
         self.rng = random.Random(config.faults.seed)
         self.faults_injected = 0
+        #: Calls to the sandbox-only HELIOS lookup (real S²LOW has none).
+        self.lookups = 0
         self._lock = asyncio.Lock()
         #: TLS versions clients negotiated (to check that TLS 1.2 can be forced).
         self.tls_versions: set[str] = set()
@@ -535,6 +537,7 @@ class SandboxApp:
         return web.json_response({"receipts": rows, "faults_injected": self.faults_injected})
 
     async def admin_helios_find(self, request: web.Request) -> web.Response:
+        self.lookups += 1
         sha1 = request.query.get("sha1", "").lower()
         tx = next((t for t in self.state.helios.values() if t.sha1 == sha1), None)
         return web.json_response({"id": tx.id if tx else None})
@@ -612,7 +615,13 @@ class Sandbox:
 
     @property
     def faults_injected(self) -> int:
+        """Faults injected so far (see :class:`~demat.sandbox.config.Faults`)."""
         return self.app.faults_injected
+
+    @property
+    def lookups(self) -> int:
+        """Calls to the sandbox-only HELIOS lookup (``/_sandbox/helios/find``)."""
+        return self.app.lookups
 
     async def post_letter(self, transaction_id: str, kind: int = 2) -> str:
         """Send a préfecture letter: 2 courrier simple, 3 pièces complémentaires, 4 observations, 5 déféré."""

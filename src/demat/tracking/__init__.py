@@ -1,7 +1,7 @@
 """demat.tracking: where every transmission stands, with proof.
 
-* :mod:`~demat.tracking.states`: the state table shared by all flows and the platform status
-  tables (S²LOW HELIOS and ACTES) as data;
+* :mod:`~demat.tracking.states`: the states shared by all flows, the events, and the table
+  ``(state, event) → state`` that moves one by the other, as data;
 * :mod:`~demat.tracking.store`: SQLite / PostgreSQL store with versioned migrations, leases and
   an append-only hash-chained journal;
 * :mod:`~demat.tracking.schedule`: retry schedules as data (Pastell-style stages, error backoff);
@@ -15,7 +15,7 @@ from demat.tracking.poller import (
     Fatal,
     Found,
     Handler,
-    Moved,
+    Happened,
     NoChange,
     Poller,
     PollOutcome,
@@ -24,26 +24,26 @@ from demat.tracking.poller import (
     Retry,
     Undetermined,
     install_signal_handlers,
-    reconcile,
 )
 from demat.tracking.schedule import DEFAULT_SCHEDULE, Schedule, Stage
 from demat.tracking.states import (
-    ACTES,
-    HELIOS,
+    ERROR_EVENTS,
+    EVENT_TRANSITIONS,
     IN_DOUBT,
+    KEEPS_COUNTERS,
     POLLED,
     SETTLED,
-    STATUS_TABLES,
     TERMINAL,
     TRANSITIONS,
+    Event,
     Flow,
     IllegalTransition,
-    PlatformStatus,
     State,
-    StatusTable,
+    UnexpectedEvent,
+    can_happen,
     check_transition,
     is_allowed,
-    status_table,
+    next_state,
 )
 from demat.tracking.store import (
     Document,
@@ -61,23 +61,25 @@ from demat.tracking.store import (
 )
 
 __all__ = [
-    "ACTES",
     "DEFAULT_SCHEDULE",
+    "ERROR_EVENTS",
+    "EVENT_TRANSITIONS",
     "GENESIS",
-    "HELIOS",
     "IN_DOUBT",
+    "KEEPS_COUNTERS",
     "POLLED",
     "SETTLED",
-    "STATUS_TABLES",
     "TERMINAL",
     "TRANSITIONS",
     "Absent",
     "CycleReport",
     "Document",
+    "Event",
     "Fatal",
     "Flow",
     "Found",
     "Handler",
+    "Happened",
     "IllegalTransition",
     "Inbound",
     "JournalEntry",
@@ -85,11 +87,9 @@ __all__ = [
     "JournalReport",
     "LeaseLost",
     "Move",
-    "Moved",
     "NewDocument",
     "NoChange",
     "NotFound",
-    "PlatformStatus",
     "PollOutcome",
     "Poller",
     "ReconcileResult",
@@ -100,15 +100,15 @@ __all__ = [
     "Stage",
     "StaleState",
     "State",
-    "StatusTable",
     "Store",
     "Transmission",
     "Undetermined",
+    "UnexpectedEvent",
+    "can_happen",
     "check_transition",
     "database_url",
     "install_signal_handlers",
     "is_allowed",
-    "reconcile",
+    "next_state",
     "split_schema",
-    "status_table",
 ]

@@ -1,23 +1,27 @@
-"""The poller: leases due transmissions, hands each to a flow handler, applies the outcome.
+"""The poller: leases due transmissions, hands each to a flow handler, applies what happened.
 
-The poller knows nothing of platforms. The gateway gives it a :class:`Handler`, an async
-callable ``handler(transmission) -> PollOutcome``, called for a leased transmission in state:
+The poller knows nothing of platforms or flows. The gateway gives it a :class:`Handler`, an
+async callable ``handler(transmission) -> PollOutcome``, called for a leased transmission in
+state:
 
-* ``SENDING``: submit it now. The poller has already journaled ``ACCEPTED → SENDING`` (and
-  committed it) *before* the call, so a crash during the submission leaves a ``SENDING`` row
-  whose lease expires: its outcome is unknown and it goes to reconciliation, never to a resend.
-  Return ``Moved(SENT, remote_id=…)``, ``Moved(REJECTED)`` for a refused upload, ``Retry(…,
-  not_sent=True)`` when the platform certainly got nothing, or ``Retry`` when it may have.
-* ``SENT`` / ``CANCEL_REQUESTED``: read the platform status; return ``NoChange()`` or
-  ``Moved(state, documents=[…])`` (see :meth:`~demat.tracking.states.StatusTable.target`).
+* ``SENDING``: submit it now. The poller has already journaled ``SEND_STARTED`` (``ACCEPTED →
+  SENDING``, committed) *before* the call, so a crash during the submission leaves a
+  ``SENDING`` row whose lease expires: its outcome is unknown and it goes to reconciliation,
+  never to a resend. Return ``Happened(SUBMITTED, remote_id=…)`` or ``Happened(REFUSED)``.
+* ``SENT`` / ``CANCEL_REQUESTED``: read the platform; return ``NoChange()`` or
+  ``Happened(event, documents=[…])``.
 
-An exception from the handler never changes a state by itself: it is a retryable error with
-backoff, except during a submission where it makes the outcome unknown (``UNKNOWN``), or
-certainly-not-sent for :class:`~demat.errors.ConnectError` / :class:`~demat.errors.TLSError`.
-Only an explicit :class:`Fatal` fails a transmission.
+Handlers say what happened, as :class:`~demat.tracking.states.Event`; the state table decides
+where that leads (:func:`~demat.tracking.states.next_state`) and :meth:`Poller.effect` is the
+one place that turns an event into a store write. An exception from the handler never changes
+a state by itself: it is a retryable error with backoff, except during a submission, where it
+makes the outcome unknown (``OUTCOME_UNKNOWN`` → ``UNKNOWN``), or sets the document back to
+``ACCEPTED`` (``NOT_SENT``) when its class says nothing was sent
+(:attr:`~demat.errors.DematError.certainly_not_sent`). Only an explicit :class:`Fatal` fails a
+transmission.
 
-:func:`reconcile` settles ``SENDING`` rows left by a dead sender and ``UNKNOWN`` ones with a
-:data:`Reconciler` that asks the platform whether it holds the document.
+:meth:`Poller.reconcile_once` settles ``SENDING`` rows left by a dead sender and ``UNKNOWN``
+ones with a :data:`Reconciler` that asks the platform whether it holds the document.
 """
 
 from __future__ import annotations
@@ -35,9 +39,9 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, S
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from demat.errors import ConnectError, DematError, StoreError, TLSError
+from demat.errors import DematError, StoreError
 from demat.tracking.schedule import DEFAULT_SCHEDULE, Schedule, schedule_for
-from demat.tracking.states import IN_DOUBT, POLLED, State, is_allowed
+from demat.tracking.states import ERROR_EVENTS, IN_DOUBT, POLLED, Event, State, can_happen, next_state
 from demat.tracking.store import (
     Clock,
     LeaseLost,
@@ -61,12 +65,12 @@ class NoChange:
 
 
 @dataclass(frozen=True)
-class Moved:
-    """Move the transmission to ``to`` (journaled as ``event``), storing ``documents`` with it.
-    A move to the current state records progress (a new platform status, a later document)."""
+class Happened:
+    """``event`` happened to the transmission (see :data:`~demat.tracking.states.EVENT_TRANSITIONS`),
+    with what the platform said (``remote_id``, ``remote_status``, ``data`` for the journal) and
+    the ``documents`` it gave (stored with the move)."""
 
-    to: State
-    event: str
+    event: Event
     remote_id: str | None = None
     remote_status: str | int | None = None
     data: Mapping[str, Any] | None = None
@@ -88,14 +92,13 @@ class Retry:
 
 @dataclass(frozen=True)
 class Fatal:
-    """Give up: the transmission moves to ``state`` (``FAILED`` by default)."""
+    """Give up: the transmission fails (``FAILED`` event)."""
 
     message: str
     code: str = "FATAL"
-    state: State = State.FAILED
 
 
-PollOutcome = NoChange | Moved | Retry | Fatal
+PollOutcome = NoChange | Happened | Retry | Fatal
 
 
 class Handler(Protocol):
@@ -119,9 +122,12 @@ class Absent:
 
 @dataclass(frozen=True)
 class Undetermined:
-    """Reconciliation: the platform could not tell (unreachable, no lookup for this flow)."""
+    """Reconciliation: the platform could not tell. ``needs_person``: asking again will not help
+    (the platform has no lookup for this flow), so the transmission waits for a person instead
+    of being asked about again after a backoff."""
 
     message: str
+    needs_person: bool = False
 
 
 ReconcileResult = Found | Absent | Undetermined
@@ -132,7 +138,8 @@ Reconciler = Callable[[Transmission], Awaitable[ReconcileResult]]
 @dataclass
 class CycleReport:
     """What one cycle did: transmissions leased and how each ended (``moved``, ``no_change``,
-    ``retry``, ``failed``, ``exhausted``, ``unknown``, ``not_sent``, ``lost``, ``skipped``…)."""
+    ``retry``, ``failed``, ``exhausted``, ``unknown``, ``not_sent``, ``lost``, ``skipped``;
+    for reconciliation ``found``, ``needs_person``, ``absent``, ``undetermined``)."""
 
     acquired: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
@@ -266,13 +273,13 @@ class Poller:
         return report
 
     async def _write(self, handled: Sequence[tuple[str, Effect | None]]) -> list[str]:
-        """Write the cycle's effects: moves in one transaction, releases in another. A move the
-        store refuses (someone else moved the transmission, the lease was lost) counts as lost."""
+        """Write effects: moves in one transaction, releases in another. A move the store
+        refuses (someone else moved the transmission, the lease was lost) counts as lost."""
         moves = [(i, e) for i, (_, e) in enumerate(handled) if isinstance(e, Move)]
         releases = [e for _, e in handled if isinstance(e, Release)]
         labels = [label for label, _ in handled]
         try:
-            results = await self.store.apply([move for _, move in moves])
+            results = await self.store.move_many([move for _, move in moves])
             for (i, move), result in zip(moves, results, strict=True):
                 if isinstance(result, StoreError):
                     log.warning("%s: %s", move.id, result)
@@ -305,7 +312,7 @@ class Poller:
         try:
             return await self.handler(t)
         except DematError as exc:
-            return Retry(str(exc), exc.code, not_sent=isinstance(exc, ConnectError | TLSError))
+            return Retry(str(exc), exc.code, not_sent=exc.certainly_not_sent)
         except Exception as exc:
             log.exception("handler failed on %s", t.id)
             return Retry(f"{type(exc).__name__}: {exc}", "UNEXPECTED")
@@ -313,127 +320,116 @@ class Poller:
     async def _handle(self, t: Transmission) -> tuple[str, Effect]:
         if t.state is State.ACCEPTED:
             # Durably mark the submission before making it: the crash-safety pivot.
-            t = await self.store.transition(
-                t.id,
-                State.SENDING,
-                event="send_started",
-                expect=State.ACCEPTED,
-                owner=self.owner,
-                reset_counters=False,
-                now=self.clock(),
+            now = self.clock()
+            start = Move.of(
+                t, Event.SEND_STARTED, owner=self.owner, keep_lease=True, next_attempt_at=now, now=now
             )
-        outcome = await self._call(t)
-        if isinstance(outcome, Moved):
-            if is_allowed(t.state, outcome.to):
-                return "moved", self._move(t, outcome)
-            message = f"transition interdite : {t.state.value} → {outcome.to.value}"
+            t = await self.store.move(start)
+        return self.outcome_effect(t, await self._call(t))
+
+    def outcome_effect(self, t: Transmission, outcome: PollOutcome) -> tuple[str, Effect]:
+        """What a handler's outcome for ``t`` leads to: ``(label, effect)``."""
+        if isinstance(outcome, Happened) and not can_happen(t.state, outcome.event):
+            message = f"événement {outcome.event.value} impossible dans l'état {t.state.value}"
             log.error("%s: %s", t.id, message)
-            outcome = Retry(message, "ILLEGAL_TRANSITION")
-        if t.state is State.SENDING:
-            return self._submission_failed(t, outcome)
+            outcome = Retry(message, "UNEXPECTED_EVENT")
+        if isinstance(outcome, Happened):
+            fields = {
+                "remote_id": outcome.remote_id,
+                "remote_status": outcome.remote_status,
+                "documents": outcome.documents,
+            }
+            return "moved", self.effect(t, outcome.event, outcome.data, **fields)
         if isinstance(outcome, Fatal):
-            return "failed", self._fail(
-                t, outcome.state, "failed", {"error": outcome.message, "code": outcome.code}
-            )
-        error = outcome.message if isinstance(outcome, Retry) else None
-        delay = self._schedule(t.state).delay(t.attempts + 1, errors=t.errors + 1 if error else 0)
+            return "failed", self.effect(t, Event.FAILED, {"error": outcome.message, "code": outcome.code})
+        if t.state is State.SENDING:  # no answer to the submission: did the platform get it?
+            if isinstance(outcome, Retry):
+                error = {"error": outcome.message, "code": outcome.code}
+            else:
+                error = {"error": "aucun résultat pour l'envoi", "code": "NO_OUTCOME"}
+            if isinstance(outcome, Retry) and outcome.not_sent:
+                return "not_sent", self.effect(t, Event.NOT_SENT, error)
+            return "unknown", self.effect(t, Event.OUTCOME_UNKNOWN, error)
+        error_text = outcome.message if isinstance(outcome, Retry) else None
+        delay = self._schedule(t.state).delay(t.attempts + 1, errors=t.errors + 1 if error_text else 0)
         if delay is None:
-            return "exhausted", self._fail(
-                t, State.FAILED, "retries_exhausted", {"attempts": t.attempts + 1, "error": error}
+            return "exhausted", self.effect(
+                t, Event.EXPIRED, {"attempts": t.attempts + 1, "error": error_text}
             )
-        release = Release(t.id, _after(self.clock(), delay), attempted=True, error=error)
-        return ("retry" if error else "no_change"), release
+        release = Release(t.id, _after(self.clock(), delay), attempted=True, error=error_text)
+        return ("retry" if error_text else "no_change"), release
 
-    def _move(self, t: Transmission, m: Moved) -> Move:
+    def effect(
+        self, t: Transmission, event: Event, data: Mapping[str, Any] | None = None, **fields: Any
+    ) -> Effect:
+        """The write that ``event`` makes for ``t`` (leased by this poller): a journaled move
+        through the state table, due again when its new state's schedule says; or, for an error
+        that leaves the state as it is (asked again, still in doubt), a lease release that
+        counts the attempt (bookkeeping, not journaled). An error whose retry schedule ran out
+        expires the transmission."""
         now = self.clock()
-        if m.to in IN_DOUBT or m.to is State.ACCEPTED:
-            next_at: dt.datetime | None = now
-        elif m.to in POLLED:  # even if this poller does not poll it: another one may
-            first = self._schedule(m.to).delay(0)
-            next_at = None if first is None else _after(now, first)
+        to = next_state(t.state, event, transmission=t.id)
+        error = str((data or {}).get("error") or event.value)
+        if event in ERROR_EVENTS:
+            schedule = self._schedule(State.ACCEPTED if event is Event.NOT_SENT else State.UNKNOWN)
+            delay = schedule.delay(t.attempts + 1, errors=t.errors + 1)
+            if delay is None and event is Event.NOT_SENT:
+                return self.effect(t, Event.EXPIRED, {"attempts": t.attempts + 1, "error": error})
+            # A question the platform cannot answer is not asked again: a person settles it.
+            person = bool((data or {}).get("needs_person"))
+            due = None if delay is None or person else _after(now, delay)
+            if to is t.state:
+                return Release(t.id, due, attempted=True, error=error)
+        elif to is State.ACCEPTED:  # absent from the platform: send it now
+            due = now
+        elif to in POLLED:  # even if this poller does not poll it: another one may
+            first = self._schedule(to).delay(0)
+            due = None if first is None else _after(now, first)
         else:
-            next_at = None
-        return Move(
-            t.id,
-            m.to,
-            m.event,
-            data=m.data,
-            remote_id=m.remote_id,
-            remote_status=m.remote_status,
-            expect=t.state,
-            owner=self.owner,
-            documents=m.documents,
-            next_attempt_at=next_at,
-            release=True,
-            now=now,
-        )
-
-    def _fail(self, t: Transmission, to: State, event: str, data: Mapping[str, Any]) -> Effect:
-        if not is_allowed(t.state, to):
-            # Fatal(REJECTED) from CANCEL_REQUESTED, say: fail it rather than keep a lease.
-            to, data = State.FAILED, {**data, "requested_state": to.value}
-        if not is_allowed(t.state, to):  # nothing to move to: stop polling, leave it to a person
-            log.error("%s: %s in state %s, polling stopped", t.id, event, t.state.value)
-            return Release(t.id, None, attempted=True, error=str(data.get("error")))
-        return Move(
-            t.id, to, event, data=data, expect=t.state, owner=self.owner, release=True, now=self.clock()
-        )
-
-    def _submission_failed(self, t: Transmission, outcome: PollOutcome) -> tuple[str, Effect]:
-        now = self.clock()
-        if isinstance(outcome, Fatal):
-            # The handler asserts nothing reached the platform (e.g. the file vanished).
-            data = {"error": outcome.message, "code": outcome.code}
-            return "failed", self._fail(t, outcome.state, "send_failed", data)
-        if isinstance(outcome, Retry):
-            message, code, not_sent = outcome.message, outcome.code, outcome.not_sent
-        else:  # NoChange (or an illegal move) says nothing about what the platform got
-            message, code, not_sent = "aucun résultat pour l'envoi", "NO_OUTCOME", False
-        errors = t.errors + 1
-        next_at: dt.datetime | None
-        if not_sent:
-            delay = self._schedule(State.ACCEPTED).delay(t.attempts + 1, errors=errors)
-            if delay is None:
-                return "exhausted", self._fail(
-                    t, State.FAILED, "retries_exhausted", {"attempts": t.attempts + 1, "error": message}
-                )
-            next_at = _after(now, delay)
-            to, event, result = State.ACCEPTED, "send_failed", "not_sent"
-        else:
-            # Maybe sent: reconcile with the platform before anything else.
-            delay = self._schedule(State.UNKNOWN).delay(0, errors=errors)
-            to, event, result = State.UNKNOWN, "send_outcome_unknown", "unknown"
-            next_at = None if delay is None else _after(now, delay)
-        move = Move(
-            t.id,
-            to,
-            event,
-            data={"error": message, "code": code},
-            expect=State.SENDING,
-            owner=self.owner,
-            next_attempt_at=next_at,
-            reset_counters=False,
-            release=True,
-            attempted=True,
-            error=message,
-            now=now,
-        )
-        return result, move
+            due = None
+        return Move.of(t, event, data=data, owner=self.owner, next_attempt_at=due, now=now, **fields)
 
     async def reconcile_once(self, stop: asyncio.Event | None = None) -> CycleReport:
-        """Reconcile due in-doubt transmissions with :attr:`reconciler` (no-op without one)."""
-        if self.reconciler is None:
-            return CycleReport()
-        return await reconcile(
-            self.store,
-            self.reconciler,
-            owner=self.owner,
-            lease_seconds=self.lease_seconds,
-            limit=self.batch,
-            schedule=self._schedule(State.UNKNOWN),
-            first_poll=self._schedule(State.SENT),
-            clock=self.clock,
-            stop=stop,
+        """Settle due in-doubt transmissions (``SENDING`` with an expired lease, ``UNKNOWN``)
+        with :attr:`reconciler` (no-op without one).
+
+        It says whether the platform holds the document: :class:`Found` with an id → ``SENT``
+        (status polled after the first delay of ``SENT``'s schedule); :class:`Absent` →
+        ``ACCEPTED`` (sent again); :class:`Found` without an id → ``UNKNOWN`` left to a person
+        (not due any more); :class:`Undetermined` or an exception → ``UNKNOWN``, asked again
+        after the backoff of ``UNKNOWN``'s schedule (or left to a person when ``needs_person``).
+        Nothing in doubt is ever resent without an :class:`Absent` answer."""
+        report = CycleReport()
+        if self.reconciler is None or not await self.store.any_due(IN_DOUBT, now=self.clock()):
+            return report  # the usual case: no write transaction
+        leased = await self.store.acquire_due(
+            self.owner, self.batch, self.lease_seconds, now=self.clock(), states=IN_DOUBT
+        )
+        report.acquired = len(leased)
+        handled: list[tuple[str, Effect | None]] = []
+        for t in leased:
+            if stop is not None and stop.is_set():
+                handled.append(("skipped", Release(t.id, t.next_attempt_at)))
+                continue
+            try:
+                answer = await self.reconciler(t)
+            except Exception as exc:
+                log.warning("reconciliation of %s failed: %s", t.id, exc)
+                answer = Undetermined(f"{type(exc).__name__}: {exc}")
+            handled.append(self._answer_effect(t, answer))
+        report.outcomes.update(await self._write(handled))
+        return report
+
+    def _answer_effect(self, t: Transmission, answer: ReconcileResult) -> tuple[str, Effect]:
+        if isinstance(answer, Found) and answer.remote_id is not None:
+            return "found", self.effect(t, Event.FOUND, answer.data, remote_id=answer.remote_id)
+        if isinstance(answer, Found):
+            return "needs_person", self.effect(t, Event.FOUND_WITHOUT_ID, answer.data)
+        if isinstance(answer, Absent):
+            return "absent", self.effect(t, Event.ABSENT)
+        data = {"error": answer.message, **({"needs_person": True} if answer.needs_person else {})}
+        return ("needs_person" if answer.needs_person else "undetermined"), self.effect(
+            t, Event.UNDETERMINED, data
         )
 
     async def reconcile_and_run(
@@ -519,108 +515,6 @@ class Poller:
                 with contextlib.suppress(DematError):
                     await task
                 running.discard(task)
-
-
-async def reconcile(
-    store: Store,
-    ask: Reconciler,
-    *,
-    owner: str,
-    lease_seconds: float = 300.0,
-    limit: int = 50,
-    schedule: Schedule = DEFAULT_SCHEDULE,
-    first_poll: Schedule = DEFAULT_SCHEDULE,
-    clock: Clock | None = None,
-    stop: asyncio.Event | None = None,
-) -> CycleReport:
-    """Settle due in-doubt transmissions (``SENDING`` with an expired lease, ``UNKNOWN``).
-
-    ``ask`` says whether the platform holds the document: :class:`Found` with an id → ``SENT``
-    (status polled after ``first_poll``'s first delay); :class:`Absent` → ``ACCEPTED`` (sent
-    again); :class:`Found` without an id → ``UNKNOWN`` left to a person (not due any more);
-    :class:`Undetermined` or an exception → ``UNKNOWN``, asked again after ``schedule``'s
-    backoff. Nothing in doubt is ever resent without an :class:`Absent` answer.
-    """
-    clock = clock or store.clock
-    report = CycleReport()
-    if not await store.any_due(IN_DOUBT, now=clock()):  # the usual case: no write transaction
-        return report
-    leased = await store.acquire_due(owner, limit, lease_seconds, now=clock(), states=IN_DOUBT)
-    report.acquired = len(leased)
-    for t in leased:
-        if stop is not None and stop.is_set():
-            await store.release(t.id, owner)
-            report.outcomes["skipped"] += 1
-            continue
-        try:
-            answer = await ask(t)
-        except Exception as exc:
-            log.warning("reconciliation of %s failed: %s", t.id, exc)
-            answer = Undetermined(f"{type(exc).__name__}: {exc}")
-        now = clock()
-        try:
-            if isinstance(answer, Found) and answer.remote_id is not None:
-                first = first_poll.delay(0)
-                await store.transition(
-                    t.id,
-                    State.SENT,
-                    event="reconciled_found",
-                    data=answer.data,
-                    remote_id=answer.remote_id,
-                    expect=t.state,
-                    owner=owner,
-                    next_attempt_at=None if first is None else _after(now, first),
-                    release=True,
-                    now=now,
-                )
-                report.outcomes["found"] += 1
-            elif isinstance(answer, Found):
-                await store.transition(
-                    t.id,
-                    State.UNKNOWN,
-                    event="reconciled_present_without_id",
-                    data=answer.data,
-                    expect=t.state,
-                    owner=owner,
-                    next_attempt_at=None,
-                    release=True,
-                    now=now,
-                )
-                report.outcomes["needs_person"] += 1
-            elif isinstance(answer, Absent):
-                await store.transition(
-                    t.id,
-                    State.ACCEPTED,
-                    event="reconciled_absent",
-                    expect=t.state,
-                    owner=owner,
-                    release=True,
-                    now=now,
-                )
-                report.outcomes["absent"] += 1
-            else:
-                delay = schedule.delay(t.attempts + 1, errors=t.errors + 1)
-                next_at = None if delay is None else _after(now, delay)
-                if t.state is State.SENDING:
-                    await store.transition(
-                        t.id,
-                        State.UNKNOWN,
-                        event="send_outcome_unknown",
-                        data={"error": answer.message},
-                        expect=State.SENDING,
-                        owner=owner,
-                        next_attempt_at=next_at,
-                        reset_counters=False,
-                        now=now,
-                    )
-                    await store.release(t.id, owner, attempted=True, error=answer.message)
-                else:
-                    await store.release(t.id, owner, next_at, attempted=True, error=answer.message)
-                report.outcomes["undetermined"] += 1
-        except (LeaseLost, StaleState) as exc:
-            log.warning("%s: %s", t.id, exc)
-            report.outcomes["lost"] += 1
-    return report
 
 
 def install_signal_handlers(

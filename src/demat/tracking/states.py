@@ -1,9 +1,12 @@
-"""A transmission's life as data: states, allowed transitions, platform status tables.
+"""A transmission's life as data: states, events, and the table that moves one by the other.
 
 Everything that decides how a transmission may move lives in this module, as tables (the way
-h11's ``_state.py`` or a Pastell flux ``definition.yml`` do it). The store checks every
-transition against :data:`TRANSITIONS`; each flow maps its platform's status codes onto
-:class:`State` through a :class:`StatusTable`. Pure: no I/O.
+h11's ``_state.py`` or a Pastell flux ``definition.yml`` do it). Flows, the poller and the
+reconciliation say what *happened* (an :class:`Event`); :data:`EVENT_TRANSITIONS` decides the
+next state, :func:`next_state` is the one function that reads it, and the store refuses any
+move that :data:`TRANSITIONS` (the legal moves, written independently) does not allow. Each
+platform maps its own status codes onto events in a table next to its client (for S²LOW:
+:mod:`demat.transport.s2low.statuses`). Pure: no I/O.
 
 The life of a transmission::
 
@@ -22,10 +25,9 @@ anything is sent again. Nothing goes from ``SENDING``/``UNKNOWN`` to ``SENDING``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 
-from demat.errors import ProtocolError, StoreError
+from demat.errors import StoreError
 
 
 class State(StrEnum):
@@ -61,7 +63,7 @@ TRANSITIONS: Mapping[State, frozenset[State]] = {
     # reconciliation found nothing). SENDING → REJECTED: the platform refused the upload.
     S.SENDING: frozenset({S.SENT, S.ACCEPTED, S.UNKNOWN, S.REJECTED, S.FAILED}),
     # UNKNOWN → UNKNOWN records a new reconciliation verdict (e.g. "present, id unknown").
-    S.UNKNOWN: frozenset({S.SENT, S.ACCEPTED, S.UNKNOWN, S.REJECTED, S.FAILED}),
+    S.UNKNOWN: frozenset({S.SENT, S.ACCEPTED, S.UNKNOWN, S.FAILED}),
     S.SENT: frozenset({S.SENT, S.ACKNOWLEDGED, S.REJECTED, S.FAILED, S.CANCELLED}),
     S.ACKNOWLEDGED: frozenset({S.ACKNOWLEDGED, S.REJECTED, S.CANCEL_REQUESTED, S.CANCELLED}),
     S.CANCEL_REQUESTED: frozenset({S.CANCEL_REQUESTED, S.CANCELLED, S.ACKNOWLEDGED, S.FAILED}),
@@ -104,8 +106,136 @@ def check_transition(from_state: State, to_state: State, *, transmission: str | 
         )
 
 
+class Event(StrEnum):
+    """What happened to a transmission. The value is the journal entry's ``event``."""
+
+    SEND_STARTED = "send_started"
+    """The poller is about to submit it (committed *before* the platform is called)."""
+    SUBMITTED = "submitted"
+    """The platform took it and answered with its transaction id."""
+    REFUSED = "refused"
+    """The platform refused it (upload refused, status "error" or "refused" without a document)."""
+    NOT_SENT = "not_sent"
+    """The submission failed before any byte reached the platform (connection refused, TLS)."""
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    """The submission failed in a way that leaves unknown whether the platform got it."""
+    PROGRESS = "progress"
+    """A new platform status that does not change where the transmission stands."""
+    ACK_OK = "ack_ok"
+    """The recipient acknowledged it (PES_ACQUIT accepted, ARActe…)."""
+    ACK_KO = "ack_ko"
+    """The recipient refused it (PES_ACQUIT with rejected elements, AnomalieActe…)."""
+    FOUND = "found"
+    """Reconciliation: the platform holds it, under a known transaction id."""
+    FOUND_WITHOUT_ID = "found_without_id"
+    """Reconciliation: the platform holds it but cannot say under which id (a person matches)."""
+    ABSENT = "absent"
+    """Reconciliation: the platform certainly does not hold it (safe to send again)."""
+    UNDETERMINED = "undetermined"
+    """Reconciliation: the platform could not tell (unreachable, or it has no lookup)."""
+    CANCEL_REQUESTED = "cancel_requested"
+    """An annulation was asked of the platform."""
+    CANCELLED = "cancelled"
+    """Cancelled: locally before sending, by the platform, or the annulation was confirmed."""
+    CANCEL_REFUSED = "cancel_refused"
+    """The platform refused the annulation: the acte stands, acknowledged."""
+    EXPIRED = "expired"
+    """The retry schedule ran out."""
+    FAILED = "failed"
+    """A fatal error on our side (the document left the spool, a description cannot be read)."""
+
+
+E = Event
+
+#: The next state for each event in each state (h11's ``EVENT_TRIGGERED_TRANSITIONS`` is the
+#: model). An event missing from a state's row cannot happen there: :func:`next_state` refuses it.
+EVENT_TRANSITIONS: Mapping[State, Mapping[Event, State]] = {
+    S.ACCEPTED: {
+        E.SEND_STARTED: S.SENDING,
+        E.CANCELLED: S.CANCELLED,
+        E.EXPIRED: S.FAILED,
+        E.FAILED: S.FAILED,
+    },
+    S.SENDING: {
+        E.SUBMITTED: S.SENT,
+        E.REFUSED: S.REJECTED,
+        E.NOT_SENT: S.ACCEPTED,
+        E.OUTCOME_UNKNOWN: S.UNKNOWN,
+        E.FOUND: S.SENT,
+        E.FOUND_WITHOUT_ID: S.UNKNOWN,
+        E.ABSENT: S.ACCEPTED,
+        E.UNDETERMINED: S.UNKNOWN,
+        E.EXPIRED: S.FAILED,
+        E.FAILED: S.FAILED,
+    },
+    S.UNKNOWN: {
+        E.FOUND: S.SENT,
+        E.FOUND_WITHOUT_ID: S.UNKNOWN,
+        E.ABSENT: S.ACCEPTED,
+        E.UNDETERMINED: S.UNKNOWN,
+        E.FAILED: S.FAILED,
+    },
+    S.SENT: {
+        E.PROGRESS: S.SENT,
+        E.ACK_OK: S.ACKNOWLEDGED,
+        E.ACK_KO: S.REJECTED,
+        E.REFUSED: S.REJECTED,
+        E.CANCELLED: S.CANCELLED,
+        E.EXPIRED: S.FAILED,
+        E.FAILED: S.FAILED,
+    },
+    S.ACKNOWLEDGED: {
+        E.PROGRESS: S.ACKNOWLEDGED,
+        E.ACK_KO: S.REJECTED,
+        E.CANCEL_REQUESTED: S.CANCEL_REQUESTED,
+        E.CANCELLED: S.CANCELLED,
+    },
+    S.CANCEL_REQUESTED: {
+        E.PROGRESS: S.CANCEL_REQUESTED,
+        E.CANCELLED: S.CANCELLED,
+        E.CANCEL_REFUSED: S.ACKNOWLEDGED,
+        E.EXPIRED: S.FAILED,
+        E.FAILED: S.FAILED,
+    },
+    S.REJECTED: {},
+    S.FAILED: {},
+    S.CANCELLED: {},
+}
+
+#: Events caused by an error: they keep the transmission's attempt and error counters and add
+#: one to each (the backoff keeps growing across SENDING → ACCEPTED → SENDING), the error
+#: message becoming ``last_error``. ``SEND_STARTED`` keeps the counters without counting.
+#: Every other event starts the new state afresh (counters at zero).
+ERROR_EVENTS: frozenset[Event] = frozenset({E.NOT_SENT, E.OUTCOME_UNKNOWN, E.UNDETERMINED})
+KEEPS_COUNTERS: frozenset[Event] = ERROR_EVENTS | {E.SEND_STARTED}
+
+
+class UnexpectedEvent(IllegalTransition):
+    """An event that cannot happen in the transmission's state (see :data:`EVENT_TRANSITIONS`)."""
+
+    code = "UNEXPECTED_EVENT"
+
+
+def can_happen(state: State, event: Event) -> bool:
+    """Whether ``event`` has a row in ``state`` (see :data:`EVENT_TRANSITIONS`)."""
+    return event in EVENT_TRANSITIONS[state]
+
+
+def next_state(state: State, event: Event, *, transmission: str | None = None) -> State:
+    """The state ``event`` moves a transmission in ``state`` to; :class:`UnexpectedEvent` when
+    the event cannot happen there. The target is checked against :data:`TRANSITIONS` too."""
+    try:
+        target = EVENT_TRANSITIONS[state][event]
+    except KeyError:
+        raise UnexpectedEvent(
+            f"événement {event.value} impossible dans l'état {state.value}", path=transmission
+        ) from None
+    check_transition(state, target, transmission=transmission)
+    return target
+
+
 class Flow(StrEnum):
-    """The kinds of transmission demat tracks (free text in the store; these are the known ones)."""
+    """The flows demat ships (the store keeps any registered flow's name as free text)."""
 
     PES = "pes"
     ACTES = "actes"
@@ -114,126 +244,22 @@ class Flow(StrEnum):
     ARCHIVE = "archive"
 
 
-@dataclass(frozen=True)
-class PlatformStatus:
-    """One platform status code and what it means for a transmission.
-
-    ``fetch`` names the document that becomes available at this status (``"ack"`` for a
-    PES_ACQUIT, ``"aracte"``, ``"anomalie"``); the handler downloads it. ``verdict_in_document``
-    says the fetched document may overturn ``state`` (a PES_ACQUIT with ``EtatAck=0`` under
-    status 4 means REJECTED, not ACKNOWLEDGED).
-    """
-
-    code: int
-    state: State
-    fetch: str | None = None
-    verdict_in_document: bool = False
-
-
-@dataclass(frozen=True)
-class StatusTable:
-    """A platform's status codes for one flow, mapped onto :class:`State`."""
-
-    name: str
-    statuses: Mapping[int, PlatformStatus]
-
-    def __getitem__(self, code: int) -> PlatformStatus:
-        try:
-            return self.statuses[code]
-        except KeyError:
-            raise ProtocolError(f"statut {code} inconnu pour {self.name}", code="UNKNOWN_STATUS") from None
-
-    def target(self, current: State, code: int) -> State | None:
-        """The state to move to from ``current`` on reading ``code``, or ``None`` for no change.
-
-        Raises :class:`IllegalTransition` when the platform reports something the table forbids
-        from ``current`` (for example "posted" after an acknowledgement); the caller journals it.
-        """
-        wanted = self[code].state
-        if wanted == current:
-            return None
-        check_transition(current, wanted)
-        return wanted
-
-
-def _table(name: str, rows: list[tuple[int, State, str | None, bool]]) -> StatusTable:
-    # The platform's own label of each code is the transport's business (HELIOS_LABELS and
-    # ACTES_LABELS in demat.transport.protocol; each reply carries it); a comment here says it.
-    return StatusTable(
-        name, {code: PlatformStatus(code, state, fetch, verdict) for code, state, fetch, verdict in rows}
-    )
-
-
-#: S²LOW HELIOS transaction statuses (``src/Enum/HeliosStatus.php``; reference/pes.md §4).
-#: Pastell treats 4, 6 and 8 as final and downloads the ACK then. The SAE statuses (9–20) and
-#: 22 come after the ACK on S²LOW's side; 24 closes a PES_ACQUIT_RETOUR, which gets no ACK.
-HELIOS = _table(
-    "S²LOW HELIOS",
-    [
-        (-1, S.REJECTED, None, False),  # Erreur
-        (0, S.CANCELLED, None, False),  # Annulé
-        (1, S.SENT, None, False),  # Posté
-        (2, S.SENT, None, False),  # En attente de transmission
-        (3, S.SENT, None, False),  # Transmis
-        (4, S.ACKNOWLEDGED, "ack", True),  # Acquittement reçu
-        (5, S.ACKNOWLEDGED, "ack", True),  # Validé
-        (6, S.REJECTED, "ack", False),  # Refusé
-        (7, S.SENT, None, False),  # En traitement
-        (8, S.ACKNOWLEDGED, "ack", True),  # Information disponible
-        (9, S.ACKNOWLEDGED, "ack", True),  # Envoyé au SAE
-        (10, S.ACKNOWLEDGED, "ack", True),  # Accepté par le SAE
-        (11, S.ACKNOWLEDGED, "ack", True),  # Refusé par le SAE
-        (13, S.SENT, None, False),  # En attente d'être signé
-        (14, S.SENT, None, False),  # En attente d'être posté
-        (19, S.ACKNOWLEDGED, "ack", True),  # En attente de transmission au SAE
-        (20, S.ACKNOWLEDGED, "ack", True),  # Erreur lors de l'envoi au SAE
-        (22, S.ACKNOWLEDGED, None, False),  # Détruit
-        (24, S.ACKNOWLEDGED, None, False),  # Transmis sans acquittement
-    ],
-)
-
-#: S²LOW ACTES transaction statuses (``class/actes/ActesStatusSQL.php``; reference/actes.md §3).
-#: -1 comes with an AnomalieActe/AnomalieEnveloppe, 4 with the ARActe. For the transmission
-#: itself Pastell reads 7 as "AR non disponible pour le moment", so it stays SENT. 8, 11 and 21
-#: close response and courrier transactions; 12–22 are the tiers' own archiving, after the AR.
-ACTES = _table(
-    "S²LOW ACTES",
-    [
-        (-1, S.REJECTED, "anomalie", False),  # Erreur
-        (0, S.CANCELLED, None, False),  # Annulé
-        (1, S.SENT, None, False),  # Posté
-        (2, S.SENT, None, False),  # En attente de transmission
-        (3, S.SENT, None, False),  # Transmis
-        (4, S.ACKNOWLEDGED, "aracte", False),  # Acquittement reçu
-        (5, S.ACKNOWLEDGED, "aracte", False),  # Validé
-        (6, S.REJECTED, None, False),  # Refusé
-        (7, S.SENT, None, False),  # Document reçu
-        (8, S.ACKNOWLEDGED, None, False),  # Acquittement envoyé
-        (11, S.ACKNOWLEDGED, None, False),  # Acquittement reçu (réponse)
-        (12, S.ACKNOWLEDGED, "aracte", False),  # Envoyé au SAE
-        (13, S.ACKNOWLEDGED, "aracte", False),  # Archivé par le SAE
-        (14, S.ACKNOWLEDGED, "aracte", False),  # Erreur lors de l'archivage
-        (16, S.ACKNOWLEDGED, None, False),  # Détruite
-        (17, S.SENT, None, False),  # En attente d'être postée
-        (18, S.SENT, None, False),  # En attente d'être signée
-        (19, S.ACKNOWLEDGED, "aracte", False),  # En attente de transmission au SAE
-        (20, S.ACKNOWLEDGED, "aracte", False),  # Erreur lors de l'envoi au SAE
-        (21, S.ACKNOWLEDGED, None, False),  # Document reçu (pas d'AR)
-        (22, S.ACKNOWLEDGED, None, False),  # Erreur SAE : documents indisponibles
-    ],
-)
-
-#: Status table per flow. TOTEM budget documents travel as ACTES (nature 5, matière 7.1).
-STATUS_TABLES: Mapping[str, StatusTable] = {
-    Flow.PES: HELIOS,
-    Flow.ACTES: ACTES,
-    Flow.BUDGET: ACTES,
-}
-
-
-def status_table(flow: str) -> StatusTable:
-    """The status table of ``flow``; :class:`StoreError` for a flow without one."""
-    try:
-        return STATUS_TABLES[flow]
-    except KeyError:
-        raise StoreError(f"aucune table de statuts pour le flux {flow!r}", code="NO_STATUS_TABLE") from None
+__all__ = [
+    "ERROR_EVENTS",
+    "EVENT_TRANSITIONS",
+    "IN_DOUBT",
+    "KEEPS_COUNTERS",
+    "POLLED",
+    "SETTLED",
+    "TERMINAL",
+    "TRANSITIONS",
+    "Event",
+    "Flow",
+    "IllegalTransition",
+    "State",
+    "UnexpectedEvent",
+    "can_happen",
+    "check_transition",
+    "is_allowed",
+    "next_state",
+]

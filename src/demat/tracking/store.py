@@ -8,9 +8,9 @@ writer thread for SQLite, through ``run_sync`` on PostgreSQL).
 
 Rules the store enforces:
 
-* every state change goes through :meth:`Store.transition` / :meth:`Store.apply`, which check
-  the state table and append the journal entries **in the same database transaction** as the
-  updates;
+* every state change is a :class:`Move` by an event (:meth:`Store.move`, :meth:`Store.move_many`):
+  the store finds the next state in the event table, checks it against the legal moves, and
+  appends the journal entries **in the same database transaction** as the updates;
 * journal appends lock the single ``journal_head`` row (``SELECT … FOR UPDATE`` on PostgreSQL;
   SQLite writers are serialised by ``BEGIN IMMEDIATE``), and ``prev_hash`` is UNIQUE, so the
   chain cannot fork under concurrent writers;
@@ -29,7 +29,6 @@ would bury the events that matter. Every state change and every received documen
 
 from __future__ import annotations
 
-import builtins
 import dataclasses
 import datetime as dt
 import functools
@@ -73,7 +72,7 @@ from demat.tracking.journal import (
     canonical_json,
 )
 from demat.tracking.migrations import migrate
-from demat.tracking.states import IN_DOUBT, POLLED, SETTLED, State, check_transition
+from demat.tracking.states import ERROR_EVENTS, KEEPS_COUNTERS, POLLED, SETTLED, Event, State, next_state
 
 Clock = Callable[[], dt.datetime]
 
@@ -102,16 +101,6 @@ class LeaseLost(StoreError):
 
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-class _Keep:
-    """Sentinel: leave a column as it is."""
-
-    def __repr__(self) -> str:
-        return "KEEP"
-
-
-KEEP: Final = _Keep()
 
 
 @dataclass(frozen=True)
@@ -203,28 +192,33 @@ class Inbound:
 
 @dataclass(frozen=True)
 class Move:
-    """One transition for :meth:`Store.apply` (the arguments of :meth:`Store.transition`).
+    """What happened to one transmission, for :meth:`Store.move` / :meth:`Store.move_many`.
 
-    ``attempted`` and ``error`` count, after ``reset_counters``, one more attempt and one more
-    consecutive error, as :meth:`Store.release` does (a failed submission moves and counts in
-    one write).
+    The store moves it from ``expect`` (the state the caller saw; :class:`StaleState` if it
+    changed since) by ``event`` through :data:`~demat.tracking.states.EVENT_TRANSITIONS`. With
+    ``owner``, the caller must still hold the lease (:class:`LeaseLost`), which the move gives
+    back unless ``keep_lease``. The counters follow the event: an error event counts one more
+    attempt and one more error (``data["error"]`` becomes ``last_error``), ``SEND_STARTED``
+    keeps them, any other event resets them. ``next_attempt_at`` is when the transmission is
+    next due (``None``: not due, settled or waiting for a person).
     """
 
     id: str
-    to: State
-    event: str
+    event: Event
+    expect: State
+    next_attempt_at: dt.datetime | None = None
     data: Mapping[str, Any] | None = None
     remote_id: str | None = None
     remote_status: str | int | None = None
-    expect: State | Collection[State] | None = None
     owner: str | None = None
+    keep_lease: bool = False
     documents: Sequence[NewDocument] = ()
-    next_attempt_at: dt.datetime | _Keep | None = KEEP
-    reset_counters: bool = True
-    release: bool = False
-    attempted: bool = False
-    error: str | None = None
     now: dt.datetime | None = None
+
+    @classmethod
+    def of(cls, t: Transmission, event: Event, **fields: Any) -> Move:
+        """``event`` for ``t`` in the state it was read in."""
+        return cls(t.id, event, t.state, **fields)
 
 
 @dataclass(frozen=True)
@@ -357,55 +351,16 @@ class Store:
                 continue  # another process recorded one of these documents first: read theirs
         raise StoreError("enregistrement concurrent impossible à résoudre", code="RECORD_CONFLICT")
 
-    async def transition(
-        self,
-        id: str,
-        to_state: State,
-        *,
-        event: str,
-        data: Mapping[str, Any] | None = None,
-        remote_id: str | None = None,
-        remote_status: str | int | None = None,
-        expect: State | Collection[State] | None = None,
-        owner: str | None = None,
-        documents: Sequence[NewDocument] = (),
-        next_attempt_at: dt.datetime | _Keep | None = KEEP,
-        reset_counters: bool = True,
-        release: bool = False,
-        now: dt.datetime | None = None,
-    ) -> Transmission:
-        """Move a transmission to ``to_state`` and journal it, in one database transaction.
-
-        Checks the state table (:class:`~demat.tracking.states.IllegalTransition`), the
-        expected current state (``expect`` → :class:`StaleState`) and, with ``owner``, that the
-        caller still holds the lease (:class:`LeaseLost`). ``documents`` are stored with the
-        move. ``next_attempt_at`` defaults to now for states that are worked on (polled or in
-        doubt) and to none for settled ones. ``reset_counters=False`` keeps the attempt and error
-        counters (a move caused by an error, so that the backoff keeps growing). ``release``
-        gives the lease back in the same transaction (saves a round of commits per poll).
-        Concurrent moves are written together (see :meth:`apply`).
-        """
-        move = Move(
-            id,
-            to_state,
-            event,
-            data=data,
-            remote_id=remote_id,
-            remote_status=remote_status,
-            expect=expect,
-            owner=owner,
-            documents=documents,
-            next_attempt_at=next_attempt_at,
-            reset_counters=reset_counters,
-            release=release,
-            now=now,
-        )
+    async def move(self, move: Move) -> Transmission:
+        """Apply one :class:`Move` and journal it, in one database transaction. Concurrent
+        moves are written together (see :meth:`move_many`); each call returns once its own is
+        committed, or raises the error that refused it."""
         return await self._moves.submit(self._stamped(move))
 
-    async def apply(self, moves: Sequence[Move]) -> builtins.list[Transmission | StoreError]:
+    async def move_many(self, moves: Sequence[Move]) -> list[Transmission | StoreError]:
         """Apply several moves in one database transaction: for each, in order, the moved
         transmission or the error that refused it (a refused move writes nothing; the others
-        are still applied). Same checks and journal entries as :meth:`transition`."""
+        are still applied). Same checks and journal entries as :meth:`move`."""
         stamped = [self._stamped(m) for m in moves]
         return await self._apply_batch(stamped) if stamped else []
 
@@ -413,7 +368,7 @@ class Store:
         canonical_json(move.data)  # refuse what the journal could not hash, before writing anything
         return move if move.now is not None else dataclasses.replace(move, now=self.clock())
 
-    async def _apply_batch(self, moves: Sequence[Move]) -> builtins.list[Transmission | StoreError]:
+    async def _apply_batch(self, moves: Sequence[Move]) -> list[Transmission | StoreError]:
         return await self._db.write(lambda conn: _apply(conn, moves))
 
     async def add_document(
@@ -503,7 +458,7 @@ class Store:
 
     async def inbound(
         self, *, kind: str | None = None, profile: str | None = None, limit: int | None = None
-    ) -> builtins.list[Inbound]:
+    ) -> list[Inbound]:
         """Documents received on their own, newest first (see :meth:`add_inbound`)."""
         i = t.inbound.c
         query = select(t.inbound).order_by(i.received_at.desc(), i.id.desc())
@@ -515,7 +470,7 @@ class Store:
             query = query.limit(limit)
         return await self._db.read(lambda conn: [_inbound(row) for row in conn.execute(query)])
 
-    async def documents(self, id: str, *, kind: str | None = None) -> builtins.list[Document]:
+    async def documents(self, id: str, *, kind: str | None = None) -> list[Document]:
         """Documents received for a transmission, oldest first."""
         d = t.documents.c
         query = select(t.documents).where(d.transmission_id == id).order_by(d.id)
@@ -527,10 +482,10 @@ class Store:
         """The transmission ``id`` (:class:`NotFound` if none)."""
         return (await self.get_many([id]))[0]
 
-    async def get_many(self, ids: Sequence[str]) -> builtins.list[Transmission]:
+    async def get_many(self, ids: Sequence[str]) -> list[Transmission]:
         """The transmissions ``ids``, in that order, in one read (:class:`NotFound` for the
         first unknown one)."""
-        query = select(t.transmissions).where(t.transmissions.c.id.in_(builtins.list(ids)))
+        query = select(t.transmissions).where(t.transmissions.c.id.in_(list(ids)))
         rows = await self._db.read(lambda conn: {row.id: row for row in conn.execute(query)})
         for id in ids:
             if id not in rows:
@@ -551,7 +506,7 @@ class Store:
         row = await self._db.read(lambda conn: conn.execute(query).first())
         return None if row is None else Transmission._from_row(row)
 
-    async def list(
+    async def transmissions(
         self,
         *,
         state: State | Iterable[State] | None = None,
@@ -559,12 +514,12 @@ class Store:
         flow: str | None = None,
         limit: int | None = None,
         offset: int = 0,
-    ) -> builtins.list[Transmission]:
+    ) -> list[Transmission]:
         """Transmissions matching the filters, oldest first."""
         c = t.transmissions.c
         query = select(t.transmissions).order_by(c.created_at, c.id).offset(offset)
         if state is not None:
-            states = [state] if isinstance(state, State) else builtins.list(state)
+            states = [state] if isinstance(state, State) else list(state)
             query = query.where(c.state.in_([s.value for s in states]))
         if profile is not None:
             query = query.where(c.profile == profile)
@@ -597,7 +552,7 @@ class Store:
         *,
         now: dt.datetime | None = None,
         states: Collection[State] = POLLED,
-    ) -> builtins.list[Transmission]:
+    ) -> list[Transmission]:
         """Lease up to ``limit`` due transmissions in ``states`` to ``owner``, most overdue first.
 
         Due: ``next_attempt_at`` reached and no live lease (an expired one is taken over). On
@@ -612,8 +567,8 @@ class Store:
         at = now or self.clock()
         until = at + dt.timedelta(seconds=lease_seconds)
 
-        def body(conn: Connection) -> builtins.list[Transmission]:
-            found: builtins.list[tuple[dt.datetime, str]] = []
+        def body(conn: Connection) -> list[Transmission]:
+            found: list[tuple[dt.datetime, str]] = []
             for state in sorted(states):
                 params = {"d_state": state.value, "d_at": at, "d_limit": limit}
                 found.extend((row.next_attempt_at, row.id) for row in conn.execute(_DUE, params))
@@ -649,7 +604,7 @@ class Store:
         c = t.transmissions.c
         statement = (
             update(t.transmissions)
-            .where(c.id.in_(builtins.list(ids)), c.lease_owner == owner)
+            .where(c.id.in_(list(ids)), c.lease_owner == owner)
             .values(lease_until=(now or self.clock()) + dt.timedelta(seconds=lease_seconds))
             .returning(c.id)
         )
@@ -659,7 +614,7 @@ class Store:
         self,
         id: str,
         owner: str,
-        next_attempt_at: dt.datetime | _Keep | None = KEEP,
+        next_attempt_at: dt.datetime | None,
         *,
         attempted: bool = False,
         error: str | None = None,
@@ -671,9 +626,11 @@ class Store:
         False when the lease was no longer ``owner``'s (nothing changed).
         """
         c = t.transmissions.c
-        values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
-        if not isinstance(next_attempt_at, _Keep):
-            values["next_attempt_at"] = next_attempt_at
+        values: dict[str, Any] = {
+            "lease_owner": None,
+            "lease_until": None,
+            "next_attempt_at": next_attempt_at,
+        }
         if attempted:
             values["attempts"] = c.attempts + 1
         if error is not None:
@@ -701,28 +658,11 @@ class Store:
         ]
         await self._db.write(lambda conn: conn.execute(_RELEASE, params))
 
-    async def pending_unknown(self, *, now: dt.datetime | None = None) -> builtins.list[Transmission]:
-        """Transmissions whose submission outcome is unknown: ``SENDING`` without a live lease
-        (the sender died) and every ``UNKNOWN`` one. Each must be reconciled before any resend."""
-        at = now or self.clock()
-        c = t.transmissions.c
-        query = (
-            select(t.transmissions)
-            .where(
-                or_(
-                    c.state == State.UNKNOWN.value,
-                    and_(c.state == State.SENDING.value, or_(c.lease_until.is_(None), c.lease_until <= at)),
-                )
-            )
-            .order_by(c.updated_at, c.id)
-        )
-        return await self._db.read(lambda conn: [Transmission._from_row(row) for row in conn.execute(query)])
-
     # -- journal ------------------------------------------------------------------------------
 
     async def journal(
         self, id: str | None = None, *, after: int = 0, limit: int | None = None
-    ) -> builtins.list[JournalEntry]:
+    ) -> list[JournalEntry]:
         """Journal entries (of one transmission, or all), in ``seq`` order, after ``seq`` ``after``."""
         j = t.journal.c
         query = select(t.journal).where(j.seq > after).order_by(j.seq)
@@ -807,7 +747,7 @@ def _record(conn: Connection, records: Sequence[_Record]) -> list[tuple[Transmis
     return results
 
 
-def _apply(conn: Connection, moves: Sequence[Move]) -> builtins.list[Transmission | StoreError]:
+def _apply(conn: Connection, moves: Sequence[Move]) -> list[Transmission | StoreError]:
     """Apply a batch of moves (see :meth:`Store.apply`)."""
     ids = sorted({m.id for m in moves})  # PostgreSQL locks rows in this order: no deadlock
     rows = {row.id: dict(row._mapping) for row in conn.execute(_LOCK_ROWS, {"b_ids": ids})}
@@ -815,10 +755,10 @@ def _apply(conn: Connection, moves: Sequence[Move]) -> builtins.list[Transmissio
     stored: set[tuple[str, str, str]] = set()
     if with_documents:
         stored = {(r[0], r[1], r[2]) for r in conn.execute(_DOCUMENT_KEYS, {"b_ids": with_documents})}
-    results: builtins.list[Transmission | StoreError] = []
-    updates: builtins.list[dict[str, Any]] = []
-    new_documents: builtins.list[dict[str, Any]] = []
-    events: builtins.list[_Event] = []
+    results: list[Transmission | StoreError] = []
+    updates: list[dict[str, Any]] = []
+    new_documents: list[dict[str, Any]] = []
+    events: list[_Event] = []
     for move in moves:
         try:
             new, data = _plan(move, rows.get(move.id))
@@ -849,7 +789,7 @@ def _apply(conn: Connection, moves: Sequence[Move]) -> builtins.list[Transmissio
         current = State(rows[move.id]["state"])
         rows[move.id] = new
         updates.append({"b_id": move.id, **{f"b_{k}": new[k] for k in _MUTABLE}})
-        events.append((now, move.id, move.event, current, move.to, data))
+        events.append((now, move.id, move.event.value, current, State(new["state"]), data))
         results.append(Transmission._from_mapping(new))
     if new_documents:
         conn.execute(_INSERT_DOCUMENTS, new_documents)
@@ -895,7 +835,7 @@ def _verify(conn: Connection) -> JournalReport:
         if entry.transmission_id is not None:
             last_state[entry.transmission_id] = entry.to_state
     head = conn.execute(select(t.journal_head).where(t.journal_head.c.id == 1)).one()
-    problems = builtins.list(verifier.problems)
+    problems = list(verifier.problems)
     if head.seq != verifier.last_seq or head.hash != verifier.last_hash:
         problems.append(
             JournalProblem(
@@ -1053,9 +993,9 @@ def _plan(move: Move, row: Mapping[str, Any] | None) -> tuple[dict[str, Any], di
         row["lease_owner"] != move.owner or row["lease_until"] is None or row["lease_until"] < now
     ):
         raise LeaseLost(f"bail perdu sur la transmission (détenu par {row['lease_owner']})", path=move.id)
-    check_transition(current, move.to, transmission=move.id)
+    to = next_state(current, move.event, transmission=move.id)
 
-    new = {**row, "state": move.to.value, "updated_at": now}
+    new = {**row, "state": to.value, "updated_at": now, "next_attempt_at": move.next_attempt_at}
     data: dict[str, Any] = dict(move.data or {})
     if move.remote_id is not None and move.remote_id != row["remote_id"]:
         new["remote_id"] = data["remote_id"] = move.remote_id
@@ -1063,20 +1003,13 @@ def _plan(move: Move, row: Mapping[str, Any] | None) -> tuple[dict[str, Any], di
             data["previous_remote_id"] = row["remote_id"]
     if move.remote_status is not None:
         new["remote_status"] = data["remote_status"] = str(move.remote_status)
-    if move.reset_counters:
+    if move.event in ERROR_EVENTS:
+        error = str(data.get("error") or move.event.value)
+        new.update(attempts=new["attempts"] + 1, errors=new["errors"] + 1, last_error=error[:2000])
+    elif move.event not in KEEPS_COUNTERS:
         new.update(attempts=0, errors=0, last_error=None)
-    if move.attempted:
-        new["attempts"] += 1
-    if move.error is not None:
-        new.update(errors=new["errors"] + 1, last_error=move.error[:2000])
-    elif move.attempted:
-        new["errors"] = 0
-    if move.release:
+    if not move.keep_lease:
         new.update(lease_owner=None, lease_until=None)
-    if isinstance(move.next_attempt_at, _Keep):
-        new["next_attempt_at"] = now if move.to in POLLED | IN_DOUBT else None
-    else:
-        new["next_attempt_at"] = move.next_attempt_at
     return new, data
 
 

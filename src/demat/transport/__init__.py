@@ -1,26 +1,32 @@
-"""Platform clients: the protocols the gateway uses and the S²LOW implementation (mutual TLS)."""
+"""Platform clients: the protocols the gateway uses, the registry of platform kinds, and the
+S²LOW implementation (mutual TLS)."""
 
 from demat.transport.protocol import (
     ActeRef,
+    ActesLookup,
     ActesPlatform,
     ActesStatus,
-    ActesStatusCode,
     ActesTransactionType,
     ActeSubmission,
     Attachment,
     DuplicateSubmission,
+    HeliosLookup,
     HeliosPlatform,
     HeliosStatus,
-    HeliosStatusCode,
     Lookup,
     LookupResult,
+    Platform,
+    PlatformStatus,
     PrefectureAnswer,
     PrefectureDocumentRef,
     RetourRef,
     SubmitResult,
 )
+from demat.transport.registry import open_platform, platform_kinds, register_platform_kind
 from demat.transport.s2low import (
+    ActesStatusCode,
     Credentials,
+    HeliosStatusCode,
     RetryPolicy,
     S2lowActes,
     S2lowClient,
@@ -33,6 +39,7 @@ from demat.transport.tls import ClientTLS, client_context, read_password, server
 __all__ = [
     "ActeRef",
     "ActeSubmission",
+    "ActesLookup",
     "ActesPlatform",
     "ActesStatus",
     "ActesStatusCode",
@@ -41,11 +48,14 @@ __all__ = [
     "ClientTLS",
     "Credentials",
     "DuplicateSubmission",
+    "HeliosLookup",
     "HeliosPlatform",
     "HeliosStatus",
     "HeliosStatusCode",
     "Lookup",
     "LookupResult",
+    "Platform",
+    "PlatformStatus",
     "PrefectureAnswer",
     "PrefectureDocumentRef",
     "RetourRef",
@@ -57,7 +67,10 @@ __all__ = [
     "SubmitResult",
     "Timeouts",
     "client_context",
+    "open_platform",
+    "platform_kinds",
     "read_password",
+    "register_platform_kind",
     "server_context",
     "tls_from_account",
 ]

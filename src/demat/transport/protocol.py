@@ -1,8 +1,12 @@
 """What the gateway needs from a tiers de télétransmission, as small async protocols.
 
-One implementation per wire API (:mod:`demat.transport.s2low`), the sandbox behind it for tests.
-Status codes are S²LOW's own (``HeliosStatus`` / ``ActesStatus`` enums in S²LOW); the tracking
-layer maps them onto demat's state table.
+An opened platform account is a :class:`Platform`: a set of named services (``"helios"``,
+``"actes"``…), each implementing one of the protocols below, opened through the registry of
+platform kinds (:mod:`demat.transport.registry`). One implementation per wire API
+(:mod:`demat.transport.s2low`), the sandbox behind it for tests. A status reading carries its
+platform code and label *and what it means* (an :class:`~demat.tracking.states.Event`, the
+document to fetch), from the table kept next to the client (:mod:`demat.transport.s2low.statuses`):
+flows read the meaning, never the platform's codes.
 
 Duplicate submissions and crash reconciliation
 ----------------------------------------------
@@ -17,129 +21,32 @@ The gateway must never send a document twice. What S²LOW offers for that:
 * ACTES: ``NumeroInterne`` (``number``) is unique per collectivité and
   ``api/list_actes.php`` lists transactions, so an acte can be found by its number.
 
-The sandbox adds one lookup that real S²LOW lacks, on a clearly separate path
-(``/_sandbox/helios/find?sha1=…``). :meth:`HeliosPlatform.find_pes` uses it where the server
-offers it and answers :attr:`Lookup.UNKNOWN` otherwise. With ``if_duplicate="resolve"``,
-``submit_*`` turns a duplicate refusal into ``SubmitResult(remote_id, already_present=True)``
-when the earlier transaction can be found, and raises :class:`DuplicateSubmission` when not.
+Finding an earlier submission is an optional capability a service declares by implementing
+:class:`HeliosLookup` or :class:`ActesLookup`. S²LOW's ACTES service does (by NumeroInterne);
+its HELIOS service does not. The sandbox's platform kind (``s2low-sandbox``) adds the HELIOS
+lookup on a clearly separate path (``/_sandbox/helios/find?sha1=…``) that real S²LOW lacks, so
+tests show both behaviours: automatic reconciliation where the platform can answer, ``UNKNOWN``
+left to a person where it cannot. With ``if_duplicate="resolve"``, ``submit_*`` turns a
+duplicate refusal into ``SubmitResult(remote_id, already_present=True)`` when the service can
+find the earlier transaction, and raises :class:`DuplicateSubmission` when not.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 from demat.errors import DuplicateSubmission as DuplicateSubmission  # re-exported: raised by submit_*
+from demat.tracking.states import Event
 
 Source = bytes | Path
 """A document to send: its bytes, or a path streamed from disk (large files)."""
 
 IfDuplicate = Literal["raise", "resolve"]
-
-
-class HeliosStatusCode(IntEnum):
-    """S²LOW HELIOS transaction status (``src/Enum/HeliosStatus.php``)."""
-
-    ERREUR = -1
-    ANNULE = 0
-    POSTE = 1
-    EN_ATTENTE = 2
-    TRANSMIS = 3
-    ACQUITTE = 4
-    VALIDE = 5
-    REFUSE = 6
-    EN_TRAITEMENT = 7
-    INFORMATION_DISPONIBLE = 8
-    ENVOYE_AU_SAE = 9
-    ACCEPTE_PAR_SAE = 10
-    REFUSE_PAR_SAE = 11
-    ATTENTE_SIGNEE = 13
-    ATTENTE_POSTEE = 14
-    EN_ATTENTE_TRANSMISSION_SAE = 19
-    ERREUR_LORS_DE_L_ENVOI_SAE = 20
-    DETRUITE = 22
-    TRANSMIS_SANS_ACK = 24
-
-
-HELIOS_LABELS: dict[int, str] = {
-    -1: "Erreur",
-    0: "Annulé",
-    1: "Posté",
-    2: "En attente de transmission",
-    3: "Transmis",
-    4: "Acquittement reçu",
-    5: "Validé",
-    6: "Refusé",
-    7: "En traitement",
-    8: "Information disponible",
-    9: "Envoyé au SAE",
-    10: "Accepté par le SAE",
-    11: "Refusé par le SAE",
-    13: "En attente d'être signé",
-    14: "En attente d'être posté",
-    19: "En attente de transmission au SAE",
-    20: "Erreur lors de l'envoi au SAE",
-    22: "Détruit",
-    24: "Transmis sans acquittement",
-}
-
-#: Statuses after which the PES_ACQUIT can be downloaded (Pastell: TedetisRecupHelios).
-HELIOS_ACK_READY = frozenset({4, 6, 8})
-
-
-class ActesStatusCode(IntEnum):
-    """S²LOW ACTES transaction status (``class/actes/ActesStatusSQL.php``)."""
-
-    ERREUR = -1
-    ANNULE = 0
-    POSTE = 1
-    EN_ATTENTE_DE_TRANSMISSION = 2
-    TRANSMIS = 3
-    ACQUITTEMENT_RECU = 4
-    VALIDE = 5
-    REFUSE = 6
-    DOCUMENT_RECU = 7
-    ACQUITTEMENT_ENVOYE = 8
-    REPONSE_ACQUITTEE = 11
-    ENVOYE_AU_SAE = 12
-    ARCHIVE_PAR_LE_SAE = 13
-    ERREUR_ARCHIVAGE = 14
-    DETRUITE = 16
-    EN_ATTENTE_D_ETRE_POSTEE = 17
-    EN_ATTENTE_D_ETRE_SIGNEE = 18
-    EN_ATTENTE_DE_TRANSMISSION_SAE = 19
-    ERREUR_ENVOI_SAE = 20
-    DOCUMENT_RECU_PAS_D_AR = 21
-    ERREUR_SAE_DOCUMENTS_INDISPONIBLES = 22
-
-
-ACTES_LABELS: dict[int, str] = {
-    -1: "Erreur",
-    0: "Annulé",
-    1: "Posté",
-    2: "En attente de transmission",
-    3: "Transmis",
-    4: "Acquittement reçu",
-    5: "Validé",
-    6: "Refusé",
-    7: "Document reçu",
-    8: "Acquittement envoyé",
-    11: "Acquittement reçu (réponse)",
-    12: "Envoyé au SAE",
-    13: "Archivé par le SAE",
-    14: "Erreur lors de l'archivage",
-    16: "Détruite",
-    17: "En attente d'être postée",
-    18: "En attente d'être signée",
-    19: "En attente de transmission au SAE",
-    20: "Erreur lors de l'envoi au SAE",
-    21: "Document reçu (pas d'AR)",
-    22: "Erreur SAE : documents indisponibles",
-}
 
 
 class ActesTransactionType(IntEnum):
@@ -180,41 +87,38 @@ class SubmitResult:
 
 
 @dataclass(frozen=True)
-class HeliosStatus:
-    """One reading of a HELIOS transaction's status."""
+class PlatformStatus:
+    """One reading of a transaction's status: the platform's ``code`` and ``label``, the
+    ``event`` it means for the transmission, the document it makes available (``fetch``), and
+    the platform's ``message`` if any."""
 
     code: int
     label: str
+    event: Event
+    fetch: str | None = None
     message: str = ""
-
-    @property
-    def ack_ready(self) -> bool:
-        """The PES_ACQUIT can be downloaded."""
-        return self.code in HELIOS_ACK_READY
-
-    @property
-    def failed(self) -> bool:
-        return self.code == HeliosStatusCode.ERREUR
 
 
 @dataclass(frozen=True)
-class ActesStatus:
+class HeliosStatus(PlatformStatus):
+    """One reading of a HELIOS transaction's status (``fetch == "ack"``: the PES_ACQUIT is ready)."""
+
+
+@dataclass(frozen=True)
+class ActesStatus(PlatformStatus):
     """One reading of an ACTES transaction's status.
 
-    ``reply`` is the XML S²LOW appends after the status line (``flux_retour``): the ARActe for
-    status 4, the préfecture message otherwise when there is one. ``message`` is the error text
-    that follows status -1 (an AnomalieActe/AnomalieEnveloppe from the ministry).
+    ``reply`` is the XML S²LOW appends after the status line (``flux_retour``): the ARActe when
+    the acte was acknowledged, the préfecture message otherwise when there is one. ``message``
+    is the error text that follows status -1 (an AnomalieActe/AnomalieEnveloppe's detail).
     """
 
-    code: int
-    label: str
-    message: str = ""
     reply: bytes | None = None
 
     @property
     def aracte(self) -> bytes | None:
-        """The ARActe XML when the acte was acknowledged."""
-        if self.code == ActesStatusCode.ACQUITTEMENT_RECU and self.reply and b"ARActe" in self.reply[:4096]:
+        """The ARActe XML when this status comes with it."""
+        if self.fetch == "aracte" and self.reply and b"ARActe" in self.reply[:4096]:
             return self.reply
         return None
 
@@ -224,10 +128,6 @@ class ActesStatus:
         if self.reply and b"Anomalie" in self.reply[:4096]:
             return self.reply
         return None
-
-    @property
-    def failed(self) -> bool:
-        return self.code == ActesStatusCode.ERREUR
 
 
 @dataclass(frozen=True)
@@ -332,6 +232,11 @@ class HeliosPlatform(Protocol):
         """Mark a PES_Retour as read so that it leaves the unread list."""
         ...
 
+
+@runtime_checkable
+class HeliosLookup(Protocol):
+    """Optional capability of a HELIOS service: find an earlier submission of the same bytes."""
+
     async def find_pes(self, sha1: str) -> LookupResult:
         """Find an earlier submission of exactly these bytes (see the module docstring)."""
         ...
@@ -377,6 +282,27 @@ class ActesPlatform(Protocol):
         """Reply to a préfecture letter; returns the reply transaction id."""
         ...
 
+
+@runtime_checkable
+class ActesLookup(Protocol):
+    """Optional capability of an ACTES service: find an earlier transmission of an acte."""
+
     async def find_acte(self, number: str) -> LookupResult:
         """Find an earlier transmission by its NumeroInterne (unique per collectivité)."""
+        ...
+
+
+@runtime_checkable
+class Platform(Protocol):
+    """An opened platform account: its services by name, each implementing one of the
+    protocols of this module (``"helios"`` → :class:`HeliosPlatform`, ``"actes"`` →
+    :class:`ActesPlatform`; other kinds name their own), closed when the gateway closes."""
+
+    @property
+    def services(self) -> Mapping[str, object]:
+        """The services this account offers, by name."""
+        ...
+
+    async def close(self) -> None:
+        """Release the connections."""
         ...

@@ -15,8 +15,6 @@ from typing import Any
 
 from demat.errors import ProtocolError, RemoteRejected, XMLSecurityError, XMLSyntaxError
 from demat.transport.protocol import (
-    ACTES_LABELS,
-    HELIOS_LABELS,
     ActeRef,
     ActesStatus,
     DuplicateSubmission,
@@ -24,6 +22,7 @@ from demat.transport.protocol import (
     PrefectureDocumentRef,
     RetourRef,
 )
+from demat.transport.s2low.statuses import ACTES, HELIOS
 from demat.xml.safe import local_name, parse_bytes
 
 # S²LOW's wording for duplicates: "doublon détecté. Ce fichier a déjà été posté", NomFic reuse,
@@ -116,10 +115,8 @@ def parse_helios_status(body: bytes) -> HeliosStatus:
     what = "statut HELIOS"
     fields, _ = _xml_fields(body, "transaction", what)
     _check_resultat(fields, what)
-    code = _int(fields.get("status"), what)
-    return HeliosStatus(
-        code=code, label=HELIOS_LABELS.get(code, f"statut {code}"), message=fields.get("message", "")
-    )
+    row = HELIOS[_int(fields.get("status"), what)]
+    return HeliosStatus(row.code, row.label, row.event, row.fetch, message=fields.get("message", ""))
 
 
 def parse_retour_list(body: bytes) -> list[RetourRef]:
@@ -181,9 +178,8 @@ def parse_actes_status(body: bytes, charset: str | None = None) -> ActesStatus:
             message = _anomaly_detail(tail)
     elif tail:
         message = decode_text(tail, charset).strip()[:_MAX_MESSAGE]
-    return ActesStatus(
-        code=code, label=ACTES_LABELS.get(code, f"statut {code}"), message=message, reply=reply
-    )
+    row = ACTES[code]
+    return ActesStatus(row.code, row.label, row.event, row.fetch, message=message, reply=reply)
 
 
 def _anomaly_detail(xml: bytes) -> str:
@@ -197,19 +193,14 @@ def _anomaly_detail(xml: bytes) -> str:
     return local_name(root)
 
 
-def parse_xml_document(body: bytes, what: str, expected_root: str | None = None) -> bytes:
-    """A document download (PES_ACQUIT, PES_Retour, classification): check it is XML, keep bytes."""
+def document_bytes(body: bytes, what: str) -> bytes:
+    """A document download (PES_ACQUIT, PES_Retour, classification): refuse a ``KO`` reply and
+    anything that does not start as XML, keep the bytes as sent. Not parsed here: the reader
+    that consumes the document parses it once, off the event loop, and reports what is wrong."""
     if _looks_ko(body):
         raise _rejected(_ko_message(body, None), what=what)
-    try:
-        root = parse_bytes(body, name=what).getroot()
-    except (XMLSyntaxError, XMLSecurityError) as exc:
-        raise ProtocolError(f"{what} : document XML illisible ({exc.message})", code="S2LOW_GARBAGE") from exc
-    if expected_root is not None and local_name(root) != expected_root:
-        raise ProtocolError(
-            f"{what} : élément racine <{local_name(root)}> inattendu (attendu <{expected_root}>)",
-            code="S2LOW_GARBAGE",
-        )
+    if not body.lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b"<"):
+        raise ProtocolError(f"{what} : document XML attendu, reçu {body[:40]!r}", code="S2LOW_GARBAGE")
     return body
 
 

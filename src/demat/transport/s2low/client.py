@@ -32,18 +32,18 @@ from typing import IO, Any, Self
 import aiohttp
 from aiohttp import payload as aio_payload
 
+from demat.config import PlatformAccount
 from demat.errors import (
     ConnectError,
-    Disconnected,
     DematError,
+    Disconnected,
+    PlatformTimeout,
     ProtocolError,
     RemoteRejected,
     ServerError,
-    PlatformTimeout,
     TLSError,
     ValidationError,
 )
-from demat.transport import replies
 from demat.transport.protocol import (
     ActeRef,
     ActesStatus,
@@ -60,7 +60,8 @@ from demat.transport.protocol import (
     Source,
     SubmitResult,
 )
-from demat.transport.tls import ClientTLS, client_context
+from demat.transport.s2low import replies
+from demat.transport.tls import ClientTLS, client_context, tls_from_account
 
 HELIOS_IMPORT = "/modules/helios/api/helios_importer_fichier.php"
 HELIOS_STATUS = "/modules/helios/api/helios_transac_get_status.php"
@@ -80,8 +81,6 @@ ACTES_ANSWER = "/modules/actes/actes_transac_reponse_create.php"
 ACTES_LIST = "/modules/actes/api/list_actes.php"
 TEST_CONNECTION = "/api/test-connexion.php"
 GET_NONCE = "/api/get-nounce.php"
-#: Not in S²LOW: the sandbox's lookup of a HELIOS upload by sha1 (see protocol docstring).
-SANDBOX_HELIOS_FIND = "/_sandbox/helios/find"
 
 _UNSAFE_FILENAME = re.compile(r"[^a-zA-Z0-9._ ]")
 _CONTENT_TYPES = {
@@ -381,7 +380,8 @@ def sha1_of(source: Source) -> str:
 
 
 class S2lowHelios:
-    """HELIOS (PES V2) through S²LOW; implements :class:`~demat.transport.protocol.HeliosPlatform`."""
+    """HELIOS (PES V2) through S²LOW; implements :class:`~demat.transport.protocol.HeliosPlatform`
+    but not :class:`~demat.transport.protocol.HeliosLookup`: S²LOW has no search for HELIOS."""
 
     def __init__(self, conn: S2lowConnection) -> None:
         self.conn = conn
@@ -398,7 +398,7 @@ class S2lowHelios:
         except DuplicateSubmission as dup:
             if if_duplicate == "raise":
                 raise
-            found = await self.find_pes(await asyncio.to_thread(sha1_of, source))
+            found = await self._lookup(await asyncio.to_thread(sha1_of, source))
             if found.outcome is Lookup.FOUND and found.remote_id:
                 return SubmitResult(found.remote_id, already_present=True, message=dup.message)
             raise DuplicateSubmission(dup.message, existing_id=None, file=name) from dup
@@ -410,7 +410,7 @@ class S2lowHelios:
 
     async def fetch_ack(self, remote_id: str) -> bytes:
         reply = await self.conn.get(HELIOS_ACK, {"id": remote_id})
-        return replies.parse_xml_document(reply.body, "PES_ACQUIT", "PES_ACQUIT")
+        return replies.document_bytes(reply.body, "PES_ACQUIT")
 
     async def list_retours(self) -> list[RetourRef]:
         reply = await self.conn.get(HELIOS_RETOUR_LIST)
@@ -418,31 +418,22 @@ class S2lowHelios:
 
     async def fetch_retour(self, retour_id: str) -> bytes:
         reply = await self.conn.get(HELIOS_RETOUR_GET, {"id": retour_id})
-        return replies.parse_xml_document(reply.body, "PES_Retour")
+        return replies.document_bytes(reply.body, "PES_Retour")
 
     async def mark_retour_read(self, retour_id: str) -> None:
         # Marking as read twice is harmless, so the call counts as idempotent.
         reply = await self.conn.get(HELIOS_RETOUR_READ, {"id": retour_id})
         replies.parse_simple_ack(reply.body, "marquage PES_Retour", reply.charset)
 
-    async def find_pes(self, sha1: str) -> LookupResult:
-        """Real S²LOW cannot search HELIOS transactions: UNKNOWN there; the sandbox answers."""
-        try:
-            reply = await self.conn.get(SANDBOX_HELIOS_FIND, {"sha1": sha1})
-        except ProtocolError as exc:
-            if exc.code == "HTTP_404":
-                return LookupResult(Lookup.UNKNOWN)
-            raise
-        try:
-            data = json.loads(reply.body)
-        except ValueError:
-            return LookupResult(Lookup.UNKNOWN)
-        found = data.get("id") if isinstance(data, dict) else None
-        return LookupResult(Lookup.FOUND, str(found)) if found else LookupResult(Lookup.ABSENT)
+    async def _lookup(self, sha1: str) -> LookupResult:
+        """Real S²LOW cannot search HELIOS transactions (the sandbox's kind can: see
+        :mod:`demat.sandbox.platform`)."""
+        return LookupResult(Lookup.UNKNOWN)
 
 
 class S2lowActes:
-    """ACTES through S²LOW; implements :class:`~demat.transport.protocol.ActesPlatform`."""
+    """ACTES through S²LOW; implements :class:`~demat.transport.protocol.ActesPlatform` and
+    :class:`~demat.transport.protocol.ActesLookup` (by NumeroInterne, through ``list_actes``)."""
 
     def __init__(self, conn: S2lowConnection, *, page_size: int = 100) -> None:
         self.conn = conn
@@ -489,7 +480,7 @@ class S2lowActes:
 
     async def fetch_classification(self) -> bytes:
         reply = await self.conn.get(ACTES_CLASSIF_FETCH, {"api": "1"})
-        return replies.parse_xml_document(reply.body, "classification", "RetourClassification")
+        return replies.document_bytes(reply.body, "classification")
 
     async def request_classification(self) -> None:
         # Each call sends a request to the ministry: not retried automatically.
@@ -568,8 +559,16 @@ class S2lowClient:
 
     def __init__(self, base_url: str, tls: ClientTLS | ssl.SSLContext, **options: Any) -> None:
         self.connection = S2lowConnection(base_url, tls, **options)
-        self.helios = S2lowHelios(self.connection)
+        self.helios = self._helios(self.connection)
         self.actes = S2lowActes(self.connection)
+
+    def _helios(self, conn: S2lowConnection) -> S2lowHelios:
+        return S2lowHelios(conn)
+
+    @property
+    def services(self) -> Mapping[str, object]:
+        """``"helios"`` and ``"actes"`` (see :class:`~demat.transport.protocol.Platform`)."""
+        return {"helios": self.helios, "actes": self.actes}
 
     async def __aenter__(self) -> Self:
         return self
@@ -584,3 +583,15 @@ class S2lowClient:
 
     async def test_connection(self) -> None:
         await self.connection.test_connection()
+
+
+def open_account(account: PlatformAccount) -> S2lowClient:
+    """The ``s2low`` platform kind: a client for one account of the settings."""
+    return S2lowClient(account.url, tls_from_account(account), credentials=credentials_of(account))
+
+
+def credentials_of(account: PlatformAccount) -> Credentials | None:
+    """The S²LOW login of an account, when it has one (the password read from the environment)."""
+    if not account.login:
+        return None
+    return Credentials(account.login, account.login_password() or "", account.login_method)
