@@ -59,9 +59,8 @@ def test_validate_hostile_file_is_one_clean_finding(
 
 
 def test_missing_file_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as caught:
-        main(["pes", "validate", "/nonexistent/file.xml"])
-    assert caught.value.code == 2
+    assert main(["pes", "validate", "/nonexistent/file.xml"]) == 2
+    assert capsys.readouterr().err == "demat: /nonexistent/file.xml: no such file\n"
 
 
 def test_unknown_schema_set_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

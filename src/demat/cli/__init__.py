@@ -12,9 +12,11 @@ from collections.abc import Sequence
 
 from demat import __version__
 from demat.cli import _common
+from demat.errors import DematError
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``demat`` argument parser, every command family registered."""
     from demat.cli import actes, ops, pes, sandbox, totem
 
     parser = argparse.ArgumentParser(
@@ -30,9 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``demat`` with ``argv`` (default: the command line); return its exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except DematError as exc:  # an argument's type refused it (a file that does not exist…)
+        return _common.report(exc)
     return _common.run(args)
+
+
+__all__ = ["build_parser", "main"]
 
 
 if __name__ == "__main__":  # pragma: no cover

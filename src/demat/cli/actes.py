@@ -12,8 +12,17 @@ from typing import Any
 
 import pydantic
 
-from demat.cli._common import EXIT_INVALID, EXIT_OK, emit_json, existing_file, fail, settings_from
-from demat.errors import ConfigError, DematError, ValidationError
+from demat.cli._common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    emit_json,
+    existing_dir,
+    existing_file,
+    exit_code,
+    file_failed,
+    settings_from,
+)
+from demat.errors import ConfigError, DematError, FileMissing, ValidationError
 
 
 def register(sub: Any) -> None:
@@ -98,7 +107,7 @@ def _document(spec: dict[str, Any] | str, base: Path, default_typology: str) -> 
     if not path.is_absolute():
         path = base / path
     if not path.is_file():
-        raise ConfigError(f"document introuvable : {path}")
+        raise FileMissing("document introuvable", file=str(path))
     return ActeDocument(filename=path.name, typology=d.get("typology") or default_typology, content=path)
 
 
@@ -188,15 +197,21 @@ def _acte(args: argparse.Namespace, spec: dict[str, Any], base: Path) -> Any:
 
 
 def _limits(args: argparse.Namespace) -> Any:
-    from demat.actes import ActesLimits
+    import dataclasses
 
-    if args.max_archive_bytes is not None:
-        return ActesLimits.from_settings(args.max_archive_bytes)
-    try:
-        settings = settings_from(args)
-    except ConfigError:
-        return ActesLimits()
-    return ActesLimits.from_settings(settings.limits.max_actes_archive_bytes)
+    from demat.actes import ActesLimits
+    from demat.gateway.options import actes_limits
+
+    limits = actes_limits(settings_from(args))
+    given = getattr(args, "max_archive_bytes", None)
+    if given is None:
+        return limits
+    # The flag stands for the settings' max_actes_archive_bytes; the XML caps stay the settings'.
+    return dataclasses.replace(
+        ActesLimits.from_settings(given),
+        max_message_bytes=limits.max_message_bytes,
+        max_xml_depth=limits.max_xml_depth,
+    )
 
 
 def _classification(path: Path | None) -> Any:
@@ -259,17 +274,12 @@ def _is_archive(path: Path) -> bool:
 
 
 def _registry(args: argparse.Namespace) -> Any:
-    from demat.xml.schemas import SchemaRegistry, default_registry
+    from demat.gateway.options import schema_registry
+    from demat.xml.schemas import SchemaRegistry
 
     if getattr(args, "schemas", None):
-        return SchemaRegistry(official_dirs=[Path(args.schemas)])
-    try:
-        settings = settings_from(args)
-    except ConfigError:
-        settings = None
-    if settings is not None and settings.schemas_dir is not None:
-        return SchemaRegistry(official_dirs=[settings.schemas_dir])
-    return default_registry()
+        return SchemaRegistry(official_dirs=[args.schemas])
+    return schema_registry(settings_from(args))
 
 
 def _details(msg: Any) -> dict[str, Any]:
@@ -312,7 +322,7 @@ def _read_any(path: Path, registry: Any, limits: Any) -> tuple[Any, list[tuple[s
         msgs = [(m.name, m) for m in (pkg.envelope, *pkg.messages) if m is not None]
         return pkg, msgs
     data = path.read_bytes()
-    return None, [(None, read_message(data, name=path.name, registry=registry))]
+    return None, [(None, read_message(data, name=path.name, registry=registry, limits=limits.xml()))]
 
 
 def _register_inspect(sub: Any) -> None:
@@ -320,21 +330,20 @@ def _register_inspect(sub: Any) -> None:
         "inspect", help="show the type and IDActe of ACTES messages (lone XML or .tar.gz)"
     )
     p.add_argument("files", nargs="+", type=existing_file, metavar="FILE")
-    p.add_argument("--schemas", help="directory holding the official actesv1_1.xsd")
+    p.add_argument("--schemas", type=existing_dir, help="directory holding the official actesv1_1.xsd")
     p.add_argument("--json", action="store_true", help="JSON Lines output (one line per message)")
     p.set_defaults(handler=_inspect)
 
 
 def _inspect(args: argparse.Namespace) -> int:
     registry = _registry(args)
-    limits = _limits_plain()
+    limits = _limits(args)
     status = EXIT_OK
     for path in args.files:
         try:
             pkg, msgs = _read_any(path, registry, limits)
         except DematError as exc:
-            fail(str(exc) if exc.file else f"{path}: {exc}")
-            status = EXIT_INVALID
+            status = max(status, file_failed(path, exc))
             continue
         for member, msg in msgs:
             rec = _message_record(path, member, msg)
@@ -350,18 +359,12 @@ def _inspect(args: argparse.Namespace) -> int:
     return status
 
 
-def _limits_plain() -> Any:
-    from demat.actes import ActesLimits
-
-    return ActesLimits()
-
-
 def _register_validate(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "validate", help="check ACTES messages or archives against the schema and the business rules"
     )
     p.add_argument("files", nargs="+", type=existing_file, metavar="FILE")
-    p.add_argument("--schemas", help="directory holding the official actesv1_1.xsd")
+    p.add_argument("--schemas", type=existing_dir, help="directory holding the official actesv1_1.xsd")
     p.add_argument("--classification", type=existing_file, help="RetourClassification XML to check against")
     p.add_argument("--today", help="reference date for the rules (default: today)")
     p.add_argument("--max-archive-bytes", type=int, help="archive size cap (default from settings: 150 MiB)")
@@ -383,6 +386,8 @@ def _validate(args: argparse.Namespace) -> int:
         try:
             pkg, msgs = _read_any(path, registry, limits)
         except DematError as exc:
+            if exit_code(exc) != EXIT_INVALID:  # not the file's fault: settings, I/O
+                raise
             findings.append(Finding(exc.code, exc.message, exc.path))
             pkg, msgs = None, []
         schema_checked = all(m.schema_checked for _, m in msgs) if msgs else False

@@ -11,7 +11,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from demat.cli._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, emit_json, existing_file, fail, settings_from
+from demat.cli._common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    emit_json,
+    existing_file,
+    exit_code,
+    fail,
+    settings_from,
+)
 from demat.errors import ConfigError, DematError
 
 
@@ -140,7 +149,7 @@ def _send(args: argparse.Namespace) -> int:
                 else:
                     result = await gw.send_acte(_load_acte(path), profile=args.profile, force=args.force)
             except DematError as exc:
-                code = max(code, EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_INVALID)
+                code = max(code, exit_code(exc))
                 if args.json:
                     emit_json({"file": str(path), "accepted": False, "error": exc.message, "code": exc.code})
                 else:
@@ -312,6 +321,7 @@ def _retours(args: argparse.Namespace) -> int:
 
 def _ack(args: argparse.Namespace) -> int:
     from demat.gateway import Gateway
+    from demat.gateway.options import xml_limits
     from demat.pes.ack import read_acquit
 
     async def body(gw: Gateway) -> int:
@@ -321,7 +331,7 @@ def _ack(args: argparse.Namespace) -> int:
         lines = [f"{t.name}: {t.state.value}"]
         for doc in docs:
             if doc.kind == "ack":
-                acquit = read_acquit(doc.content)
+                acquit = read_acquit(doc.content, limits=xml_limits(gw.settings))
                 out["documents"].append({"kind": "ack", **acquit.to_dict()})
                 lines.append("PES_ACQUIT: " + ("accepted" if acquit.accepted else "rejected"))
                 for e in acquit.elements:
@@ -394,6 +404,8 @@ data_dir = ".demat"
 # lease_seconds = 120     # a crashed poller's work is taken over after this
 # poll_batch = 100
 # poll_concurrency = 8
+# Validate PES against the official DGFiP set under schemas_dir rather than demat's bundled one:
+# pes_schema = "official"
 
 # One block per tiers de télétransmission account.
 [platforms.s2low]
@@ -424,6 +436,13 @@ password_env = "DEMAT_SIGNER_PASSWORD"
 claimed_role = "Ordonnateur"
 city = "Nantes"
 postal_code = "44000"
+
+# Caps on what demat reads (the defaults shown):
+# [limits]
+# max_xml_bytes = 1073741824           # one XML document
+# max_xml_depth = 256                  # how deep its elements nest
+# max_pj_inflated_bytes = 268435456    # one PES attachment (PJ) once inflated
+# max_actes_archive_bytes = 157286400  # one ACTES .tar.gz
 """
 
 

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from demat.cli._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, emit_json, existing_file, fail
+from demat.cli._common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    emit_json,
+    existing_dir,
+    existing_file,
+    exit_code,
+    fail,
+    file_failed,
+    settings_from,
+)
 from demat.errors import DematError, SchemaError
 
 
@@ -20,7 +29,9 @@ def register(pes_sub: Any) -> None:
     p = pes_sub.add_parser("validate", help="validate PES_Aller files: XSD, business rules, PJ content")
     p.add_argument("files", nargs="+", type=existing_file, metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON object per file (JSON Lines)")
-    p.add_argument("--schemas", type=Path, metavar="DIR", help="directory holding an official schema set")
+    p.add_argument(
+        "--schemas", type=existing_dir, metavar="DIR", help="directory holding an official schema set"
+    )
     p.add_argument("--official", action="store_true", help="use the official schema set, not the bundled one")
     p.add_argument("--schema-version", metavar="V", help="schema set version, e.g. v5.17")
     p.add_argument("--no-schema", action="store_true", help="business rules only, no XSD")
@@ -33,17 +44,16 @@ def register(pes_sub: Any) -> None:
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    from demat.gateway.options import xml_limits
     from demat.pes.inspect import inspect_pes
 
+    limits = xml_limits(settings_from(args))
     status = EXIT_OK
     for path in args.files:
         try:
-            info = inspect_pes(path)
+            info = inspect_pes(path, limits=limits)
         except DematError as exc:
-            if exc.code == "IO":
-                raise
-            fail(str(exc))
-            status = EXIT_INVALID
+            status = max(status, file_failed(path, exc, as_json=args.json))
             continue
         if args.json:
             emit_json(info.to_dict())
@@ -83,20 +93,30 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from demat.gateway import options
     from demat.pes.validate import validate_pes
-    from demat.xml.schemas import SchemaRegistry, default_registry
+    from demat.xml.schemas import SchemaRegistry
 
-    registry = SchemaRegistry(official_dirs=[args.schemas]) if args.schemas else default_registry()
+    settings = settings_from(args)
+    registry = (
+        SchemaRegistry(official_dirs=[args.schemas]) if args.schemas else options.schema_registry(settings)
+    )
     origin = "official" if args.official or args.schemas else None
     status = EXIT_OK
     for path in args.files:
         try:
             report = validate_pes(
-                path, registry=registry, origin=origin, version=args.schema_version, schema=not args.no_schema
+                path,
+                registry=registry,
+                origin=origin,
+                version=args.schema_version,
+                schema=not args.no_schema,
+                limits=options.xml_limits(settings),
+                max_pj_inflated=options.max_pj_inflated(settings),
             )
         except SchemaError as exc:
             fail(f"{exc} (use --schemas DIR to point at an official PES schema set)")
-            return EXIT_USAGE
+            return exit_code(exc)
         if not report.valid:
             status = EXIT_INVALID
         if args.json:
@@ -112,17 +132,16 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _ack(args: argparse.Namespace) -> int:
+    from demat.gateway.options import xml_limits
     from demat.pes.ack import read_acquit
 
+    limits = xml_limits(settings_from(args))
     status = EXIT_OK
     for path in args.files:
         try:
-            acquit = read_acquit(path)
+            acquit = read_acquit(path, limits=limits)
         except DematError as exc:
-            if exc.code == "IO":
-                raise
-            fail(str(exc))
-            status = EXIT_INVALID
+            status = max(status, file_failed(path, exc, as_json=args.json))
             continue
         if not acquit.accepted:
             status = EXIT_INVALID

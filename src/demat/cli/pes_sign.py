@@ -10,7 +10,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from demat.cli._common import EXIT_INVALID, EXIT_OK, emit_json, existing_file, settings_from
+from demat.cli._common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    emit_json,
+    existing_dir,
+    existing_file,
+    exit_code,
+    settings_from,
+)
 from demat.config import SignerConfig
 from demat.errors import ConfigError, DematError
 
@@ -55,7 +63,9 @@ def register(pes_sub: Any) -> None:
     )
     p.add_argument("files", nargs="+", type=existing_file, metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON object per file (JSON Lines)")
-    p.add_argument("--trust", type=Path, metavar="DIR", help="directory of trusted CA certificates (PEM/DER)")
+    p.add_argument(
+        "--trust", type=existing_dir, metavar="DIR", help="directory of trusted CA certificates (PEM/DER)"
+    )
     p.add_argument(
         "--require-non-repudiation", action="store_true", help="reject certificates without non-repudiation"
     )
@@ -116,7 +126,7 @@ def _verify(args: argparse.Namespace) -> int:
         try:
             report = verify_pes(path, trust=trust, require_non_repudiation=args.require_non_repudiation)
         except DematError as exc:
-            if exc.code == "IO":
+            if exit_code(exc) != EXIT_INVALID:  # not the file's fault: settings, I/O
                 raise
             report = VerifyReport(file=str(path), errors=[Issue(exc.code, exc.message)])
         if not report.valid:

@@ -12,45 +12,44 @@ from pathlib import Path
 from typing import Any
 
 from demat.actes.budget import inspect_budget, seal, validate_budget, verify_seal
+from demat.actes.budget.seal import read_budget
 from demat.cli._common import (
     EXIT_INVALID,
     EXIT_OK,
-    EXIT_USAGE,
     emit_json,
+    existing_dir,
     existing_file,
-    fail,
+    exit_code,
+    file_failed,
     settings_from,
 )
-from demat.errors import ConfigError, DematError, SchemaError, XMLSecurityError
+from demat.errors import ConfigError, DematError, SchemaError
+from demat.xml.safe import XmlLimits
 from demat.xml.schemas import SchemaRegistry
 
 
-def _file_failed(args: argparse.Namespace, path: Path, exc: DematError) -> int:
-    """Report a file that could not be processed and go on with the others."""
-    if args.json:
-        emit_json({"file": str(path), "error": exc.message, "code": exc.code, "line": exc.line})
-    else:
-        fail(str(exc) if exc.file else f"{path}: {exc}")
-    return EXIT_USAGE if exc.code == "IO" else EXIT_INVALID
+def _xml_limits(args: argparse.Namespace) -> XmlLimits:
+    from demat.gateway.options import xml_limits
+
+    return xml_limits(settings_from(args))
 
 
-def _registry(args: argparse.Namespace) -> SchemaRegistry | None:
+def _registry(args: argparse.Namespace) -> SchemaRegistry:
+    from demat.gateway.options import schema_registry
+
     if args.schemas_dir is not None:
         return SchemaRegistry(official_dirs=[args.schemas_dir])
-    if args.reference:
-        settings = settings_from(args)
-        if settings.schemas_dir is not None:
-            return SchemaRegistry(official_dirs=[settings.schemas_dir])
-    return None  # the default registry: bundled sets plus $DEMAT_SCHEMAS_DIR
+    return schema_registry(settings_from(args))
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    limits = _xml_limits(args)
     worst = EXIT_OK
     for path in args.files:
         try:
-            info = inspect_budget(path)
+            info = inspect_budget(path, limits=limits)
         except DematError as exc:
-            worst = max(worst, _file_failed(args, path, exc))
+            worst = max(worst, file_failed(path, exc, as_json=args.json))
             continue
         if args.json:
             emit_json(info.to_dict())
@@ -66,10 +65,11 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     registry = _registry(args)
+    limits = _xml_limits(args)
     worst = EXIT_OK
     for path in args.files:
         try:
-            report = validate_budget(path, reference=args.reference, registry=registry)
+            report = validate_budget(path, reference=args.reference, registry=registry, limits=limits)
         except SchemaError as exc:
             if args.reference:
                 raise ConfigError(
@@ -77,8 +77,10 @@ def _validate(args: argparse.Namespace) -> int:
                     "schemas_dir in the settings or DEMAT_SCHEMAS_DIR"
                 ) from exc
             raise
-        except XMLSecurityError as exc:
-            worst = max(worst, _file_failed(args, path, exc))
+        except DematError as exc:
+            if exit_code(exc) != EXIT_INVALID:
+                raise
+            worst = max(worst, file_failed(path, exc, as_json=args.json))
             continue
         if not report.valid:
             worst = EXIT_INVALID
@@ -95,12 +97,13 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    limits = _xml_limits(args)
     worst = EXIT_OK
     for path in args.files:
         try:
-            report = verify_seal(path)
+            report = verify_seal(path, limits=limits)
         except DematError as exc:
-            worst = max(worst, _file_failed(args, path, exc))
+            worst = max(worst, file_failed(path, exc, as_json=args.json))
             continue
         if not report.seal_valid:
             worst = EXIT_INVALID
@@ -121,7 +124,8 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _seal(args: argparse.Namespace) -> int:
     when = dt.datetime.fromisoformat(args.date) if args.date else None
-    sealed = seal(args.file.read_bytes(), when=when, name=str(args.file))
+    limits = _xml_limits(args)
+    sealed = seal(read_budget(args.file, limits)[0], when=when, name=str(args.file), limits=limits)
     if str(args.output) == "-":
         sys.stdout.buffer.write(sealed)
     else:
@@ -129,7 +133,7 @@ def _seal(args: argparse.Namespace) -> int:
         part.write_bytes(sealed)
         part.replace(args.output)
     if args.json:
-        report = verify_seal(sealed, name=str(args.output))
+        report = verify_seal(sealed, name=str(args.output), limits=limits)
         emit_json({**report.to_dict(), "source": str(args.file)})
     return EXIT_OK
 
@@ -154,7 +158,7 @@ def register(sub: Any) -> None:
         action="store_true",
         help="use xmlschema on the official schema set (slow) instead of the bundled one",
     )
-    p.add_argument("--schemas-dir", type=Path, help="directory holding the official schema set")
+    p.add_argument("--schemas-dir", type=existing_dir, help="directory holding the official schema set")
     p.add_argument("--max-errors", type=int, default=20, help="errors shown per file (text output)")
     p.set_defaults(handler=_validate)
 

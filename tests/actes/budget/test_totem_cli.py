@@ -103,11 +103,13 @@ def test_seal_then_verify(totem: Path, tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exc:
-        main(["totem", "verify", str(tmp_path / "absent.xml")])
+    assert main(["totem", "verify", str(tmp_path / "absent.xml")]) == EXIT_USAGE
+    assert main(["totem", "seal", str(tmp_path / "absent.xml")]) == EXIT_USAGE
+    assert capsys.readouterr().err == f"demat: {tmp_path / 'absent.xml'}: no such file\n" * 2
+    (tmp_path / "present.xml").write_bytes(b"<a/>")
+    with pytest.raises(SystemExit) as exc:  # -o is required
+        main(["totem", "seal", str(tmp_path / "present.xml")])
     assert exc.value.code == EXIT_USAGE
-    with pytest.raises(SystemExit):
-        main(["totem", "seal", str(tmp_path / "absent.xml")])
     capsys.readouterr()
 
 
