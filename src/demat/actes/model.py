@@ -8,7 +8,6 @@ contents) live in :mod:`demat.actes.rules`.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import re
 from collections.abc import Iterator
@@ -195,14 +194,6 @@ class ActeDocument(BaseModel):
         else:
             with self.content.open("rb") as f:
                 yield f
-
-    def sha256(self) -> str:
-        """Hex SHA-256 of the content, read in chunks."""
-        h = hashlib.sha256()
-        with self.open() as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        return h.hexdigest()
 
     @classmethod
     def from_path(cls, path: Path, typology: str) -> ActeDocument:
