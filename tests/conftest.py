@@ -2,7 +2,9 @@
 
 The sandbox fixtures (a throwaway PKI, a running sandbox, an S²LOW client on it) serve the
 sandbox tests and the transport tests alike. tests/signing and tests/gateway define a ``pki``
-(and tests/gateway a ``sandbox``) of their own, which take precedence in those folders.
+(and tests/gateway a ``sandbox``) of their own, which take precedence in those folders. They
+import demat.sandbox and demat.transport when used, not here: a folder that does not use them
+is collected even while those packages do not import.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from demat.sandbox import Sandbox, SandboxConfig, SandboxPKI
-from demat.transport import ActeSubmission, Attachment, ClientTLS, RetryPolicy, S2lowClient
+if TYPE_CHECKING:
+    from demat.sandbox import Sandbox, SandboxPKI
+    from demat.transport import ActeSubmission, ClientTLS, S2lowClient
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -66,12 +69,16 @@ PDF = (
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> SandboxPKI:
     """One CA, server and client certificate for the whole session (RSA keys are slow to make)."""
+    from demat.sandbox import SandboxPKI
+
     return SandboxPKI.create(tmp_path_factory.mktemp("pki"))
 
 
 def deliberation(pdf: Path, number: str, **kw: Any) -> ActeSubmission:
     """A délibération of 7 May 2024 (classification 9.1) with ``pdf`` as the acte; ``kw``
     overrides or adds fields (annexes…)."""
+    from demat.transport import ActeSubmission, Attachment
+
     fields: dict[str, Any] = {
         "nature_code": 1,
         "number": number,
@@ -85,18 +92,25 @@ def deliberation(pdf: Path, number: str, **kw: Any) -> ActeSubmission:
 
 
 def client_tls(sb: Sandbox, **kw: object) -> ClientTLS:
+    """The sandbox's client certificate and CA, as the S²LOW client takes them."""
+    from demat.transport import ClientTLS
+
     cert, key = sb.client_cert_paths()
     return ClientTLS(cert=cert, key=key, ca_bundle=sb.ca_path, **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture
 async def sandbox(pki: SandboxPKI) -> AsyncIterator[Sandbox]:
+    from demat.sandbox import Sandbox, SandboxConfig
+
     async with Sandbox.start(SandboxConfig(pki=pki)) as sb:
         yield sb
 
 
 @pytest.fixture
 async def s2low(sandbox: Sandbox) -> AsyncIterator[S2lowClient]:
+    from demat.transport import RetryPolicy, S2lowClient
+
     fast = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
     async with S2lowClient(sandbox.url, client_tls(sandbox), retry=fast) as client:
         yield client
