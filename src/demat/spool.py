@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import io
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,15 +93,6 @@ class Spool:
         except OSError as exc:
             Path(tmp).unlink(missing_ok=True)
             raise StoreError(f"cannot write to the spool {self.root}: {exc.strerror}", code="SPOOL") from exc
-
-    def read(self, digest: str) -> bytes:
-        try:
-            return self.path(digest).read_bytes()
-        except OSError as exc:
-            raise StoreError(f"document {digest} missing from the spool", code="SPOOL_MISSING") from exc
-
-    def copy_out(self, digest: str, target: Path) -> None:
-        shutil.copyfile(self.path(digest), target)
 
 
 class _Tee(io.RawIOBase):
