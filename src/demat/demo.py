@@ -32,8 +32,11 @@ from demat.signing import devpki
 from demat.signing.keys import Signer
 from demat.tracking import Schedule, State, Transmission
 
+#: The demo collectivité's SIREN.
 SIREN = "214400152"
+#: The demo collectivité's SIRET.
 SIRET = "21440015200011"
+#: The demo collectivité's département.
 DEPT = "044"
 
 #: A one-page PDF: the délibération of the demo.
@@ -49,6 +52,8 @@ DEMO_SCHEDULE = Schedule([(0.2, 50), (1.0, 30)], jitter=0.0, error_base=0.2, err
 
 @dataclass
 class DemoItem:
+    """One document the demo sends: its row label, what sending it gave, the state it should reach."""
+
     label: str
     result: SendResult
     expected: State
@@ -262,4 +267,23 @@ async def _explain(gw: Gateway, t: Transmission, say: Callable[[str], None]) -> 
 
 
 def main() -> int:
+    """``demat demo``: run the demo, return its exit code."""
     return asyncio.run(run_demo())
+
+
+__all__ = [
+    "DEMO_PDF",
+    "DEMO_SCHEDULE",
+    "DEPT",
+    "SIREN",
+    "SIRET",
+    "DemoItem",
+    "demo_acte",
+    "demo_budget",
+    "demo_pes",
+    "demo_profile",
+    "demo_retour",
+    "main",
+    "run_demo",
+    "sandbox_settings",
+]

@@ -159,3 +159,10 @@ def sha1_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(_CHUNK), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+__all__ = [
+    "Intake",
+    "Spool",
+    "sha1_file",
+]

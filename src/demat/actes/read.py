@@ -182,6 +182,7 @@ class EnveloppeMISILLCLMessage(ActesMessage):
     enveloppe: MisillEnvelopeData
 
 
+#: Any ACTES message, told apart by its ``type`` (what :func:`read_message` returns).
 AnyActesMessage = Annotated[
     ActeMessage
     | ARActeMessage
@@ -200,6 +201,7 @@ AnyActesMessage = Annotated[
     Field(description="any message read by read_message"),
 ]
 
+#: Letters between the préfecture and the collectivité, read as :class:`CourrierPrefMessage`.
 COURRIER_TYPES = (
     "CourrierSimple",
     "DemandePieceComplementaire",
@@ -212,6 +214,7 @@ COURRIER_TYPES = (
     "RejetLettreObservations",
     "ReponseLettreObservations",
 )
+#: Acknowledgements of a collectivité's answer, read as :class:`ARReponseMessage`.
 AR_REPONSE_TYPES = ("ARPieceComplementaire", "ARReponseRejetLettreObservations")
 
 # --- lenient element access -------------------------------------------------------------

@@ -23,6 +23,7 @@ from demat.errors import FileMissing, ValidationError
 NUMERO_EMIT = re.compile(r"^([A-Z0-9][A-Z0-9_]{0,13})?[A-Z0-9]$")
 #: NumeroInterne as the schema's IDActe accepts it (used when reading).
 NUMERO_READ = re.compile(r"^[a-zA-Z0-9_]{1,15}$")
+#: The most characters an acte's objet may hold.
 OBJET_MAX = 500
 #: Characters XML 1.0 cannot carry.
 _XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

@@ -429,3 +429,8 @@ def _validate(args: argparse.Namespace) -> int:
             for f in findings:
                 print(f"  {f.severity}: {f}")
     return status
+
+
+__all__ = [
+    "register",
+]

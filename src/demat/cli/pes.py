@@ -7,6 +7,7 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
+    """Add ``demat pes`` and its subcommands."""
     from demat.cli import pes_build, pes_check, pes_sign
 
     parser: argparse.ArgumentParser = sub.add_parser("pes", help="PES V2 files (HELIOS)")
@@ -15,3 +16,8 @@ def register(sub: Any) -> None:
     pes_build.register_transcode(pes_sub)
     pes_check.register(pes_sub)
     pes_sign.register(pes_sub)
+
+
+__all__ = [
+    "register",
+]

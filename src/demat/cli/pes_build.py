@@ -140,3 +140,9 @@ def _build(args: argparse.Namespace) -> int:
         }
     )
     return EXIT_OK
+
+
+__all__ = [
+    "register",
+    "register_transcode",
+]

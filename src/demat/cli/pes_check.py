@@ -161,3 +161,8 @@ def _ack(args: argparse.Namespace) -> int:
                     for err in ligne.errors:
                         print(f"      pièce {piece.num} ligne {ligne.num}: {err}")
     return status
+
+
+__all__ = [
+    "register",
+]

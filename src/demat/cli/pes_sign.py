@@ -161,3 +161,8 @@ def _print_report(report: Any) -> None:
             print(f"    erreur {issue}")
         for issue in sig.warnings:
             print(f"    attention {issue}")
+
+
+__all__ = [
+    "register",
+]

@@ -65,3 +65,8 @@ def _run(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve())
     return EXIT_OK
+
+
+__all__ = [
+    "register",
+]

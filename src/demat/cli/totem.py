@@ -175,3 +175,8 @@ def register(sub: Any) -> None:
     p.add_argument("--date", help="seal date (ISO 8601), default now")
     p.add_argument("--json", action="store_true", help="print the new seal as JSON")
     p.set_defaults(handler=_seal)
+
+
+__all__ = [
+    "register",
+]

@@ -64,3 +64,10 @@ class SandboxConfig:
     max_actes_bytes: int = 150 * 1024 * 1024
     classification_date: dt.date = dt.date(2024, 1, 15)
     today: dt.date | None = None
+
+
+__all__ = [
+    "Account",
+    "Faults",
+    "SandboxConfig",
+]

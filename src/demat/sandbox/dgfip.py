@@ -36,6 +36,7 @@ from demat.pes.validate import ValidationReport, validate_pes
 
 #: Findings that make the DGFiP refuse a bordereau for its amounts or counts.
 CUMUL_CODES = frozenset({"PES_MT_BORD_HT", "PES_MT_BORD_TVA", "PES_MT_BORD_TVA_SUM", "PES_NBRPCE"})
+#: Findings that make the DGFiP refuse a PJ as a duplicate.
 PJ_DUPLICATE_CODES = frozenset({"PES_PJ_IDUNIQUE_DUPLICATE"})
 _BORDEREAU_PATH = re.compile(r"/(PES_DepenseAller|PES_RecetteAller)/Bordereau\[(\d+)\]")
 _PJ_PATH = re.compile(r"/PES_PJ/PJ\[(\d+)\]")
@@ -182,3 +183,14 @@ def _acquit(facts: PesFacts, verdict: Verdict) -> tuple[bytes, bool]:
         technical_error=verdict.technical_error,
     )
     return ack, verdict.accepted
+
+
+__all__ = [
+    "CUMUL_CODES",
+    "PJ_DUPLICATE_CODES",
+    "PesFacts",
+    "PesRefused",
+    "Received",
+    "Verdict",
+    "receive",
+]

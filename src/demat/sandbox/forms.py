@@ -201,3 +201,12 @@ def _decode(raw: bytes, charset: str) -> str:
         return raw.decode(charset)
     except (LookupError, UnicodeDecodeError):
         return raw.decode("iso-8859-1")
+
+
+__all__ = [
+    "MEMORY_LIMIT",
+    "Form",
+    "Upload",
+    "UploadTooLarge",
+    "read_form",
+]

@@ -51,3 +51,8 @@ class SandboxPKI:
         ):
             return pki
         return cls.create(directory)
+
+
+__all__ = [
+    "SandboxPKI",
+]

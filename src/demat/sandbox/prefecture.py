@@ -57,6 +57,7 @@ LETTER_PDF = (
     b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
     b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 )
+#: The préfecture's words for an acte sent with an outdated classification.
 ANOMALY_OUTDATED = (
     "ODT-VERIF-01 : Votre acte a été transmis avec une date de classification qui n'est pas à jour"
 )
@@ -323,3 +324,16 @@ class Prefecture:
         buf = io.BytesIO()
         package.write(buf)
         return buf.getvalue()
+
+
+__all__ = [
+    "ANOMALY_BUDGET",
+    "ANOMALY_OUTDATED",
+    "LETTER_PDF",
+    "READ_BACK_IN_MEMORY",
+    "ActeRefused",
+    "Prefecture",
+    "Received",
+    "Verdict",
+    "default_classification",
+]

@@ -174,6 +174,7 @@ def _index(index: dict[Any, Any], key: Any, tx: HeliosTx | ActesTx) -> None:
         index[key] = tx
 
 
+#: A record whose change the state file writes.
 Changed = HeliosTx | ActesTx | RetourFile | Receipt
 
 
@@ -264,3 +265,16 @@ class StateFile:
         if self._journal is not None:
             self._journal.close()
             self._journal = None
+
+
+__all__ = [
+    "ActesTx",
+    "Blobs",
+    "Changed",
+    "HeliosTx",
+    "Receipt",
+    "RetourFile",
+    "State",
+    "StateFile",
+    "changes_json",
+]

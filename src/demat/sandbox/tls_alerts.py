@@ -34,3 +34,8 @@ def install() -> None:
 
     sslproto.SSLProtocol._on_handshake_complete = on_handshake_complete  # type: ignore[method-assign]
     _INSTALLED = True
+
+
+__all__ = [
+    "install",
+]

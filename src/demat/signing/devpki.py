@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+#: What a certificate is for: a CA, document signing, a TLS server or a TLS client.
 Kind = Literal["ca", "signing", "server", "client"]
 
 
@@ -169,3 +170,11 @@ def issue(
         )
     cert = builder.sign(ca.key, hashes.SHA256())
     return Issued(key, cert, (ca.cert, *ca.chain))
+
+
+__all__ = [
+    "Issued",
+    "Kind",
+    "issue",
+    "make_ca",
+]

@@ -37,6 +37,7 @@ from demat.signing.xmldsig import (
     ds,
 )
 
+#: The XAdES versions demat writes (1.1.1 and 1.2.2 are what HELIOS takes).
 XadesVersion = Literal["1.1.1", "1.2.2"]
 _XADES_NS: dict[str, str] = {"1.1.1": XADES_111, "1.2.2": XADES_122}
 

@@ -13,17 +13,26 @@ from typing import Any
 
 from lxml import etree
 
+#: XML-DSig namespace.
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
+#: XAdES 1.1.1 namespace.
 XADES_111 = "http://uri.etsi.org/01903/v1.1.1#"
+#: XAdES 1.2.2 namespace.
 XADES_122 = "http://uri.etsi.org/01903/v1.2.2#"
+#: XAdES 1.3.2 namespace.
 XADES_132 = "http://uri.etsi.org/01903/v1.3.2#"
 #: XAdES namespace → version label.
 XADES_VERSIONS = {XADES_111: "1.1.1", XADES_122: "1.2.2", XADES_132: "1.3.2"}
 
+#: Exclusive canonicalisation.
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+#: Exclusive canonicalisation, comments kept.
 EXC_C14N_COMMENTS = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments"
+#: Inclusive canonicalisation (C14N 1.0).
 C14N = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+#: Inclusive canonicalisation, comments kept.
 C14N_COMMENTS = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments"
+#: The enveloped-signature transform.
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 
 #: Canonicalisation URI → (exclusive, with_comments).
@@ -34,16 +43,24 @@ C14N_METHODS = {
     C14N_COMMENTS: (False, True),
 }
 
+#: Digest SHA-1 (legacy).
 SHA1 = "http://www.w3.org/2000/09/xmldsig#sha1"
+#: Digest SHA-256.
 SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+#: Digest SHA-384.
 SHA384 = "http://www.w3.org/2001/04/xmldsig-more#sha384"
+#: Digest SHA-512.
 SHA512 = "http://www.w3.org/2001/04/xmlenc#sha512"
 #: Digest URI → hashlib name.
 DIGESTS = {SHA1: "sha1", SHA256: "sha256", SHA384: "sha384", SHA512: "sha512"}
 
+#: Signature RSA with SHA-1 (legacy).
 RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
+#: Signature RSA with SHA-256.
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+#: Signature RSA with SHA-384.
 RSA_SHA384 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384"
+#: Signature RSA with SHA-512.
 RSA_SHA512 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"
 #: Signature URI → hashlib name of its digest.
 RSA_METHODS = {RSA_SHA1: "sha1", RSA_SHA256: "sha256", RSA_SHA384: "sha384", RSA_SHA512: "sha512"}

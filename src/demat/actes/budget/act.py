@@ -163,3 +163,12 @@ def package_budget(
         xml_limits=xml_limits,
     )
     return package_acte(identity, acte, serial=serial, today=today, trigram=trigram, **package_options)
+
+
+__all__ = [
+    "BUDGET_MATIERES",
+    "BUDGET_TYPOLOGY",
+    "DELIBERATION_TYPOLOGY",
+    "budget_acte",
+    "package_budget",
+]

@@ -161,3 +161,9 @@ def inspect_budget(source: BudgetSource, *, limits: XmlLimits = DEFAULT_LIMITS) 
         seal_sha1=(seal or {}).get("sha1"),
         versions_outil=outils,
     )
+
+
+__all__ = [
+    "BudgetInfo",
+    "inspect_budget",
+]

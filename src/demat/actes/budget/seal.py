@@ -203,3 +203,14 @@ def seal(
             "le scellement produit ne se vérifie pas", file=name, code="TOTEM_SEAL_INTERNAL"
         )
     return sealed
+
+
+__all__ = [
+    "BudgetSource",
+    "SealReport",
+    "digests_without_seal",
+    "read_budget",
+    "require_valid_seal",
+    "seal",
+    "verify_seal",
+]

@@ -89,3 +89,8 @@ def synthetic_budget(
     etree.indent(root, space="   ")
     data: bytes = etree.tostring(root, xml_declaration=True, encoding="ISO-8859-1")
     return data
+
+
+__all__ = [
+    "synthetic_budget",
+]

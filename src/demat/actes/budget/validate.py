@@ -160,3 +160,12 @@ def validate_budget(
         target = tree.getroot()  # not a budget document: the schema will say so
     issues = _with_xmlschema(target, registry) if reference else _with_libxml2(tree, target, registry)
     return BudgetValidation(name, not issues, tuple(issues), engine)
+
+
+__all__ = [
+    "FAMILY",
+    "MAX_ERRORS",
+    "BudgetIssue",
+    "BudgetValidation",
+    "validate_budget",
+]
