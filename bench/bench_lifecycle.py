@@ -28,8 +28,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_send import postgres_cpu_seconds, temporary_database
-from demat.tracking import SETTLED, Moved, Poller, Schedule, State, Store, Transmission
-from demat.tracking.poller import NewDocument, PollOutcome
+from demat.tracking import (
+    SETTLED,
+    Event,
+    Happened,
+    NewDocument,
+    Poller,
+    PollOutcome,
+    Schedule,
+    State,
+    Store,
+    Transmission,
+)
 
 
 async def lifecycle(url: str, n: int) -> dict[str, float]:
@@ -38,10 +48,9 @@ async def lifecycle(url: str, n: int) -> dict[str, float]:
     async def handler(t: Transmission) -> PollOutcome:
         await asyncio.sleep(0)
         if t.state is State.SENDING:
-            return Moved(State.SENT, event="sent", remote_id=f"r{t.id[:8]}")
-        return Moved(
-            State.ACKNOWLEDGED,
-            event="acknowledged",
+            return Happened(Event.SUBMITTED, remote_id=f"r{t.id[:8]}")
+        return Happened(
+            Event.ACK_OK,
             remote_status=4,
             data={"status": "Acquittement reçu", "accepted": True, "rejected": []},
             documents=[NewDocument("ack", ack + t.id.encode(), name="ACK.xml")],

@@ -10,7 +10,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from demat.tracking import Moved, Poller, PollOutcome, State, Store, Transmission, install_signal_handlers
+from demat.tracking import Event, Happened, Poller, PollOutcome, Store, Transmission, install_signal_handlers
 
 
 async def main(db: str, marker: str) -> int:
@@ -21,7 +21,7 @@ async def main(db: str, marker: str) -> int:
         with Path(marker).open("a") as out:
             out.write(t.id + "\n")
         await stop.wait()
-        return Moved(State.SENT, "submitted", remote_id="r-" + t.id[:8])
+        return Happened(Event.SUBMITTED, remote_id="r-" + t.id[:8])
 
     async with Store.open(db) as store:
         poller = Poller(store, submit, owner="child", batch=10, concurrency=2, idle_seconds=0.05)

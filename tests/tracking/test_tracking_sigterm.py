@@ -7,9 +7,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
-from demat.tracking import State, Store
+from demat.tracking import IN_DOUBT, State, Store
 
 CHILD = Path(__file__).with_name("_sigterm_child.py")
 
@@ -37,9 +38,11 @@ async def test_sigterm_finishes_in_flight_work_and_releases_leases(tmp_path: Pat
     started = set(marker.read_text().split())
     assert len(started) == 2  # concurrency 2: the others never began
     async with Store.open(db) as store:
-        rows = await store.list()
+        rows = await store.transmissions()
         assert {t.id for t in rows if t.state is State.SENT} == started
         assert {t.state for t in rows if t.id not in started} == {State.ACCEPTED}
         assert all(t.lease_owner is None and t.lease_until is None for t in rows)
-        assert await store.pending_unknown() == []
+        assert await store.counts_by_state(states=IN_DOUBT) == {}  # no submission left in doubt
+        events = Counter(e.event for e in await store.journal())
+        assert events == Counter(recorded=10, send_started=2, submitted=2)  # nothing else moved
         assert (await store.verify_journal()).ok

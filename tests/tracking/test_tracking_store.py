@@ -1,4 +1,4 @@
-"""The store on SQLite and PostgreSQL: record, transitions, documents, journal, migrations, leases."""
+"""The store on SQLite and PostgreSQL: record, moves by event, documents, journal, migrations, leases."""
 
 from __future__ import annotations
 
@@ -12,15 +12,23 @@ from sqlalchemy import inspect, text
 
 from demat.errors import JournalError, StoreError
 from demat.tracking import (
+    ERROR_EVENTS,
+    EVENT_TRANSITIONS,
     GENESIS,
+    IN_DOUBT,
+    KEEPS_COUNTERS,
+    Event,
     IllegalTransition,
     LeaseLost,
+    Move,
     NewDocument,
     NotFound,
     Release,
     StaleState,
     State,
     Store,
+    Transmission,
+    UnexpectedEvent,
     database_url,
 )
 from demat.tracking import tables as t
@@ -29,6 +37,7 @@ from demat.tracking.migrations import LATEST
 from demat.tracking.store import split_schema
 
 S = State
+E = Event
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 
 
@@ -69,7 +78,7 @@ async def test_record_is_idempotent_per_profile_flow_digest(store: Store) -> Non
     assert other_profile.id != a.id
     _other_flow, created = await store.record("ville", "actes", sha(1), "acte.tar.gz")
     assert created
-    assert len(await store.list()) == 3
+    assert len(await store.transmissions()) == 3
     assert [e.event for e in await store.journal(a.id)] == ["recorded"]
 
 
@@ -94,7 +103,7 @@ async def test_record_refuses_a_bad_digest_and_unhashable_identifiers(store: Sto
     assert caught.value.code == "BAD_DIGEST"
     with pytest.raises(ValueError, match="Out of range float"):
         await store.record("ville", "pes", sha(1), "x.xml", {"n": float("nan")})
-    assert await store.list() == []
+    assert await store.transmissions() == []
     assert (await store.verify_journal()).entries == 0
 
 
@@ -105,18 +114,19 @@ async def test_concurrent_records_of_one_document_create_one_transmission(store:
     assert (await store.verify_journal()).ok
 
 
-# -- transitions -------------------------------------------------------------------------------
+# -- moves by event ----------------------------------------------------------------------------
 
 
-async def test_transition_moves_and_journals_in_one_step(store: Store, clock: Any) -> None:
+async def test_move_finds_the_state_by_event_and_journals_in_one_step(store: Store, clock: Any) -> None:
     tr, _ = await store.record("ville", "pes", sha(1), "PES_1.xml")
     clock.advance(5)
-    sending = await store.transition(tr.id, S.SENDING, event="send_started")
+    sending = await store.move(Move(tr.id, E.SEND_STARTED, expect=S.ACCEPTED))
     assert sending.state is S.SENDING
     assert sending.updated_at == clock.now
-    sent = await store.transition(
-        tr.id, S.SENT, event="submitted", remote_id="1234", remote_status=1, data={"message": "OK"}
+    sent = await store.move(
+        Move.of(sending, E.SUBMITTED, remote_id="1234", remote_status=1, data={"message": "OK"})
     )
+    assert sent.state is S.SENT
     assert (sent.remote_id, sent.remote_status) == ("1234", "1")
     entries = await store.journal(tr.id)
     assert [(e.event, e.from_state, e.to_state) for e in entries] == [
@@ -129,40 +139,188 @@ async def test_transition_moves_and_journals_in_one_step(store: Store, clock: An
     assert (await store.get(tr.id)).state is S.SENT
 
 
-async def test_illegal_transition_raises_and_changes_nothing(store: Store) -> None:
+async def test_a_new_remote_id_keeps_the_previous_one_in_the_journal(store: Store) -> None:
     tr, _ = await store.record("ville", "pes", sha(1), "PES_1.xml")
-    with pytest.raises(IllegalTransition):
-        await store.transition(tr.id, S.ACKNOWLEDGED, event="nonsense", documents=[NewDocument("ack", b"x")])
-    assert (await store.get(tr.id)).state is S.ACCEPTED
-    assert len(await store.journal()) == 1
-    assert await store.documents(tr.id) == []
+    sending = await store.move(Move.of(tr, E.SEND_STARTED))
+    sent = await store.move(Move.of(sending, E.SUBMITTED, remote_id="1"))
+    same = await store.move(Move.of(sent, E.PROGRESS, remote_id="1", remote_status=2))
+    assert (await store.journal(tr.id))[-1].payload == {"remote_status": "2"}  # unchanged id: not repeated
+    await store.move(Move.of(same, E.PROGRESS, remote_id="2"))
+    assert (await store.journal(tr.id))[-1].payload == {"remote_id": "2", "previous_remote_id": "1"}
+    assert (await store.get(tr.id)).remote_id == "2"
+
+
+async def _snapshot(store: Store, id: str) -> tuple[Transmission, int, int]:
+    return await store.get(id), len(await store.journal()), len(await store.documents(id))
+
+
+async def test_an_event_impossible_in_the_state_is_refused_and_writes_nothing(store: Store) -> None:
+    tr, _ = await store.record("ville", "pes", sha(1), "PES_1.xml")
+    await store.acquire_due("me", 10, 60)
+    before = await _snapshot(store, tr.id)
+    # ACCEPTED → ACKNOWLEDGED is no legal move, and no event leads there from ACCEPTED.
+    for event in (E.ACK_OK, E.SUBMITTED, E.FOUND, E.UNDETERMINED, E.PROGRESS):
+        with pytest.raises(UnexpectedEvent) as caught:
+            await store.move(
+                Move(
+                    tr.id,
+                    event,
+                    expect=S.ACCEPTED,
+                    owner="me",
+                    remote_id="r-1",
+                    remote_status=4,
+                    data={"error": "x"},
+                    documents=[NewDocument("ack", b"x")],
+                )
+            )
+        assert isinstance(caught.value, IllegalTransition)
+        assert caught.value.path == tr.id
+    # Nothing written: state, counters, lease, due time, remote id, journal, documents.
+    assert await _snapshot(store, tr.id) == before
+    assert before[0].lease_owner == "me"
+    assert (await store.verify_journal()).ok
+
+
+async def test_move_many_refuses_the_impossible_one_and_applies_the_others(store: Store) -> None:
+    a, _ = await store.record("ville", "pes", sha(1), "a.xml")
+    b, _ = await store.record("ville", "pes", sha(2), "b.xml")
+    before = await _snapshot(store, b.id)
+    results = await store.move_many(
+        [
+            Move.of(a, E.SEND_STARTED),
+            Move.of(b, E.ACK_KO, documents=[NewDocument("ack", b"<KO/>")]),
+            Move("nope", E.CANCELLED, expect=S.ACCEPTED),
+        ]
+    )
+    moved, refused, missing = results
+    assert isinstance(moved, Transmission) and moved.state is S.SENDING
+    assert isinstance(refused, UnexpectedEvent)
+    assert isinstance(missing, NotFound)
+    after = await _snapshot(store, b.id)
+    assert (after[0], after[2]) == (before[0], before[2])
+    assert after[1] == before[1] + 1  # only a's entry
+    assert await store.move_many([]) == []
+    assert (await store.verify_journal()).ok
 
 
 async def test_expect_and_owner_guards(store: Store, clock: Any) -> None:
     tr, _ = await store.record("ville", "pes", sha(1), "PES_1.xml")
     with pytest.raises(StaleState):
-        await store.transition(tr.id, S.FAILED, event="x", expect=S.SENT)
-    with pytest.raises(StaleState):
-        await store.transition(tr.id, S.FAILED, event="x", expect={S.SENT, S.SENDING})
+        await store.move(Move(tr.id, E.FAILED, expect=S.SENT))
+    with pytest.raises(StaleState):  # the expected state is checked before the event
+        await store.move(Move(tr.id, E.SUBMITTED, expect=S.SENDING))
     with pytest.raises(LeaseLost):
-        await store.transition(tr.id, S.SENDING, event="x", owner="me")  # no lease at all
+        await store.move(Move(tr.id, E.SEND_STARTED, expect=S.ACCEPTED, owner="me"))  # no lease at all
     (_leased,) = await store.acquire_due("me", 10, 60)
-    await store.transition(tr.id, S.SENDING, event="send_started", owner="me", expect=S.ACCEPTED)
+    with pytest.raises(LeaseLost):
+        await store.move(Move(tr.id, E.SEND_STARTED, expect=S.ACCEPTED, owner="other"))
+    sending = await store.move(Move(tr.id, E.SEND_STARTED, expect=S.ACCEPTED, owner="me", keep_lease=True))
+    assert sending.lease_owner == "me"  # kept: the submission is still in flight
     clock.advance(61)
     with pytest.raises(LeaseLost):
-        await store.transition(tr.id, S.SENT, event="late", owner="me")
+        await store.move(Move(tr.id, E.SUBMITTED, expect=S.SENDING, owner="me"))
     with pytest.raises(NotFound):
-        await store.transition("nope", S.SENT, event="x")
+        await store.move(Move("nope", E.SUBMITTED, expect=S.SENDING))
     with pytest.raises(NotFound):
         await store.get("nope")
+    assert (await store.get(tr.id)).state is S.SENDING
+
+
+async def test_a_move_by_the_lease_holder_gives_the_lease_back(store: Store, clock: Any) -> None:
+    tr, _ = await store.record("ville", "pes", sha(1), "PES_1.xml")
+    await store.acquire_due("me", 10, 60)
+    sending = await store.move(
+        Move(tr.id, E.SEND_STARTED, expect=S.ACCEPTED, owner="me", keep_lease=True, next_attempt_at=clock.now)
+    )
+    assert (sending.lease_owner, sending.lease_until) == ("me", clock.now + dt.timedelta(seconds=60))
+    later = clock.now + dt.timedelta(minutes=1)
+    sent = await store.move(Move.of(sending, E.SUBMITTED, owner="me", remote_id="9", next_attempt_at=later))
+    assert (sent.lease_owner, sent.lease_until, sent.next_attempt_at) == (None, None, later)
+    assert await store.get(tr.id) == sent
+    assert not await store.release(tr.id, "me", None)  # nothing left to give back
+
+
+async def test_next_attempt_is_what_the_move_says(store: Store, clock: Any) -> None:
+    tr, _ = await store.record("ville", "pes", sha(1), "PES_1.xml")
+    assert tr.next_attempt_at == clock.now  # recorded: due now
+    sending = await store.move(Move.of(tr, E.SEND_STARTED))
+    assert sending.next_attempt_at is None  # no store-side default: not due
+    clock.advance(10**6)
+    assert await store.acquire_due("a", 10, 60, states=IN_DOUBT) == []
+    at = clock.now + dt.timedelta(seconds=7)
+    sent = await store.move(Move.of(sending, E.SUBMITTED, remote_id="1", next_attempt_at=at))
+    assert sent.next_attempt_at == at
+    assert await store.acquire_due("a", 10, 60) == []
+    (due,) = await store.acquire_due("a", 10, 60, now=at)
+    assert due.id == tr.id
+
+
+# How to bring a new transmission to each state by events, for the counter rules below.
+PATHS: dict[State, list[Event]] = {
+    S.ACCEPTED: [],
+    S.SENDING: [E.SEND_STARTED],
+    S.UNKNOWN: [E.SEND_STARTED, E.OUTCOME_UNKNOWN],
+    S.SENT: [E.SEND_STARTED, E.SUBMITTED],
+    S.ACKNOWLEDGED: [E.SEND_STARTED, E.SUBMITTED, E.ACK_OK],
+    S.CANCEL_REQUESTED: [E.SEND_STARTED, E.SUBMITTED, E.ACK_OK, E.CANCEL_REQUESTED],
+}
+
+
+async def test_counters_follow_the_event(store: Store, store_url: str) -> None:
+    # Every (state, event) pair of the table: an error event counts one attempt and one error
+    # (its error becoming last_error), SEND_STARTED keeps the counters, any other event resets.
+    pairs = [(state, event) for state, row in EVENT_TRANSITIONS.items() for event in row]
+    assert {state for state, _ in pairs} == set(PATHS)
+    placed: list[tuple[State, Event, Transmission]] = []
+    for n, (state, event) in enumerate(pairs):
+        t, _ = await store.record("ville", "pes", sha(f"counters {n}"), f"c{n}.xml")
+        for step in PATHS[state]:
+            t = await store.move(Move.of(t, step))
+        assert t.state is state
+        placed.append((state, event, t))
+    # Counters as a retry loop would have left them (bookkeeping, not journaled).
+    await raw(store_url, "UPDATE transmissions SET attempts = 3, errors = 2, last_error = 'old'")
+    for i, (state, event, t) in enumerate(placed):
+        data = {"error": f"boom {i}"} if i % 2 else None  # odd: with a message; even: without
+        moved = await store.move(Move.of(t, event, data=data))
+        assert moved.state is EVENT_TRANSITIONS[state][event]
+        counters = (moved.attempts, moved.errors, moved.last_error)
+        if event in ERROR_EVENTS:
+            assert counters == (4, 3, f"boom {i}" if data else event.value), (state, event)
+        elif event in KEEPS_COUNTERS:
+            assert counters == (3, 2, "old"), (state, event)
+        else:
+            assert counters == (0, 0, None), (state, event)
+    assert (await store.verify_journal()).ok
+
+
+async def test_an_error_event_keeps_a_long_message_short(store: Store) -> None:
+    tr, _ = await store.record("ville", "pes", sha(1), "PES_1.xml")
+    sending = await store.move(Move.of(tr, E.SEND_STARTED))
+    unknown = await store.move(Move.of(sending, E.OUTCOME_UNKNOWN, data={"error": "x" * 5000}))
+    assert unknown.last_error == "x" * 2000
+    assert (await store.journal(tr.id))[-1].payload["error"] == "x" * 5000  # the journal keeps it all
+
+
+async def test_move_refuses_unhashable_data_before_writing(store: Store) -> None:
+    tr, _ = await store.record("ville", "pes", sha(1), "PES_1.xml")
+    with pytest.raises(ValueError, match="Out of range float"):
+        await store.move(Move.of(tr, E.CANCELLED, data={"n": float("nan")}))
+    assert (await store.get(tr.id)).state is S.ACCEPTED
+    assert len(await store.journal()) == 1
 
 
 async def test_documents_are_stored_once_and_journaled(store: Store) -> None:
     tr, _ = await store.record("ville", "actes", sha(1), "acte.tar.gz")
-    await store.transition(tr.id, S.SENDING, event="send_started")
-    await store.transition(tr.id, S.SENT, event="submitted", remote_id="9")
-    moved = await store.transition(
-        tr.id, S.ACKNOWLEDGED, event="ar_received", documents=[NewDocument("aracte", b"<ARActe/>", "ar.xml")]
+    await store.move(Move(tr.id, E.SEND_STARTED, expect=S.ACCEPTED))
+    await store.move(Move(tr.id, E.SUBMITTED, expect=S.SENDING, remote_id="9"))
+    moved = await store.move(
+        Move(
+            tr.id,
+            E.ACK_OK,
+            expect=S.SENT,
+            documents=[NewDocument("aracte", b"<ARActe/>", "ar.xml")],
+        )
     )
     assert moved.state is S.ACKNOWLEDGED
     _doc, created = await store.add_document(tr.id, "aracte", b"<ARActe/>")
@@ -173,29 +331,40 @@ async def test_documents_are_stored_once_and_journaled(store: Store) -> None:
     assert [(d.kind, d.content) for d in docs] == [("aracte", b"<ARActe/>"), ("courrier", b"%PDF-1.4")]
     assert docs[0].digest == hashlib.sha256(b"<ARActe/>").hexdigest()
     assert docs[0].size == 9
+    assert docs[0].name == "ar.xml"
     assert [d.kind for d in await store.documents(tr.id, kind="courrier")] == ["courrier"]
     entries = await store.journal(tr.id)
+    assert entries[-2].event == "ack_ok"
     assert entries[-2].payload["documents"][0]["kind"] == "aracte"
     assert (entries[-1].event, entries[-1].from_state, entries[-1].to_state) == (
         "document_received",
         "acknowledged",
         "acknowledged",
     )
+    # The same document with a later move is listed in the journal, not stored twice.
+    await store.move(
+        Move(tr.id, E.PROGRESS, expect=S.ACKNOWLEDGED, documents=[NewDocument("aracte", b"<ARActe/>")])
+    )
+    assert len(await store.documents(tr.id)) == 2
+    assert (await store.journal(tr.id))[-1].payload["documents"][0]["digest"] == docs[0].digest
     with pytest.raises(NotFound):
         await store.add_document("nope", "ack", b"x")
 
 
-async def test_list_and_counts(store: Store) -> None:
+async def test_transmissions_and_counts(store: Store) -> None:
     ids = []
     for n in range(5):
         tr, _ = await store.record("ville" if n < 3 else "bourg", "pes", sha(n), f"f{n}.xml")
         ids.append(tr.id)
-    await store.transition(ids[0], S.CANCELLED, event="cancelled_locally")
+    await store.move(Move(ids[0], E.CANCELLED, expect=S.ACCEPTED))
     assert await store.counts_by_state() == {S.ACCEPTED: 4, S.CANCELLED: 1}
     assert await store.counts_by_state(profile="bourg") == {S.ACCEPTED: 2}
-    assert {x.id for x in await store.list(state=S.ACCEPTED, profile="ville")} == set(ids[1:3])
-    assert len(await store.list(state=[S.ACCEPTED, S.CANCELLED], limit=2)) == 2
-    assert await store.list(flow="actes") == []
+    assert {x.id for x in await store.transmissions(state=S.ACCEPTED, profile="ville")} == set(ids[1:3])
+    assert len(await store.transmissions(state=[S.ACCEPTED, S.CANCELLED], limit=2)) == 2
+    everything = [x.id for x in await store.transmissions()]  # oldest first, then by id
+    assert sorted(everything) == sorted(ids)
+    assert [x.id for x in await store.transmissions(offset=3)] == everything[3:]
+    assert await store.transmissions(flow="actes") == []
 
 
 # -- journal -----------------------------------------------------------------------------------
@@ -205,8 +374,8 @@ async def _history(store: Store) -> list[str]:
     ids = []
     for n in range(3):
         tr, _ = await store.record("ville", "pes", sha(n), f"f{n}.xml")
-        await store.transition(tr.id, S.SENDING, event="send_started")
-        await store.transition(tr.id, S.SENT, event="submitted", remote_id=str(n))
+        await store.move(Move(tr.id, E.SEND_STARTED, expect=S.ACCEPTED))
+        await store.move(Move(tr.id, E.SUBMITTED, expect=S.SENDING, remote_id=str(n)))
         ids.append(tr.id)
     return ids  # 9 entries
 
@@ -305,10 +474,10 @@ async def test_chain_cannot_fork(store: Store, store_url: str) -> None:
         )
 
 
-async def test_concurrent_transitions_keep_one_chain(store: Store) -> None:
+async def test_concurrent_moves_keep_one_chain(store: Store) -> None:
     ids = [(await store.record("ville", "pes", sha(n), f"f{n}.xml"))[0].id for n in range(30)]
-    await asyncio.gather(*(store.transition(i, S.SENDING, event="send_started") for i in ids))
-    await asyncio.gather(*(store.transition(i, S.SENT, event="submitted", remote_id=i) for i in ids))
+    await asyncio.gather(*(store.move(Move(i, E.SEND_STARTED, expect=S.ACCEPTED)) for i in ids))
+    await asyncio.gather(*(store.move(Move(i, E.SUBMITTED, expect=S.SENDING, remote_id=i)) for i in ids))
     report = await store.verify_journal()
     assert report.ok
     assert report.entries == 90
@@ -517,16 +686,34 @@ async def test_due_order_is_most_overdue_first(store: Store, clock: Any) -> None
     assert [x.id for x in got] == [first.id]
 
 
-async def test_pending_unknown_lists_dead_senders_and_unknowns(store: Store, clock: Any) -> None:
+async def test_in_doubt_rows_are_due_for_reconciliation_once_their_sender_is_gone(
+    store: Store, clock: Any
+) -> None:
     ids = [(await store.record("ville", "pes", sha(n), f"f{n}.xml"))[0].id for n in range(3)]
     await store.acquire_due("a", 10, 60)
-    for i in ids:
-        await store.transition(i, S.SENDING, event="send_started", owner="a")
-    await store.transition(ids[2], S.UNKNOWN, event="send_outcome_unknown", owner="a")
-    await store.release(ids[2], "a")
-    assert [x.id for x in await store.pending_unknown()] == [ids[2]]  # the others are live
+    for i in ids:  # as the poller marks a submission: lease kept, due now should the sender die
+        await store.move(
+            Move(i, E.SEND_STARTED, expect=S.ACCEPTED, owner="a", keep_lease=True, next_attempt_at=clock.now)
+        )
+    unknown = await store.move(
+        Move(ids[2], E.OUTCOME_UNKNOWN, expect=S.SENDING, owner="a", next_attempt_at=clock.now)
+    )
+    assert (unknown.state, unknown.lease_owner) == (S.UNKNOWN, None)
+    assert await store.any_due(IN_DOUBT)
+    assert await store.acquire_due("b", 10, 60) == []  # never handed out for polling
+    assert [x.id for x in await store.acquire_due("b", 10, 60, states=IN_DOUBT)] == [ids[2]]  # others live
+    assert await store.release(ids[2], "b", clock.now)
     clock.advance(61)  # the sender died: its leases ran out
-    assert {x.id for x in await store.pending_unknown()} == set(ids)
+    assert {x.id for x in await store.acquire_due("c", 10, 60, states=IN_DOUBT)} == set(ids)
+    assert await store.acquire_due("d", 10, 60) == []
+
+
+async def test_release_requires_the_next_attempt(store: Store) -> None:
+    tr, _ = await store.record("ville", "pes", sha(1), "f.xml")
+    await store.acquire_due("a", 10, 60)
+    with pytest.raises(TypeError):
+        await store.release(tr.id, "a")  # type: ignore[call-arg]
+    assert (await store.get(tr.id)).lease_owner == "a"
 
 
 async def test_get_many_keeps_the_order_and_names_the_unknown(store: Store) -> None:
@@ -611,7 +798,7 @@ async def test_any_due_reads_what_acquire_due_would_lease(store: Store) -> None:
 async def test_counts_by_state_of_some_states(store: Store) -> None:
     a, _ = await store.record("ville", "pes", sha("c1"), "a.xml")
     await store.record("ville", "pes", sha("c2"), "b.xml")
-    await store.transition(a.id, S.CANCELLED, event="cancelled")
+    await store.move(Move.of(a, E.CANCELLED))
     assert await store.counts_by_state() == {S.ACCEPTED: 1, S.CANCELLED: 1}
     assert await store.counts_by_state(states=[S.ACCEPTED, S.SENT]) == {S.ACCEPTED: 1}
     assert await store.counts_by_state(states=[S.SENT]) == {}
