@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -137,3 +138,45 @@ def test_a_schemas_dir_that_does_not_exist_is_file_missing(tmp_path: Path) -> No
 
 def test_one_registry_per_schema_choice() -> None:
     assert options.schema_registry(Settings()) is options.schema_registry(Settings())
+
+
+# --- the gateway ------------------------------------------------------------------------------
+# These wait for the gateway (src/demat/gateway/gateway.py, the lead's) to take its caps and its
+# registry from demat.gateway.options; strict xfail: they fail loudly once it does, so that the
+# marker goes.
+WAITS_FOR_WIRING = pytest.mark.xfail(
+    strict=True, reason="the gateway does not read [limits] / pes_schema through demat.gateway.options yet"
+)
+
+
+def _gateway_settings(tmp_path: Path, **changes: Any) -> Settings:
+    from demat.config import Profile
+
+    profile = Profile(name="ville", siren="213105554", siret="21310555400017", id_post="031007")
+    return Settings(data_dir=tmp_path / "state", profiles={"ville": profile}, **changes)
+
+
+@WAITS_FOR_WIRING
+@pytest.mark.parametrize(
+    ("limits", "code"),
+    [({"max_xml_bytes": 2048}, "XML_TOO_LARGE"), ({"max_pj_inflated_bytes": 3999}, "PES_PJ_BOMB")],
+)
+async def test_the_gateway_applies_the_caps(
+    pes: bytes, tmp_path: Path, limits: dict[str, int], code: str
+) -> None:
+    from demat.errors import ValidationError
+    from demat.gateway import Gateway
+
+    async with Gateway.open(_gateway_settings(tmp_path, limits=Limits(**limits))) as gw:
+        with pytest.raises(ValidationError) as caught:
+            await gw.send_pes(pes, profile="ville")
+    assert caught.value.code == code
+
+
+@WAITS_FOR_WIRING
+async def test_the_gateway_validates_against_the_chosen_schema_set(tmp_path: Path) -> None:
+    from demat.gateway import Gateway
+
+    settings = _gateway_settings(tmp_path, schemas_dir=_official_copy(tmp_path), pes_schema="official")
+    async with Gateway.open(settings) as gw:
+        assert gw.registry is options.schema_registry(settings)
