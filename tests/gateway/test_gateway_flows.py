@@ -14,7 +14,7 @@ from demat.gateway import Gateway
 from demat.sandbox import Faults, Sandbox, SandboxConfig, SandboxPKI
 from demat.signing import devpki
 from demat.signing.keys import Signer
-from demat.tracking import Schedule, State, Transmission
+from demat.tracking import Event, Move, Schedule, State, Transmission
 
 FAST = Schedule([(0.01, 400)], jitter=0.0, error_base=0.01, error_cap=0.05)
 CLASSIFICATION = dt.date(2024, 1, 15)
@@ -268,3 +268,31 @@ async def test_pes_retours_kept_routed_then_marked_read(
     journal = await gateway.store.journal()
     assert sum(e.event == "inbound_received" for e in journal) == 4
     assert (await gateway.store.verify_journal()).ok
+
+
+async def test_where_the_platform_cannot_look_a_pes_up_a_person_settles_it(
+    sandbox: Sandbox, signer: Signer, tmp_path: Path
+) -> None:
+    # Production S²LOW has no HELIOS search: a PES whose submission outcome was lost waits in
+    # UNKNOWN for a person, never asked about again, never sent again; the sandbox-only lookup
+    # path is never called. (With the sandbox's kind the same crash is reconciled by itself:
+    # tests/gateway/test_crash_safety.py.)
+    settings = sandbox_settings(sandbox, tmp_path / "state")
+    settings.platforms["sandbox"] = settings.platforms["sandbox"].model_copy(update={"kind": "s2low"})
+    async with Gateway.open(settings, schedule=FAST) as gw:
+        t = (await gw.send_pes(demo_pes(signer, seed=7), profile="demo")).transmission
+        now = gw.store.clock()
+        [leased] = await gw.store.acquire_due("dead", 1, 0.0, now=now)
+        start = Move.of(
+            leased, Event.SEND_STARTED, owner="dead", keep_lease=True, next_attempt_at=now, now=now
+        )
+        await gw.store.move(start)  # the sender died here, before or during the upload
+        report = await gw.poll_once()
+        assert report.outcomes["needs_person"] == 1
+        t = await gw.store.get(t.id)
+        assert (t.state, t.next_attempt_at, t.lease_owner) == (State.UNKNOWN, None, None)
+        [last] = (await gw.store.journal(t.id))[-1:]
+        assert last.event == "undetermined" and last.payload["needs_person"] is True
+        assert "à la main" in last.payload["error"]
+        assert (await gw.poll_once()).acquired == 0  # not due: nothing is asked or sent again
+        assert sandbox.lookups == 0 and sandbox.received("helios") == []

@@ -95,7 +95,9 @@ class ToyFlow:
 
     async def send(self, note: bytes, *, profile: str) -> SendResult:
         digest = self.ctx.spool.put_bytes(note)
-        t, created = await self.ctx.store.record(profile, self.flow, digest, "note.txt", {"length": len(note)})
+        t, created = await self.ctx.store.record(
+            profile, self.flow, digest, "note.txt", {"length": len(note)}
+        )
         return SendResult(t, created)
 
     async def submit(self, t: Transmission) -> PollOutcome:
@@ -154,7 +156,9 @@ async def events(gw: Gateway, t: Transmission) -> list[str]:
     return [e.event for e in await gw.store.journal(t.id)]
 
 
-async def test_a_toy_flow_goes_through_the_gateway_and_the_poller(gateway: Gateway, server: ToyServer) -> None:
+async def test_a_toy_flow_goes_through_the_gateway_and_the_poller(
+    gateway: Gateway, server: ToyServer
+) -> None:
     sent = await flow(gateway).send(b"hello", profile="demo")
     refused = await flow(gateway).send(b"please refuse this", profile="demo")
     done, no = await gateway.wait([sent.transmission.id, refused.transmission.id], timeout=10, interval=0.01)
@@ -194,4 +198,11 @@ async def test_a_crash_during_the_toy_submission_is_reconciled(gateway: Gateway,
     [t] = await gateway.wait([t.id], timeout=10, interval=0.01)
     assert t.state is State.ACKNOWLEDGED
     assert server.lookups == 1 and list(server.notes.values()) == [b"crashed"]
-    assert await events(gateway, t) == ["recorded", "send_started", "absent", "send_started", "submitted", "ack_ok"]
+    assert await events(gateway, t) == [
+        "recorded",
+        "send_started",
+        "absent",
+        "send_started",
+        "submitted",
+        "ack_ok",
+    ]

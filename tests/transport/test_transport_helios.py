@@ -14,11 +14,13 @@ from demat.pes.build import build_pes_bytes
 from demat.pes.sign import pes_sign_options, sign_pes
 from demat.pes.synthetic import synthetic_pes
 from demat.sandbox import Sandbox
+from demat.sandbox.platform import SandboxClient
 from demat.signing import devpki
 from demat.signing.keys import Signer
-from demat.sandbox.platform import SandboxClient
 from demat.tracking import Event
 from demat.transport import DuplicateSubmission, HeliosLookup, HeliosPlatform, Lookup, S2lowClient
+
+from .conftest import client_tls
 
 
 def pes(seed: int, **kw: object) -> bytes:

@@ -12,6 +12,7 @@ from demat.tracking import Event
 from demat.transport import DuplicateSubmission
 from demat.transport.s2low.replies import (
     decode_text,
+    document_bytes,
     parse_actes_list,
     parse_actes_status,
     parse_helios_import,
@@ -20,7 +21,6 @@ from demat.transport.s2low.replies import (
     parse_prefecture_documents,
     parse_retour_list,
     parse_simple_ack,
-    document_bytes,
 )
 
 LATIN1_DECL = b'<?xml version="1.0" encoding="ISO-8859-1"?>\n'
@@ -71,7 +71,12 @@ def test_helios_status() -> None:
         + b"<transaction><id>12</id><resultat>OK</resultat><message/><status>4</status></transaction>"
     )
     status = parse_helios_status(body)
-    assert (status.code, status.label, status.event, status.fetch) == (4, "Acquittement reçu", Event.ACK_OK, "ack")
+    assert (status.code, status.label, status.event, status.fetch) == (
+        4,
+        "Acquittement reçu",
+        Event.ACK_OK,
+        "ack",
+    )
     pending = parse_helios_status(body.replace(b"<status>4", b"<status>3"))
     assert (pending.event, pending.fetch) == (Event.PROGRESS, None)
     later = parse_helios_status(body.replace(b"<status>4", b"<status>31"))  # a code S²LOW adds one day
