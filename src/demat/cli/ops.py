@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("send", help="check and send documents under a profile")
     p.add_argument("files", nargs="+", type=existing_file, metavar="FILE")
     p.add_argument("--profile", required=True, help="the collectivité's profile (settings)")
-    p.add_argument("--flow", choices=["auto", "pes", "actes", "budget"], default="auto")
+    p.add_argument("--flow", choices=["auto", *_SENDERS], default="auto")
     p.add_argument("--deliberation", type=existing_file, help="budget: the délibération PDF")
     p.add_argument("--numero", help="budget: numéro interne of the budget act")
     p.add_argument("--classification-date", help="budget: classification date (YYYY-MM-DD)")
@@ -92,7 +92,8 @@ def _run(args: argparse.Namespace, body: Callable[[Any], Awaitable[int]]) -> int
 
 
 def _detect_flow(path: Path) -> str:
-    head = path.read_bytes()[:4096]
+    with path.open("rb") as f:
+        head = f.read(4096)
     if b"PES_Aller" in head:
         return "pes"
     if b"DocumentBudgetaire" in head or b"CompteFinancierUnique" in head:
@@ -121,6 +122,35 @@ def _load_acte(path: Path) -> Any:
     return actes_cli._acte(ns, spec, path.parent)
 
 
+async def _send_pes(gw: Any, path: Path, args: argparse.Namespace) -> Any:
+    return await gw.send_pes(path, profile=args.profile, force=args.force)
+
+
+async def _send_budget(gw: Any, path: Path, args: argparse.Namespace) -> Any:
+    if not args.deliberation or not args.numero or not args.classification_date:
+        raise ConfigError("budget: --deliberation, --numero and --classification-date are needed")
+    return await gw.send_budget(
+        path,
+        args.deliberation,
+        profile=args.profile,
+        numero=args.numero,
+        classification_date=dt.date.fromisoformat(args.classification_date),
+        force=args.force,
+    )
+
+
+async def _send_acte(gw: Any, path: Path, args: argparse.Namespace) -> Any:
+    return await gw.send_acte(_load_acte(path), profile=args.profile, force=args.force)
+
+
+#: How ``demat send`` hands a file of each flow to the gateway (``--flow`` chooses among them).
+_SENDERS: dict[str, Callable[[Any, Path, argparse.Namespace], Awaitable[Any]]] = {
+    "pes": _send_pes,
+    "actes": _send_acte,
+    "budget": _send_budget,
+}
+
+
 def _send(args: argparse.Namespace) -> int:
     from demat.gateway import Gateway, SendResult
 
@@ -131,24 +161,7 @@ def _send(args: argparse.Namespace) -> int:
         for n, path in enumerate(args.files, 1):
             flow = args.flow if args.flow != "auto" else _detect_flow(path)
             try:
-                result: SendResult
-                if flow == "pes":
-                    result = await gw.send_pes(path, profile=args.profile, force=args.force)
-                elif flow == "budget":
-                    if not args.deliberation or not args.numero or not args.classification_date:
-                        raise ConfigError(
-                            "budget: --deliberation, --numero and --classification-date are needed"
-                        )
-                    result = await gw.send_budget(
-                        path,
-                        args.deliberation,
-                        profile=args.profile,
-                        numero=args.numero,
-                        classification_date=dt.date.fromisoformat(args.classification_date),
-                        force=args.force,
-                    )
-                else:
-                    result = await gw.send_acte(_load_acte(path), profile=args.profile, force=args.force)
+                result: SendResult = await _SENDERS[flow](gw, path, args)
             except DematError as exc:
                 code = max(code, exit_code(exc))
                 if args.json:
@@ -411,6 +424,7 @@ data_dir = ".demat"
 
 # One block per tiers de télétransmission account.
 [platforms.s2low]
+kind = "s2low"                          # the wire API (s2low; s2low-sandbox for `demat sandbox`)
 url = "https://s2low.example.org"
 client_cert = "certs/client.pem"       # or client_p12 = "certs/client.p12"
 client_key = "certs/client.key"
