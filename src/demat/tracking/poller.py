@@ -348,7 +348,9 @@ class Poller:
             else:
                 error = {"error": "aucun résultat pour l'envoi", "code": "NO_OUTCOME"}
             if isinstance(outcome, Retry) and outcome.not_sent:
-                return "not_sent", self.effect(t, Event.NOT_SENT, error)
+                effect = self.effect(t, Event.NOT_SENT, error)
+                expired = isinstance(effect, Move) and effect.event is Event.EXPIRED
+                return ("exhausted" if expired else "not_sent"), effect
             return "unknown", self.effect(t, Event.OUTCOME_UNKNOWN, error)
         error_text = outcome.message if isinstance(outcome, Retry) else None
         delay = self._schedule(t.state).delay(t.attempts + 1, errors=t.errors + 1 if error_text else 0)
@@ -368,8 +370,13 @@ class Poller:
         counts the attempt (bookkeeping, not journaled). An error whose retry schedule ran out
         expires the transmission."""
         now = self.clock()
-        to = next_state(t.state, event, transmission=t.id)
         error = str((data or {}).get("error") or event.value)
+        if event in (Event.FAILED, Event.EXPIRED) and not can_happen(t.state, event):
+            # Giving up where failing is impossible (a custom poller of ACKNOWLEDGED rows, say):
+            # stop polling, keep the error, leave the transmission to a person.
+            log.error("%s: %s in state %s, polling stopped: %s", t.id, event.value, t.state.value, error)
+            return Release(t.id, None, attempted=True, error=error)
+        to = next_state(t.state, event, transmission=t.id)
         if event in ERROR_EVENTS:
             schedule = self._schedule(State.ACCEPTED if event is Event.NOT_SENT else State.UNKNOWN)
             delay = schedule.delay(t.attempts + 1, errors=t.errors + 1)
@@ -378,7 +385,7 @@ class Poller:
             # A question the platform cannot answer is not asked again: a person settles it.
             person = bool((data or {}).get("needs_person"))
             due = None if delay is None or person else _after(now, delay)
-            if to is t.state:
+            if to is t.state and not person:  # asked again, still in doubt: bookkeeping
                 return Release(t.id, due, attempted=True, error=error)
         elif to is State.ACCEPTED:  # absent from the platform: send it now
             due = now

@@ -982,13 +982,10 @@ def _plan(move: Move, row: Mapping[str, Any] | None) -> tuple[dict[str, Any], di
     assert move.now is not None  # stamped by the store
     now = move.now
     current = State(row["state"])
-    if move.expect is not None:
-        expected = {move.expect} if isinstance(move.expect, State) else set(move.expect)
-        if current not in expected:
-            raise StaleState(
-                f"transmission dans l'état {current.value}, attendu {sorted(s.value for s in expected)}",
-                path=move.id,
-            )
+    if current is not move.expect:
+        raise StaleState(
+            f"transmission dans l'état {current.value}, attendu {move.expect.value}", path=move.id
+        )
     if move.owner is not None and (
         row["lease_owner"] != move.owner or row["lease_until"] is None or row["lease_until"] < now
     ):
