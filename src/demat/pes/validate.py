@@ -7,25 +7,25 @@ Two libxml2 facts shape this module:
 
 * streaming validation keeps parsing after a validity error and only raises at the end, and
   its messages carry no line number. To place them, errors are caught as they happen through
-  lxml's per-thread error log (set on a short-lived worker thread, so the caller's thread is
-  untouched), which tells in which fed chunk each error arose; when the file is invalid and
-  can be read again, the failing chunks are re-fed line by line to get exact lines.
+  lxml's per-thread global error log (a probe for the time of the validation, the caller's log
+  put back after it), which tells in which fed chunk each error arose; when the file is invalid
+  and can be read again, the failing chunks are re-fed line by line to get exact lines.
 * a hostile or broken document is a *document* problem: :func:`validate_pes` reports it as
   an error finding (DTD, entities, depth, size, not XML, malformed) instead of raising. Only
   I/O and configuration problems (file missing, no schema) raise.
+
+The work runs on the calling thread, as protocol code knows no threads: async callers hand it
+to :func:`demat.gateway.offload.offload`, and threads may validate at the same time.
 """
 
 from __future__ import annotations
 
-import asyncio
 import binascii
-import functools
+import ctypes
 import io
 import os
-import threading
 import zlib
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any, TypeVar
 
@@ -198,75 +198,43 @@ class _Probe(etree.PyErrorLog):  # type: ignore[misc]
 
 T = TypeVar("T")
 
+#: Where lxml keeps a thread's global error log: in the thread state's dict, under this key
+#: (``GLOBAL_ERROR_LOG`` in lxml's ``xmlerror.pxi``). ``etree.use_global_python_log`` sets it
+#: and nothing public reads it back, so putting the caller's log back needs that dict.
+_LXML_GLOBAL_LOG = "_GlobalErrorLog"
+# A prototype of our own, not ``ctypes.pythonapi.PyThreadState_GetDict`` (whose restype is
+# shared). The dict is a borrowed reference: it comes back as an address, as ctypes would
+# release a ``py_object`` result once too often.
+_thread_state_dict = ctypes.PYFUNCTYPE(ctypes.c_void_p)(("PyThreadState_GetDict", ctypes.pythonapi))
+_ABSENT = object()
 
-class _ProbeThreads:
-    """Validation threads, each with a probe as its lxml error log (installed once per thread).
 
-    A thread of its own keeps the caller's lxml error log untouched; reusing the threads saves
-    starting one per document (and lxml's per-thread set-up), which costs more than validating
-    a small PES. A fork starts a fresh pool (threads do not survive it).
+def _probed(fn: Callable[[_Probe], T]) -> T:
+    """Run ``fn`` here, on the calling thread, with a fresh probe as this thread's global lxml
+    error log, and put back the log it replaced when ``fn`` ends, however it ends.
+
+    libxml2 reports each message to the parser's own log and to the thread's global log; only
+    the latter can be reached from outside :func:`pull_events`, hence the probe. The caller's
+    log (lxml's default one with its entries, or a ``PyErrorLog`` of its own) receives nothing
+    from the validation and is back afterwards, so exceptions' ``error_log`` keep working (while
+    a ``PyErrorLog`` is installed they are empty; the validation reads the probe, not them).
+    Parser and schema logs (``parser.error_log``, ``schema.error_log``) are never touched. A
+    validation within a validation (a source whose ``read`` validates another document) gets
+    a probe of its own the same way.
     """
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
-        self._pid = 0
-        self._local = threading.local()
-
-    def _install(self) -> None:
-        probe = _Probe()
-        etree.use_global_python_log(probe)
-        self._local.probe = probe
-
-    def run(self, fn: Callable[[_Probe], T]) -> T:
-        probe: _Probe | None = getattr(self._local, "probe", None)
-        if probe is not None:  # already on a validation thread (a nested call): run here
-            saved = (probe.chunk, probe.entries)
-            probe.chunk, probe.entries = 0, []
-            try:
-                return fn(probe)
-            finally:
-                probe.chunk, probe.entries = saved
-        return self._executor().submit(self._job, fn).result()
-
-    def _job(self, fn: Callable[[_Probe], T]) -> T:
-        probe: _Probe = self._local.probe
-        probe.chunk = 0
-        probe.entries = []
+    state: dict[str, Any] = ctypes.cast(_thread_state_dict(), ctypes.py_object).value
+    previous = state.get(_LXML_GLOBAL_LOG, _ABSENT)
+    probe = _Probe()
+    etree.use_global_python_log(probe)
+    try:
+        if state.get(_LXML_GLOBAL_LOG) is not probe:
+            raise RuntimeError("lxml no longer keeps a thread's error log where demat puts it back")
         return fn(probe)
-
-    def submit(self, fn: Callable[[], T]) -> Future[T]:
-        """Run ``fn`` on a validation thread (validations it makes run there, in place)."""
-        return self._executor().submit(fn)
-
-    def _executor(self) -> ThreadPoolExecutor:
-        pid = os.getpid()
-        pool = self._pool
-        if pool is None or self._pid != pid:
-            with self._lock:
-                if self._pool is None or self._pid != pid:
-                    self._pool = ThreadPoolExecutor(
-                        self._size, thread_name_prefix="demat-pes-validate", initializer=self._install
-                    )
-                    self._pid = pid
-                pool = self._pool
-        return pool
-
-
-_threads = _ProbeThreads(min(32, (os.cpu_count() or 1) + 4))
-
-
-def _on_worker_thread(fn: Callable[[_Probe], T]) -> T:
-    """Run ``fn`` on a validation thread whose lxml error log is a probe; the caller's is untouched."""
-    return _threads.run(fn)
-
-
-async def on_validation_thread(fn: Callable[..., T], /, *args: Any) -> T:
-    """Await ``fn(*args)`` run on a validation thread, off the event loop, like
-    :func:`asyncio.to_thread`; the :func:`validate_pes` / :func:`validate_xsd` calls it makes
-    run in place there: one thread hop per document instead of two."""
-    return await asyncio.wrap_future(_threads.submit(functools.partial(fn, *args)))
+    finally:
+        if previous is _ABSENT:
+            state.pop(_LXML_GLOBAL_LOG, None)
+        else:
+            state[_LXML_GLOBAL_LOG] = previous
 
 
 def _reopen(source: Source, start: int | None) -> IO[bytes] | None:
@@ -342,7 +310,7 @@ def validate_pes(
     if schema:
         reg = registry or default_registry()
         found = reg.find("pes", "pes_aller", version, origin)
-        xsd = reg.compile(found.entry("pes_aller"))  # compiled here, on the caller's thread
+        xsd = reg.compile(found.entry("pes_aller"))
         label = f"{found.family} {found.version} ({found.origin})"
     start = None
     if not isinstance(source, bytes | str | os.PathLike) and source.seekable():
@@ -351,7 +319,7 @@ def validate_pes(
     def work(probe: _Probe) -> ValidationReport:
         return _validate(source, xsd, label, probe, start, max_pj_inflated, check_pj_content, limits)
 
-    return _on_worker_thread(work)
+    return _probed(work)
 
 
 def _validate(
@@ -497,7 +465,7 @@ def validate_xsd(
                 findings += _xsd_findings(source, xsd, xsd_errors, chunk_lines, probe, start)
         return ValidationReport(name, not findings, findings, [], None, label)
 
-    return _on_worker_thread(work)
+    return _probed(work)
 
 
 def _aborted(
@@ -543,7 +511,6 @@ __all__ = [
     "DEFAULT_MAX_PJ_INFLATED",
     "ValidationReport",
     "check_pj_text",
-    "on_validation_thread",
     "validate_pes",
     "validate_xsd",
 ]

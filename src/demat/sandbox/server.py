@@ -27,7 +27,7 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
-from demat.pes.validate import on_validation_thread
+from demat.gateway.offload import offload
 from demat.sandbox import dgfip, prefecture, tls_alerts
 from demat.sandbox.config import SandboxConfig
 from demat.sandbox.forms import UploadTooLarge, read_form
@@ -229,7 +229,7 @@ class SandboxApp:
             return refuse("doublon détecté. Ce fichier a déjà été posté", "duplicate")
         try:
             # S²LOW's checks and the DGFiP's acquittal in one read of the file, off the loop.
-            received = await on_validation_thread(dgfip.receive, upload.content, upload.filename)
+            received = await offload(dgfip.receive, upload.content, upload.filename)
         except dgfip.PesRefused as exc:
             return refuse(str(exc))
         async with self._lock:
