@@ -141,12 +141,6 @@ def test_one_registry_per_schema_choice() -> None:
 
 
 # --- the gateway ------------------------------------------------------------------------------
-# These wait for the gateway (src/demat/gateway/gateway.py, the lead's) to take its caps and its
-# registry from demat.gateway.options; strict xfail: they fail loudly once it does, so that the
-# marker goes.
-WAITS_FOR_WIRING = pytest.mark.xfail(
-    strict=True, reason="the gateway does not read [limits] / pes_schema through demat.gateway.options yet"
-)
 
 
 def _gateway_settings(tmp_path: Path, **changes: Any) -> Settings:
@@ -156,7 +150,6 @@ def _gateway_settings(tmp_path: Path, **changes: Any) -> Settings:
     return Settings(data_dir=tmp_path / "state", profiles={"ville": profile}, **changes)
 
 
-@WAITS_FOR_WIRING
 @pytest.mark.parametrize(
     ("limits", "code"),
     [({"max_xml_bytes": 2048}, "XML_TOO_LARGE"), ({"max_pj_inflated_bytes": 3999}, "PES_PJ_BOMB")],
@@ -173,7 +166,6 @@ async def test_the_gateway_applies_the_caps(
     assert caught.value.code == code
 
 
-@WAITS_FOR_WIRING
 async def test_the_gateway_validates_against_the_chosen_schema_set(tmp_path: Path) -> None:
     from demat.gateway import Gateway
 

@@ -32,6 +32,7 @@ from demat.gateway.flows.actes import ActesFlow
 from demat.gateway.flows.budget import BudgetFlow
 from demat.gateway.flows.common import SendResult
 from demat.gateway.flows.pes import PesFlow
+from demat.gateway.options import schema_registry
 from demat.gateway.platforms import Platforms
 from demat.spool import Spool
 from demat.tracking import (
@@ -127,7 +128,7 @@ class Gateway:
         data_dir.mkdir(parents=True, exist_ok=True)
         url = settings.store_url or f"sqlite:///{(data_dir / 'demat.sqlite3').resolve()}"
         platforms = Platforms(settings, clients)
-        registry = SchemaRegistry(official_dirs=[settings.schemas_dir]) if settings.schemas_dir else None
+        registry = schema_registry(settings)
         options.setdefault("schedule", Schedule(settings.poll_schedule))
         options.setdefault("lease_seconds", settings.lease_seconds)
         options.setdefault("batch", settings.poll_batch)

@@ -12,6 +12,7 @@ an acte up (:class:`~demat.transport.protocol.ActesLookup`). Budget acts reuse a
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -19,9 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from demat.actes.limits import ActesLimits
 from demat.actes.model import Acte, ActeDocument
 from demat.config import Profile
 from demat.errors import ConfigError
+from demat.gateway import options
 from demat.gateway.flows import FlowContext, status_outcome
 from demat.gateway.flows.common import SendResult, submitted
 from demat.gateway.identity import actes_identity
@@ -53,6 +56,8 @@ class ActesFlow:
 
     def __init__(self, ctx: FlowContext) -> None:
         self.ctx = ctx
+        self.xml_limits = options.xml_limits(ctx.settings)
+        self.actes_limits = options.actes_limits(ctx.settings)
 
     def actes(self, profile: Profile) -> ActesPlatform:
         """The ACTES service of ``profile``'s account."""
@@ -73,7 +78,7 @@ class ActesFlow:
         def check_and_spool() -> tuple[tuple[str, ...], list[tuple[ActeDocument, str]]]:
             # Building the package runs every rule and the schema on the message (the bytes are
             # not kept); then the documents go to the spool. One worker-thread hop.
-            pkg = package_acte(identity, acte, serial=1, today=dt.date.today())
+            pkg = package_acte(identity, acte, serial=1, today=dt.date.today(), limits=self.actes_limits)
             return tuple(w.message for w in pkg.warnings), self.spool_documents(acte)
 
         warnings, blobs = await offload(check_and_spool)
@@ -146,7 +151,8 @@ class ActesFlow:
             return await self._poll_cancellation(prof, t)
         status = await self.actes(prof).status(t.remote_id)
         if status.aracte:
-            msg = await read_document(read_message, status.aracte)
+            read = functools.partial(read_message, limits=self.xml_limits)
+            msg = await read_document(read, status.aracte)
             return Happened(
                 Event.ACK_OK,
                 remote_status=status.code,
@@ -237,7 +243,7 @@ class ActesFlow:
                     )
                     continue
                 data = await actes.fetch_prefecture_document(ref.id)
-                types = await offload(_letter_types, data)
+                types = await offload(_letter_types, data, self.actes_limits)
                 await self.ctx.store.add_document(
                     t.id, "prefecture", data, name=f"{'+'.join(types)}_{ref.id}.tar.gz"
                 )
@@ -259,11 +265,11 @@ class ActesFlow:
 ACTES_FLOWS = ("actes", "budget")
 
 
-def _letter_types(data: bytes) -> tuple[str, ...]:
+def _letter_types(data: bytes, limits: ActesLimits) -> tuple[str, ...]:
     """The message types of a préfecture archive (CourrierSimple, LettreObservations…)."""
     from demat.actes.archive import open_package
 
-    package = open_package(data)
+    package = open_package(data, limits=limits)
     return tuple(m.type for m in package.messages) or ("Document",)
 
 

@@ -50,6 +50,7 @@ class BudgetFlow(ActesFlow):
                 annexes=annexes,
                 objet=objet,
                 registry=self.ctx.registry,
+                xml_limits=self.xml_limits,
             )
             return acte, self.spool_documents(acte)
 

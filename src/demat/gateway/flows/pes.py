@@ -9,6 +9,7 @@ person where it cannot. Collects the PES_Retour files Hélios sends, routed to t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -16,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from demat.config import Profile
-from demat.errors import ConfigError, DematError, ValidationError
+from demat.errors import ConfigError, DematError, IdentityMismatch, ValidationError
+from demat.gateway import options
 from demat.gateway.flows import FlowContext, status_outcome
 from demat.gateway.flows.common import SendResult, submitted
 from demat.gateway.offload import offload, read_document
 from demat.pes.ack import read_acquit
 from demat.pes.inspect import PesInfo, check_identity
 from demat.pes.retour import read_retour_header
+from demat.pes.rules import Finding
 from demat.pes.validate import ValidationReport, validate_pes
 from demat.spool import sha1_file
 from demat.tracking import (
@@ -39,6 +42,7 @@ from demat.tracking import (
     Undetermined,
 )
 from demat.transport.protocol import HeliosLookup, HeliosPlatform, Lookup
+from demat.xml.safe import XmlLimits
 
 log = logging.getLogger("demat.gateway.pes")
 
@@ -50,6 +54,8 @@ class PesFlow:
 
     def __init__(self, ctx: FlowContext) -> None:
         self.ctx = ctx
+        self.limits = options.xml_limits(ctx.settings)
+        self.max_pj_inflated = options.max_pj_inflated(ctx.settings)
 
     def helios(self, profile: Profile) -> HeliosPlatform:
         """The HELIOS service of ``profile``'s account."""
@@ -106,9 +112,13 @@ class PesFlow:
             return report.info or PesInfo(file=label), report, intake.commit() if report.valid else None
 
     def _validate(self, source: Any, prof: Profile, label: str) -> ValidationReport:
-        report = validate_pes(source, registry=self.ctx.registry)
-        if report.info is not None:  # readable as a PES: its identity must be the profile's
-            report.info.file = label
+        report = validate_pes(
+            source, registry=self.ctx.registry, limits=self.limits, max_pj_inflated=self.max_pj_inflated
+        )
+        if report.info is None:  # not readable as a PES at all: the report says why
+            return report
+        report.info.file = label
+        try:  # its identity must be the profile's
             check_identity(
                 report.info,
                 siret=prof.siret,
@@ -117,6 +127,12 @@ class PesFlow:
                 cod_col=prof.cod_col,
                 cod_bud=prof.cod_bud,
             )
+        except IdentityMismatch as exc:
+            if report.valid:
+                raise
+            # Refused for its own errors first (a file cut short by a cap reads as another
+            # collectivité's); the identity mismatch is listed after them.
+            report.errors.append(Finding(exc.code, exc.message))
         return report
 
     # -- the poller's part ----------------------------------------------------------------------
@@ -137,7 +153,7 @@ class PesFlow:
         if status.fetch != "ack":
             return status_outcome(t, status)
         ack = await helios.fetch_ack(t.remote_id)
-        acquit = await read_document(read_acquit, ack)
+        acquit = await read_document(functools.partial(read_acquit, limits=self.limits), ack)
         accepted = acquit.accepted and status.event is Event.ACK_OK
         rejected = [
             {"domaine": e.domaine_label, "bordereau": e.num_bord, "erreurs": [x.label for x in e.errors]}
@@ -182,7 +198,7 @@ class PesFlow:
             helios = self.helios(prof)
             for ref in await helios.list_retours():
                 data = await helios.fetch_retour(ref.id)
-                info = await read_document(_retour_info, data)
+                info = await read_document(functools.partial(_retour_info, limits=self.limits), data)
                 profile = self._retour_profile(account, info)
                 if profile is None:
                     log.warning(
@@ -211,10 +227,10 @@ class PesFlow:
         return found[0] if len(found) == 1 else None
 
 
-def _retour_info(data: bytes) -> dict[str, Any]:
+def _retour_info(data: bytes, *, limits: XmlLimits) -> dict[str, Any]:
     """What a PES_Retour's header says, or why it could not be read (kept all the same)."""
     try:
-        return read_retour_header(data).to_dict()
+        return read_retour_header(data, limits=limits).to_dict()
     except DematError as exc:
         return {"error": exc.message, "code": exc.code}
 
