@@ -5,13 +5,41 @@
   registry, and one handler per flow (PES, ACTES, budget acts);
 * :mod:`~demat.gateway.platforms`: the platform accounts, opened through the registry of kinds;
 * :mod:`~demat.gateway.offload`: the one helper that runs work off the event loop;
-* :mod:`~demat.gateway.identity`: a profile turned into the protocol code's own types.
+* :mod:`~demat.gateway.identity`, :mod:`~demat.gateway.options`: a profile and the settings
+  turned into the protocol code's own types.
 """
 
-from demat.gateway.flows import FlowContext, FlowHandler, register_flow, unregister_flow
-from demat.gateway.flows.common import SendResult
-from demat.gateway.gateway import Gateway
-from demat.gateway.platforms import Platforms
+# Names are imported on first use (PEP 562): the sandbox and the CLI's protocol commands use
+# the offload helper or the options without loading the store and the platform clients.
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from demat.gateway.flows import FlowContext, FlowHandler, register_flow, unregister_flow
+    from demat.gateway.flows.common import SendResult
+    from demat.gateway.gateway import Gateway
+    from demat.gateway.platforms import Platforms
+
+_WHERE = {
+    "FlowContext": "demat.gateway.flows",
+    "FlowHandler": "demat.gateway.flows",
+    "register_flow": "demat.gateway.flows",
+    "unregister_flow": "demat.gateway.flows",
+    "SendResult": "demat.gateway.flows.common",
+    "Gateway": "demat.gateway.gateway",
+    "Platforms": "demat.gateway.platforms",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'demat.gateway' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "FlowContext",

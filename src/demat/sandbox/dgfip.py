@@ -17,8 +17,8 @@ element, like HELIOS:
 The real platforms read the file twice; the sandbox reads it once, with demat's own
 :func:`~demat.pes.validate.validate_pes` (whose report carries what S²LOW reads at import)
 and :func:`~demat.pes.sign.verify_pes`: :func:`receive` gives both S²LOW's facts and the
-DGFiP's acquittal (built on the validation thread), the same as two passes would, for half
-the work.
+DGFiP's acquittal (built off the event loop, by :func:`demat.gateway.offload.offload`), the
+same as two passes would, for half the work.
 """
 
 from __future__ import annotations

@@ -56,8 +56,8 @@ class ActesFlow:
 
     def __init__(self, ctx: FlowContext) -> None:
         self.ctx = ctx
-        self.xml_limits = options.xml_limits(ctx.settings)
-        self.actes_limits = options.actes_limits(ctx.settings)
+        self.xml_limits = options.xml_limits(ctx.settings)  # a budget document
+        self.actes_limits = options.actes_limits(ctx.settings)  # an archive and its messages
 
     def actes(self, profile: Profile) -> ActesPlatform:
         """The ACTES service of ``profile``'s account."""
@@ -151,7 +151,7 @@ class ActesFlow:
             return await self._poll_cancellation(prof, t)
         status = await self.actes(prof).status(t.remote_id)
         if status.aracte:
-            read = functools.partial(read_message, limits=self.xml_limits)
+            read = functools.partial(read_message, limits=self.actes_limits.xml())
             msg = await read_document(read, status.aracte)
             return Happened(
                 Event.ACK_OK,
