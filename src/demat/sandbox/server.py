@@ -36,6 +36,8 @@ from demat.sandbox.state import ActesTx, Blobs, Changed, HeliosTx, Receipt, Reto
 from demat.transport.tls import server_context
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: Where the sandbox's own paths start (not S²LOW's: receipts, lookups, the préfecture's and
+#: the DGFiP's side); injected faults spare them.
 ADMIN_PREFIX = "/_sandbox/"
 LATIN1 = "ISO-8859-1"
 
@@ -682,3 +684,10 @@ def _bound_port(runner: web.AppRunner, default: int) -> int:
         for sock in sockets:
             return int(sock.getsockname()[1])
     return default
+
+
+__all__ = [
+    "ADMIN_PREFIX",
+    "Sandbox",
+    "SandboxApp",
+]

@@ -39,6 +39,7 @@ from demat.errors import StoreError
 from demat.tracking.migrations import PG_LOCK_KEY
 
 T = TypeVar("T")
+#: A transaction body: a function of a synchronous connection, run inside the transaction.
 Body = Callable[[Connection], T]
 
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -256,3 +257,14 @@ def _ensure_wal(path: Path, busy_timeout: float) -> None:
                     f"base SQLite inutilisable : {exc}", file=str(path), code="STORE_UNAVAILABLE"
                 ) from exc
             time.sleep(0.02)
+
+
+__all__ = [
+    "Backend",
+    "Body",
+    "PostgresBackend",
+    "SQLiteBackend",
+    "database_url",
+    "open_backend",
+    "split_schema",
+]

@@ -88,3 +88,8 @@ class Batcher(Generic[Item, Result]):
             return (await self._run([item]))[0]
         except Exception as exc:
             return exc
+
+
+__all__ = [
+    "Batcher",
+]

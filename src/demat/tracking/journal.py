@@ -149,3 +149,15 @@ class ChainVerifier:
         """Feed several entries."""
         for entry in entries:
             self.feed(entry)
+
+
+__all__ = [
+    "GENESIS",
+    "ChainVerifier",
+    "JournalEntry",
+    "JournalProblem",
+    "JournalReport",
+    "canonical_json",
+    "entry_hash",
+    "format_instant",
+]

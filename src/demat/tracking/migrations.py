@@ -25,7 +25,8 @@ from demat.errors import StoreError
 from demat.tracking import tables as t
 from demat.tracking.journal import GENESIS
 
-# Arbitrary constant key for pg_advisory_xact_lock ("demat" in ASCII).
+#: Key of the PostgreSQL advisory lock that serialises migrations and schema creation (an
+#: arbitrary constant: "demat" in ASCII).
 PG_LOCK_KEY = 0x64656D6174
 
 
@@ -53,6 +54,7 @@ MIGRATIONS: Sequence[Migration] = (
     Migration(3, "inbound documents (PES_Retour)", lambda conn: t.inbound.create(conn, checkfirst=True)),
 )
 
+#: The schema version this code writes; a database above it is refused.
 LATEST = MIGRATIONS[-1].version
 
 
@@ -93,3 +95,13 @@ def migrate(conn: Connection, *, now: dt.datetime | None = None) -> list[int]:
             )
         )
     return [step.version for step in steps]
+
+
+__all__ = [
+    "LATEST",
+    "MIGRATIONS",
+    "PG_LOCK_KEY",
+    "Migration",
+    "current_version",
+    "migrate",
+]

@@ -98,6 +98,7 @@ class Fatal:
     code: str = "FATAL"
 
 
+#: What a :class:`Handler` returns: what it saw of the transmission on the platform.
 PollOutcome = NoChange | Happened | Retry | Fatal
 
 
@@ -130,6 +131,7 @@ class Undetermined:
     needs_person: bool = False
 
 
+#: What a :data:`Reconciler` returns: whether the platform holds the document.
 ReconcileResult = Found | Absent | Undetermined
 Reconciler = Callable[[Transmission], Awaitable[ReconcileResult]]
 """Asks the platform whether it holds a transmission's document (given by the gateway)."""
@@ -539,3 +541,21 @@ def install_signal_handlers(
             loop.remove_signal_handler(sig)
 
     return undo
+
+
+__all__ = [
+    "Absent",
+    "CycleReport",
+    "Fatal",
+    "Found",
+    "Handler",
+    "Happened",
+    "NoChange",
+    "PollOutcome",
+    "Poller",
+    "ReconcileResult",
+    "Reconciler",
+    "Retry",
+    "Undetermined",
+    "install_signal_handlers",
+]

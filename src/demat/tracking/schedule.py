@@ -144,3 +144,11 @@ def schedule_for(
     if "*" in table:
         return table["*"]
     raise ConfigError(f"aucun calendrier de relance pour {key!r}")
+
+
+__all__ = [
+    "DEFAULT_SCHEDULE",
+    "Schedule",
+    "Stage",
+    "schedule_for",
+]

@@ -204,9 +204,11 @@ EVENT_TRANSITIONS: Mapping[State, Mapping[Event, State]] = {
 
 #: Events caused by an error: they keep the transmission's attempt and error counters and add
 #: one to each (the backoff keeps growing across SENDING → ACCEPTED → SENDING), the error
-#: message becoming ``last_error``. ``SEND_STARTED`` keeps the counters without counting.
-#: Every other event starts the new state afresh (counters at zero).
+#: message becoming ``last_error``.
 ERROR_EVENTS: frozenset[Event] = frozenset({E.NOT_SENT, E.OUTCOME_UNKNOWN, E.UNDETERMINED})
+#: Events that keep the transmission's counters: the :data:`ERROR_EVENTS`, and ``SEND_STARTED``,
+#: which keeps them without counting. Every other event starts the new state afresh (counters
+#: at zero).
 KEEPS_COUNTERS: frozenset[Event] = ERROR_EVENTS | {E.SEND_STARTED}
 
 

@@ -74,6 +74,7 @@ from demat.tracking.journal import (
 from demat.tracking.migrations import migrate
 from demat.tracking.states import ERROR_EVENTS, KEEPS_COUNTERS, POLLED, SETTLED, Event, State, next_state
 
+#: Where the store reads the time (aware, UTC); tests give a fake one.
 Clock = Callable[[], dt.datetime]
 
 
@@ -1041,3 +1042,20 @@ def _inbound(row: Row[Any]) -> Inbound:
 
 def _entry(row: Row[Any]) -> JournalEntry:
     return _row_as(JournalEntry, row._mapping)
+
+
+__all__ = [
+    "Clock",
+    "Document",
+    "Inbound",
+    "LeaseLost",
+    "Move",
+    "NewDocument",
+    "NotFound",
+    "Release",
+    "StaleState",
+    "Store",
+    "Transmission",
+    "database_url",
+    "split_schema",
+]

@@ -53,8 +53,10 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+#: Every table of the store (what an empty database is created from).
 metadata = MetaData()
 
+#: The migration steps applied, one row each (see :mod:`~demat.tracking.migrations`).
 schema_version = Table(
     "schema_version",
     metadata,
@@ -63,6 +65,7 @@ schema_version = Table(
     Column("applied_at", UTCDateTime, nullable=False),
 )
 
+#: One row per document to send: where it stands, its lease and its retry counters.
 transmissions = Table(
     "transmissions",
     metadata,
@@ -91,6 +94,7 @@ transmissions = Table(
     Index("ix_transmissions_remote", "flow", "remote_id"),
 )
 
+#: Documents a platform gave back about a transmission (acknowledgements, ARActe…).
 documents = Table(
     "documents",
     metadata,
@@ -124,6 +128,7 @@ inbound = Table(
     Index("ix_inbound_profile", "profile", "received_at"),
 )
 
+#: The append-only, hash-chained journal of every event (see :mod:`~demat.tracking.journal`).
 journal = Table(
     "journal",
     metadata,
@@ -148,3 +153,15 @@ journal_head = Table(
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+
+__all__ = [
+    "UTCDateTime",
+    "documents",
+    "inbound",
+    "journal",
+    "journal_head",
+    "metadata",
+    "schema_version",
+    "transmissions",
+]

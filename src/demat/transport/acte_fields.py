@@ -29,3 +29,8 @@ def submission_from_acte(acte: Acte, *, en_attente: bool = False) -> ActeSubmiss
         en_attente=en_attente,
         document_papier=acte.document_papier,
     )
+
+
+__all__ = [
+    "submission_from_acte",
+]

@@ -46,6 +46,8 @@ from demat.tracking.states import Event
 Source = bytes | Path
 """A document to send: its bytes, or a path streamed from disk (large files)."""
 
+#: What ``submit_*`` does with a duplicate refusal: raise :class:`DuplicateSubmission`, or
+#: ``"resolve"`` it to the earlier transaction when the service can find it.
 IfDuplicate = Literal["raise", "resolve"]
 
 
@@ -306,3 +308,28 @@ class Platform(Protocol):
     async def close(self) -> None:
         """Release the connections."""
         ...
+
+
+__all__ = [
+    "ActeRef",
+    "ActeSubmission",
+    "ActesLookup",
+    "ActesPlatform",
+    "ActesStatus",
+    "ActesTransactionType",
+    "Attachment",
+    "DuplicateSubmission",
+    "HeliosLookup",
+    "HeliosPlatform",
+    "HeliosStatus",
+    "IfDuplicate",
+    "Lookup",
+    "LookupResult",
+    "Platform",
+    "PlatformStatus",
+    "PrefectureAnswer",
+    "PrefectureDocumentRef",
+    "RetourRef",
+    "Source",
+    "SubmitResult",
+]

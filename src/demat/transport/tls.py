@@ -138,3 +138,12 @@ def server_context(
         ctx.load_verify_locations(cafile=str(client_ca))
     ctx.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
     return ctx
+
+
+__all__ = [
+    "ClientTLS",
+    "client_context",
+    "read_password",
+    "server_context",
+    "tls_from_account",
+]

@@ -595,3 +595,18 @@ def credentials_of(account: PlatformAccount) -> Credentials | None:
     if not account.login:
         return None
     return Credentials(account.login, account.login_password() or "", account.login_method)
+
+
+__all__ = [
+    "Credentials",
+    "RetryPolicy",
+    "S2lowActes",
+    "S2lowClient",
+    "S2lowConnection",
+    "S2lowHelios",
+    "Timeouts",
+    "credentials_of",
+    "map_client_error",
+    "open_account",
+    "sha1_of",
+]

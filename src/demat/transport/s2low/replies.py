@@ -297,3 +297,18 @@ def _root_name(body: bytes, what: str) -> str:
         return local_name(parse_bytes(body, name=what).getroot())
     except (XMLSyntaxError, XMLSecurityError) as exc:
         raise ProtocolError(f"{what} : réponse illisible ({exc.message})", code="S2LOW_GARBAGE") from exc
+
+
+__all__ = [
+    "decode_text",
+    "document_bytes",
+    "ok_lines",
+    "parse_actes_list",
+    "parse_actes_status",
+    "parse_helios_import",
+    "parse_helios_status",
+    "parse_ok_id",
+    "parse_prefecture_documents",
+    "parse_retour_list",
+    "parse_simple_ack",
+]
