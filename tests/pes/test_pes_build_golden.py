@@ -16,6 +16,7 @@ import pytest
 from pydantic import BaseModel
 
 from demat.errors import ValidationError
+from demat.pes import build
 from demat.pes import model as m
 from demat.pes.build import build_pes_bytes
 from demat.pes.pj import decode_pj
@@ -331,3 +332,9 @@ def test_a_character_latin1_lacks_is_named_where_it_stands(path: tuple[str | int
     holder[path[-1]] = "Œuvre"
     with pytest.raises(ValidationError, match=re.escape(f"{where}: caractère 'Œ'")):
         build_pes_bytes(m.parse_spec(spec))
+
+
+def test_the_builder_layout_names_real_fields() -> None:
+    """A misspelt field in the builder's wrapper table would silently move elements."""
+    for model, wrappers in build._WRAPPERS.items():
+        assert set(wrappers) <= set(model.model_fields), model.__name__

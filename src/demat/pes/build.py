@@ -19,13 +19,15 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, get_args, get_origin
 
 from lxml import etree
+from pydantic import BaseModel
 
 from demat.errors import ValidationError
 from demat.pes import model as m
 from demat.pes.encoding import Unmappable, fit_text, is_latin1_name
+from demat.pes.namespaces import PES_ALLER_NS
 from demat.pes.pj import encode_pj
 
 Encoding = Literal["ISO-8859-1", "UTF-8"]
@@ -51,6 +53,123 @@ def _v(value: Any) -> str:
 
 _sub_element = etree.SubElement
 
+# --- layouts: element names and order come from the models ------------------------------------
+#
+# The models declare their fields in XSD order, each aliased to its element name. What they do not
+# show is where the XSD nests a block's fields in wrapper elements of its own (a mandat's leaves sit
+# in ``BlocPiece/InfoPce``) and which fields the writer streams or writes as attributes: that is
+# :data:`_WRAPPERS`. A layout is compiled once per model into steps the writer walks.
+
+#: Step kinds: a leaf ``<Name V="…"/>``, a wrapper element around the next steps (same object),
+#: one sub-block (skipped when None), a list of sub-blocks.
+_LEAF, _WRAP, _ONE, _MANY = range(4)
+
+#: (kind, model field ("" for a wrapper), element written, the steps inside). A plain tuple, not a
+#: NamedTuple: unpacking an exact tuple is three times faster, and this is the builder's inner loop.
+_Step = tuple[int, str, str, "_Layout"]
+_Layout = tuple[_Step, ...]
+
+#: From a field on, where the model's fields go: a wrapper path ("" = straight in the block's own
+#: element), or None for fields the layout does not write (an ``Id`` attribute, what the writer
+#: streams, a PJ's content). Fields before the first entry go straight in the block's element.
+_WRAPPERS: dict[type[BaseModel], dict[str, str | None]] = {
+    m.Enveloppe: {"version": "Parametres", "emetteur": ""},
+    m.PesDepenseAller: {"id_ver": "EnTeteDepense", "bordereaux": None},
+    m.PesRecetteAller: {"id_ver": "EnTeteRecette", "bordereaux": None},
+    m.BordereauDepense: {"id": None, "exer": "BlocBordereau", "pieces": None},
+    m.BordereauRecette: {"id": None, "exer": "BlocBordereau", "pieces": None},
+    m.PieceDepense: {"cod_serv": "BlocPiece/InfoPce", "dgp": "BlocPiece", "lignes": ""},
+    m.PieceRecette: {"cod_serv": "BlocPiece", "lignes": ""},
+    m.LigneDepense: {"id_ligne": "BlocLignePiece/InfoLignePce", "liens_ident": "BlocLignePiece", "tiers": ""},
+    m.LigneRecette: {
+        "id_ligne": "BlocLignePiece/InfoLignePiece",
+        "liens_ident": "BlocLignePiece",
+        "tiers": "",
+    },
+    m.PesPJ: {"id_ver": "EnTetePES_PJ", "pjs": None},
+    m.PJ: {"fichier": None, "id_unique": ""},
+}
+
+
+def _block_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The model a field holds, if any, and whether it holds a list of them."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    for arg in get_args(annotation):
+        model, many = _block_of(arg)
+        if model is not None:
+            return model, many or get_origin(annotation) is list
+    return None, False
+
+
+def _nest(placed: list[tuple[tuple[str, ...], _Step]]) -> _Layout:
+    """Steps with their wrapper paths → steps, consecutive fields of one wrapper grouped in it."""
+    steps: list[_Step] = []
+    i = 0
+    while i < len(placed):
+        path, step = placed[i]
+        if not path:
+            steps.append(step)
+            i += 1
+            continue
+        j = i + 1
+        while j < len(placed) and placed[j][0][:1] == path[:1]:
+            j += 1
+        steps.append((_WRAP, "", path[0], _nest([(p[1:], st) for p, st in placed[i:j]])))
+        i = j
+    return tuple(steps)
+
+
+def _layout(model: type[BaseModel]) -> _Layout:
+    """The steps that write one ``model`` block's content, in the model's (= the XSD's) order."""
+    wrappers = _WRAPPERS.get(model, {})
+    placed: list[tuple[tuple[str, ...], _Step]] = []
+    path: tuple[str, ...] | None = ()
+    for name, info in model.model_fields.items():
+        if name in wrappers:
+            where = wrappers[name]
+            path = None if where is None else tuple(p for p in where.split("/") if p)
+        if path is None:
+            continue
+        element = info.alias or name
+        block, many = _block_of(info.annotation)
+        if block is None:
+            placed.append((path, (_LEAF, name, element, ())))
+        else:
+            placed.append((path, (_MANY if many else _ONE, name, element, _layout(block))))
+    return _nest(placed)
+
+
+def _alias(model: type[BaseModel], field: str) -> str:
+    """The element name of one field: its alias."""
+    return model.model_fields[field].alias or field
+
+
+class _Domain:
+    """What the writer needs to know of one domain block (dépense, recette)."""
+
+    def __init__(
+        self, field: str, section: type[BaseModel], bordereau: type[BaseModel], piece: type[BaseModel]
+    ) -> None:
+        self.field = field
+        self.name = _alias(m.PesAller, field)
+        self.section = section
+        self.header = _layout(section)
+        self.bordereau_name = _alias(section, "bordereaux")
+        self.bordereau = _layout(bordereau)
+        self.piece_name = _alias(bordereau, "pieces")
+        self.piece = _layout(piece)
+
+
+_DEPENSE = _Domain("depense", m.PesDepenseAller, m.BordereauDepense, m.PieceDepense)
+_RECETTE = _Domain("recette", m.PesRecetteAller, m.BordereauRecette, m.PieceRecette)
+_ENVELOPPE = (_alias(m.PesAller, "enveloppe"), _layout(m.Enveloppe))
+_EN_TETE = (_alias(m.PesAller, "en_tete"), _layout(m.EnTetePES))
+_PES_PJ = _alias(m.PesAller, "pj")
+_PJ_HEADER = _layout(m.PesPJ)
+_PJ = _alias(m.PesPJ, "pjs")
+_PJ_TAIL = _layout(m.PJ)
+
 
 class _Leaves:
     """Builds small subtrees (one piece, one header…) with values checked against the encoding."""
@@ -60,277 +179,36 @@ class _Leaves:
         self._unmappable = unmappable
         self.where = ""
 
-    def text(self, name: str, value: str) -> str:
-        if not self._latin1:
-            return value
-        return fit_text(value, unmappable=self._unmappable, where=f"{self.where}/{name}")
+    def fill(self, parent: etree._Element, obj: BaseModel, layout: _Layout) -> None:
+        """Write ``obj``'s fields into ``parent`` following ``layout``."""
+        # Hot path (millions of leaves for a large file): the leaf is written inline, cheap checks first.
+        for kind, attr, name, sub in layout:
+            if kind == _LEAF:
+                value = getattr(obj, attr)
+                if value is None:
+                    continue
+                if type(value) is str:
+                    text = value
+                    if self._latin1 and not value.isascii():
+                        text = fit_text(value, unmappable=self._unmappable, where=f"{self.where}/{name}")
+                else:
+                    text = _v(value)
+                _sub_element(parent, name, {"V": text})
+            elif kind == _WRAP:
+                self.fill(_sub_element(parent, name), obj, sub)
+            elif kind == _ONE:
+                value = getattr(obj, attr)
+                if value is not None:
+                    self.fill(_sub_element(parent, name), value, sub)
+            else:
+                for item in getattr(obj, attr):
+                    self.fill(_sub_element(parent, name), item, sub)
 
-    def leaf(self, parent: etree._Element, name: str, value: Any) -> None:
-        # Hot path (millions of calls for a large file): cheap checks first.
-        if value is None:
-            return
-        if type(value) is str:
-            text = value
-            if self._latin1 and not value.isascii():
-                text = fit_text(value, unmappable=self._unmappable, where=f"{self.where}/{name}")
-        else:
-            text = _v(value)
-        _sub_element(parent, name, {"V": text})
-
-    # -- shared blocks -------------------------------------------------------------------------
-
-    def pj_refs(self, parent: etree._Element, refs: list[m.PJRef]) -> None:
-        for ref in refs:
-            el = etree.SubElement(parent, "PJRef")
-            self.leaf(el, "Support", ref.support)
-            self.leaf(el, "IdUnique", ref.id_unique)
-            self.leaf(el, "NomPJ", ref.nom_pj)
-            self.leaf(el, "TypePJ", ref.type_pj)
-
-    def adresse(self, parent: etree._Element, a: m.Adresse | None) -> None:
-        if a is None:
-            return
-        el = etree.SubElement(parent, "Adresse")
-        self.leaf(el, "TypAdr", a.typ_adr)
-        self.leaf(el, "Adr1", a.adr1)
-        self.leaf(el, "Adr2", a.adr2)
-        self.leaf(el, "Adr3", a.adr3)
-        self.leaf(el, "CP", a.cp)
-        self.leaf(el, "Ville", a.ville)
-        self.leaf(el, "CodRes", a.cod_res)
-        self.leaf(el, "CodPays", a.cod_pays)
-        self.leaf(el, "DteAdr", a.dte_adr)
-
-    def cpte_bancaire(self, parent: etree._Element, c: m.CpteBancaire | None) -> None:
-        if c is None:
-            return
-        el = etree.SubElement(parent, "CpteBancaire")
-        self.leaf(el, "BIC", c.bic)
-        self.leaf(el, "IBAN", c.iban)
-        self.leaf(el, "LibBanc", c.lib_banc)
-        self.leaf(el, "TitCpte", c.tit_cpte)
-        self.leaf(el, "DteBanc", c.dte_banc)
-
-    def liens_ident(self, parent: etree._Element, li: m.LiensIdent | None) -> None:
-        if li is None:
-            return
-        el = etree.SubElement(parent, "LiensIdent")
-        self.leaf(el, "IdConv", li.id_conv)
-        self.leaf(el, "IdMarche", li.id_marche)
-        self.leaf(el, "IdEmpruntOrdo", li.id_emprunt_ordo)
-        self.leaf(el, "IdActif", li.id_actif)
-        self.leaf(el, "IdRegie", li.id_regie)
-
-    # -- envelope and header -------------------------------------------------------------------
-
-    def enveloppe(self, e: m.Enveloppe) -> etree._Element:
-        self.where = "Enveloppe"
-        el = etree.Element("Enveloppe")
-        par = etree.SubElement(el, "Parametres")
-        self.leaf(par, "Version", e.version)
-        self.leaf(par, "TypFic", e.typ_fic)
-        self.leaf(par, "NomFic", e.nom_fic)
-        em = etree.SubElement(el, "Emetteur")
-        self.leaf(em, "Sigle", e.emetteur.sigle)
-        self.leaf(em, "Adresse", e.emetteur.adresse)
-        if e.recepteur is not None:
-            rc = etree.SubElement(el, "Recepteur")
-            self.leaf(rc, "Sigle", e.recepteur.sigle)
-            self.leaf(rc, "Adresse", e.recepteur.adresse)
-        return el
-
-    def en_tete(self, h: m.EnTetePES) -> etree._Element:
-        self.where = "EnTetePES"
-        el = etree.Element("EnTetePES")
-        self.leaf(el, "DteStr", h.dte_str)
-        self.leaf(el, "IdPost", h.id_post)
-        self.leaf(el, "LibellePoste", h.libelle_poste)
-        self.leaf(el, "IdColl", h.id_coll)
-        self.leaf(el, "FinJur", h.fin_jur)
-        self.leaf(el, "CodCol", h.cod_col)
-        self.leaf(el, "CodBud", h.cod_bud)
-        self.leaf(el, "LibelleColBud", h.libelle_col_bud)
-        return el
-
-    def section_header(self, name: str, id_ver: int, info_demat: bool | None) -> etree._Element:
+    def element(self, name: str, obj: BaseModel, layout: _Layout) -> etree._Element:
+        """A new element ``name`` holding ``obj``'s fields."""
         el = etree.Element(name)
-        self.leaf(el, "IdVer", id_ver)
-        self.leaf(el, "InfoDematerialisee", info_demat)
+        self.fill(el, obj, layout)
         return el
-
-    # -- dépense -------------------------------------------------------------------------------
-
-    def bloc_bordereau_depense(self, b: m.BordereauDepense) -> etree._Element:
-        self.where = f"Bordereau[@Id='{b.id}']"
-        el = etree.Element("BlocBordereau")
-        self.leaf(el, "Exer", b.exer)
-        self.leaf(el, "IdBord", b.id_bord)
-        self.leaf(el, "DteBordEm", b.dte_bord_em)
-        self.leaf(el, "TypBord", b.typ_bord)
-        self.leaf(el, "NbrPce", b.nbr_pce)
-        self.leaf(el, "MtCumulAnnuel", b.mt_cumul_annuel)
-        self.leaf(el, "MtBordHT", b.mt_bord_ht)
-        self.leaf(el, "MtBordTVA", b.mt_bord_tva)
-        return el
-
-    def piece_depense(self, p: m.PieceDepense) -> etree._Element:
-        piece = etree.Element("Piece")
-        bloc = etree.SubElement(piece, "BlocPiece")
-        info = etree.SubElement(bloc, "InfoPce")
-        self.leaf(info, "CodServ", p.cod_serv)
-        self.leaf(info, "Affect", p.affect)
-        self.leaf(info, "IdPce", p.id_pce)
-        self.leaf(info, "TypPce", p.typ_pce)
-        self.leaf(info, "NatPce", p.nat_pce)
-        self.leaf(info, "Obj", p.obj)
-        self.leaf(info, "DteEch", p.dte_ech)
-        self.pj_refs(info, p.pj_refs)
-        self.leaf(info, "PJ", p.pj)
-        self.leaf(info, "CarteAchatNiveau1", p.carte_achat_niveau1)
-        if p.dgp is not None:
-            d = etree.SubElement(bloc, "DGP")
-            self.leaf(d, "Dgp", p.dgp.dgp)
-            self.leaf(d, "DteDebDgp", p.dgp.dte_deb_dgp)
-            self.leaf(d, "DteFinDgp", p.dgp.dte_fin_dgp)
-            self.leaf(d, "DureeDgp", p.dgp.duree_dgp)
-            self.leaf(d, "CodIntMor", p.dgp.cod_int_mor)
-            self.leaf(d, "TxIntMor", p.dgp.tx_int_mor)
-        for ligne in p.lignes:
-            self.ligne_depense(piece, ligne)
-        return piece
-
-    def ligne_depense(self, parent: etree._Element, li: m.LigneDepense) -> None:
-        ldp = etree.SubElement(parent, "LigneDePiece")
-        bloc = etree.SubElement(ldp, "BlocLignePiece")
-        info = etree.SubElement(bloc, "InfoLignePce")
-        self.leaf(info, "IdLigne", li.id_ligne)
-        self.leaf(info, "Nature", li.nature)
-        self.leaf(info, "Fonction", li.fonction)
-        self.leaf(info, "Operation", li.operation)
-        self.leaf(info, "CptAna", li.cpt_ana)
-        self.leaf(info, "Facture", li.facture)
-        self.leaf(info, "LibVir1", li.lib_vir1)
-        self.leaf(info, "LibVir2", li.lib_vir2)
-        self.leaf(info, "ModRegl", li.mod_regl)
-        self.leaf(info, "TVAIntraCom", li.tva_intra_com)
-        self.leaf(info, "CpteTiers", li.cpte_tiers)
-        self.leaf(info, "MtHT", li.mt_ht)
-        self.leaf(info, "MtTVA", li.mt_tva)
-        self.leaf(info, "MtFactHT", li.mt_fact_ht)
-        self.pj_refs(info, li.pj_refs)
-        self.liens_ident(bloc, li.liens_ident)
-        if li.tiers is not None:
-            t = li.tiers
-            tiers = etree.SubElement(ldp, "Tiers")
-            it = etree.SubElement(tiers, "InfoTiers")
-            i = t.info_tiers
-            self.leaf(it, "IdTiers", i.id_tiers)
-            self.leaf(it, "NatIdTiers", i.nat_id_tiers)
-            self.leaf(it, "DteIdTiers", i.dte_id_tiers)
-            self.leaf(it, "RefTiers", i.ref_tiers)
-            self.leaf(it, "CatTiers", i.cat_tiers)
-            self.leaf(it, "NatJur", i.nat_jur)
-            self.leaf(it, "Civilite", i.civilite)
-            self.leaf(it, "Nom", i.nom)
-            self.leaf(it, "ComplNom", i.compl_nom)
-            self.leaf(it, "Prenom", i.prenom)
-            self.adresse(tiers, t.adresse)
-            self.cpte_bancaire(tiers, t.cpte_bancaire)
-
-    # -- recette -------------------------------------------------------------------------------
-
-    def bloc_bordereau_recette(self, b: m.BordereauRecette) -> etree._Element:
-        self.where = f"Bordereau[@Id='{b.id}']"
-        el = etree.Element("BlocBordereau")
-        self.leaf(el, "Exer", b.exer)
-        self.leaf(el, "IdBord", b.id_bord)
-        self.leaf(el, "DteBordEm", b.dte_bord_em)
-        self.leaf(el, "TypBord", b.typ_bord)
-        self.leaf(el, "NbrPce", b.nbr_pce)
-        self.leaf(el, "MtCumulAnnuel", b.mt_cumul_annuel)
-        self.leaf(el, "MtBordHt", b.mt_bord_ht)
-        self.leaf(el, "MtBordTVA", b.mt_bord_tva)
-        self.leaf(el, "DteAsp", b.dte_asp)
-        self.leaf(el, "Objet", b.objet)
-        return el
-
-    def piece_recette(self, p: m.PieceRecette) -> etree._Element:
-        piece = etree.Element("Piece")
-        bloc = etree.SubElement(piece, "BlocPiece")
-        self.leaf(bloc, "CodServ", p.cod_serv)
-        self.leaf(bloc, "Affect", p.affect)
-        self.leaf(bloc, "IdPce", p.id_pce)
-        self.leaf(bloc, "TypPce", p.typ_pce)
-        self.leaf(bloc, "NatPce", p.nat_pce)
-        self.leaf(bloc, "IdRol", p.id_rol)
-        self.leaf(bloc, "DteAsp", p.dte_asp)
-        self.leaf(bloc, "Edition", p.edition)
-        self.leaf(bloc, "ObjPce", p.obj_pce)
-        self.leaf(bloc, "NumDette", p.num_dette)
-        self.leaf(bloc, "Per", p.per)
-        self.leaf(bloc, "Cle1", p.cle1)
-        self.leaf(bloc, "Cle2", p.cle2)
-        self.pj_refs(bloc, p.pj_refs)
-        for ligne in p.lignes:
-            self.ligne_recette(piece, ligne)
-        return piece
-
-    def ligne_recette(self, parent: etree._Element, li: m.LigneRecette) -> None:
-        ldp = etree.SubElement(parent, "LigneDePiece")
-        bloc = etree.SubElement(ldp, "BlocLignePiece")
-        info = etree.SubElement(bloc, "InfoLignePiece")
-        self.leaf(info, "IdLigne", li.id_ligne)
-        self.leaf(info, "ObjLignePce", li.obj_ligne_pce)
-        self.leaf(info, "CodProdLoc", li.cod_prod_loc)
-        self.leaf(info, "Nature", li.nature)
-        self.leaf(info, "Fonction", li.fonction)
-        self.leaf(info, "Operation", li.operation)
-        self.leaf(info, "TxTva", li.tx_tva)
-        self.leaf(info, "Majo", li.majo)
-        self.leaf(info, "CpteTiers", li.cpte_tiers)
-        self.leaf(info, "TvaIntraCom", li.tva_intra_com)
-        self.leaf(info, "MtHT", li.mt_ht)
-        self.leaf(info, "MtTVA", li.mt_tva)
-        self.leaf(info, "MtNonMajo", li.mt_non_majo)
-        self.pj_refs(info, li.pj_refs)
-        self.liens_ident(bloc, li.liens_ident)
-        for t in li.tiers:
-            tiers = etree.SubElement(ldp, "Tiers")
-            it = etree.SubElement(tiers, "InfoTiers")
-            i = t.info_tiers
-            self.leaf(it, "IdTiers", i.id_tiers)
-            self.leaf(it, "DteNaissance", i.dte_naissance)
-            self.leaf(it, "NatIdTiers", i.nat_id_tiers)
-            self.leaf(it, "DteIdTiers", i.dte_id_tiers)
-            self.leaf(it, "RefTiers", i.ref_tiers)
-            self.leaf(it, "CatTiers", i.cat_tiers)
-            self.leaf(it, "NatJur", i.nat_jur)
-            self.leaf(it, "TypTiers", i.typ_tiers)
-            self.leaf(it, "Civilite", i.civilite)
-            self.leaf(it, "Nom", i.nom)
-            self.leaf(it, "ComplNom", i.compl_nom)
-            self.leaf(it, "Prenom", i.prenom)
-            self.adresse(tiers, t.adresse)
-            self.cpte_bancaire(tiers, t.cpte_bancaire)
-
-    # -- PJ ------------------------------------------------------------------------------------
-
-    def pj_tail(self, parent: etree._Element, pj: m.PJ) -> None:
-        """Everything after ``Contenu`` in one ``PJ``."""
-        self.where = f"PES_PJ/PJ[IdUnique='{pj.id_unique}']"
-        self.leaf(parent, "IdUnique", pj.id_unique)
-        self.leaf(parent, "ServeurId", pj.serveur_id)
-        self.leaf(parent, "NomPJ", pj.nom_pj)
-        self.leaf(parent, "TypePJ", pj.type_pj)
-        self.leaf(parent, "Description", pj.description)
-        for ref in pj.ref_compta:
-            el = etree.SubElement(parent, "RefCompta")
-            self.leaf(el, "Domaine", ref.domaine)
-            self.leaf(el, "Exercice", ref.exercice)
-            self.leaf(el, "TypeObjet", ref.type_objet)
-            self.leaf(el, "Identifiant", ref.identifiant)
-            self.leaf(el, "ComplementIdentifiant", ref.complement_identifiant)
-            self.leaf(el, "IdTiers", ref.id_tiers)
 
 
 def _pj_chunks(pj: m.PJ, level: int) -> Iterator[str]:
@@ -398,10 +276,11 @@ class PesWriter:
         self._xf = self._stack.enter_context(etree.xmlfile(self._out, encoding=self._encoding))
         attrib = {"Id": self._root_id} if self._root_id else {}
         self._stack.enter_context(
-            self._xf.element(f"{{{m.PES_ALLER_NS}}}PES_Aller", attrib, nsmap={"n": m.PES_ALLER_NS})
+            self._xf.element(f"{{{PES_ALLER_NS}}}PES_Aller", attrib, nsmap={"n": PES_ALLER_NS})
         )
-        self._xf.write(self._leaves.enveloppe(self._enveloppe))
-        self._xf.write(self._leaves.en_tete(self._en_tete))
+        for (name, layout), block in ((_ENVELOPPE, self._enveloppe), (_EN_TETE, self._en_tete)):
+            self._leaves.where = name
+            self._xf.write(self._leaves.element(name, block, layout))
         return self
 
     def __exit__(
@@ -436,73 +315,69 @@ class PesWriter:
             raise ValidationError(f"identifiant XML {ident!r} utilisé deux fois", code="PES_DUPLICATE_ID")
         self._ids.add(ident)
 
+    def _write_domain(
+        self,
+        domain: _Domain,
+        bordereaux: Iterable[m.BordereauDepense] | Iterable[m.BordereauRecette],
+        info_dematerialisee: bool | None,
+    ) -> None:
+        self._enter_section(domain.field)
+        xf = self._xf
+        leaves = self._leaves
+        count = 0
+        with xf.element(domain.name):
+            header = domain.section.model_construct(info_dematerialisee=info_dematerialisee)
+            for el in leaves.element(domain.name, header, domain.header):
+                xf.write(el)
+            for b in bordereaux:
+                assert b.id is not None  # filled by the model
+                self._claim_id(b.id)
+                with xf.element(domain.bordereau_name, Id=b.id):
+                    leaves.where = f"Bordereau[@Id='{b.id}']"
+                    for el in leaves.element(domain.bordereau_name, b, domain.bordereau):
+                        xf.write(el)
+                    for piece in b.pieces:
+                        xf.write(leaves.element(domain.piece_name, piece, domain.piece))
+                        self.pieces += 1
+                count += 1
+            if count == 0:
+                raise ValidationError(f"{domain.name} sans bordereau", code="PES_EMPTY_SECTION")
+        self.bordereaux += count
+
     def write_depense(
         self, bordereaux: Iterable[m.BordereauDepense], *, info_dematerialisee: bool | None = None
     ) -> None:
         """Write ``PES_DepenseAller`` with the given bordereaux (at least one)."""
-        self._enter_section("depense")
-        xf = self._xf
-        count = 0
-        with xf.element("PES_DepenseAller"):
-            xf.write(self._leaves.section_header("EnTeteDepense", 2, info_dematerialisee))
-            for b in bordereaux:
-                assert b.id is not None  # filled by the model
-                self._claim_id(b.id)
-                with xf.element("Bordereau", Id=b.id):
-                    xf.write(self._leaves.bloc_bordereau_depense(b))
-                    for piece in b.pieces:
-                        xf.write(self._leaves.piece_depense(piece))
-                        self.pieces += 1
-                count += 1
-            if count == 0:
-                raise ValidationError("PES_DepenseAller sans bordereau", code="PES_EMPTY_SECTION")
-        self.bordereaux += count
+        self._write_domain(_DEPENSE, bordereaux, info_dematerialisee)
 
     def write_recette(
         self, bordereaux: Iterable[m.BordereauRecette], *, info_dematerialisee: bool | None = None
     ) -> None:
         """Write ``PES_RecetteAller`` with the given bordereaux (at least one)."""
-        self._enter_section("recette")
-        xf = self._xf
-        count = 0
-        with xf.element("PES_RecetteAller"):
-            xf.write(self._leaves.section_header("EnTeteRecette", 2, info_dematerialisee))
-            for b in bordereaux:
-                assert b.id is not None
-                self._claim_id(b.id)
-                with xf.element("Bordereau", Id=b.id):
-                    xf.write(self._leaves.bloc_bordereau_recette(b))
-                    for piece in b.pieces:
-                        xf.write(self._leaves.piece_recette(piece))
-                        self.pieces += 1
-                count += 1
-            if count == 0:
-                raise ValidationError("PES_RecetteAller sans bordereau", code="PES_EMPTY_SECTION")
-        self.bordereaux += count
+        self._write_domain(_RECETTE, bordereaux, info_dematerialisee)
 
     def write_pjs(self, pjs: Iterable[m.PJ]) -> None:
         """Write ``PES_PJ``; each PJ's content is streamed through gzip and base64."""
         self._enter_section("pj")
         xf = self._xf
-        with xf.element("PES_PJ"):
-            header = etree.Element("EnTetePES_PJ")
-            etree.SubElement(header, "IdVer", V="1")
-            xf.write(header)
+        leaves = self._leaves
+        with xf.element(_PES_PJ):
+            for el in leaves.element(_PES_PJ, m.PesPJ.model_construct(), _PJ_HEADER):
+                xf.write(el)
             for pj in pjs:
                 if pj.id_unique in self._pj_ids:
                     raise ValidationError(
                         f"IdUnique de PJ {pj.id_unique!r} en double", code="PES_DUPLICATE_PJ"
                     )
                 self._pj_ids.add(pj.id_unique)
-                with xf.element("PJ"):
+                with xf.element(_PJ):
                     with xf.element("Contenu"), xf.element("Fichier", MIMEType=pj.mime_type):
                         for chunk in _pj_chunks(pj, self._pj_level):
                             for start in range(0, len(chunk), _TEXT_SLICE):
                                 xf.write(chunk[start : start + _TEXT_SLICE])
-                    tail = etree.Element("PJ")
-                    self._leaves.pj_tail(tail, pj)
-                    for child in tail:
-                        xf.write(child)
+                    leaves.where = f"PES_PJ/PJ[IdUnique='{pj.id_unique}']"
+                    for el in leaves.element(_PJ, pj, _PJ_TAIL):
+                        xf.write(el)
                 self.pjs += 1
 
     def flush(self) -> None:
