@@ -14,6 +14,7 @@ from demat.actes.model import Acte, ActeDocument
 from demat.actes.read import read_message
 from demat.errors import RemoteRejected, ValidationError
 from demat.sandbox import Sandbox
+from demat.tracking import Event
 from demat.transport import (
     ActesPlatform,
     ActeSubmission,
@@ -124,8 +125,7 @@ async def test_outdated_classification_gets_an_anomaly_until_fetched(
     sandbox.update_classification(dt.date(2024, 6, 1))
     result = await s2low.actes.submit_acte(deliberation("DEL2024_014", pdf))
     status = await s2low.actes.status(result.remote_id)
-    assert status.code == -1
-    assert status.failed
+    assert (status.code, status.event, status.fetch) == (-1, Event.ACK_KO, "anomalie")
     assert status.aracte is None
     assert status.message.startswith("ODT-VERIF-01")
 

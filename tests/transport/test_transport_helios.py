@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from demat.config import SignerConfig
 from demat.errors import RemoteRejected
 from demat.pes.ack import read_acquit
 from demat.pes.build import build_pes_bytes
@@ -177,7 +176,7 @@ def signer() -> Signer:
 
 
 def signed_pes(signer: Signer, seed: int) -> bytes:
-    options = pes_sign_options(SignerConfig(city="Nantes", postal_code="44000"))
+    options = pes_sign_options(city="Nantes", postal_code="44000")
     return sign_pes(pes(seed), signer, options=options)
 
 

@@ -118,7 +118,7 @@ def test_actes_status_without_reply() -> None:
 
 def test_actes_status_error_message_in_latin1() -> None:
     status = parse_actes_status(b"OK\n-1\nErreur lors de la transmission : acte refus\xe9", "iso-8859-1")
-    assert status.failed
+    assert (status.event, status.label) == (Event.ACK_KO, "Erreur")
     assert status.message == "Erreur lors de la transmission : acte refusé"
 
 
