@@ -44,9 +44,6 @@ DOMAIN_BLOCKS = {
     "PES_Marche": "marche",
 }
 _BORDEREAU_DOMAINS = {"PES_DepenseAller": "depense", "PES_RecetteAller": "recette"}
-#: The bordereau total is spelled MtBordHT in dépense and MtBordHt in recette.
-_MT_BORD_HT = {"MtBordHT", "MtBordHt"}
-_LINE_BLOCKS = {"InfoLignePce", "InfoLignePiece"}
 
 
 @dataclass
@@ -196,36 +193,9 @@ def _starts_gzip(text: str) -> bool | None:
 
 PjHook = Callable[[PjInfo, str], None]
 
-#: Leaves whose ``V`` the scanner reads, and the containers it summarises. Only these
+#: The containers the scanner summarises; with the leaves of :data:`LEAF_SETTERS`, only these
 #: elements reach Python (lxml filters the rest in C), which keeps the pass close to the
 #: speed of libxml2 alone on bordereau-heavy files.
-_LEAVES = [
-    "Version",
-    "TypFic",
-    "NomFic",
-    "DteStr",
-    "IdPost",
-    "IdColl",
-    "CodCol",
-    "CodBud",
-    "LibelleColBud",
-    "IdVer",
-    "InfoDematerialisee",
-    "Exer",
-    "IdBord",
-    "TypBord",
-    "NbrPce",
-    "MtBordHT",
-    "MtBordHt",
-    "MtBordTVA",
-    "MtCumulAnnuel",
-    "MtHT",
-    "MtTVA",
-    "IdUnique",
-    "Support",
-    "NomPJ",
-    "TypePJ",
-]
 _CONTAINERS = [
     "Fichier",
     "InfoLignePce",
@@ -247,7 +217,6 @@ _ID_HOLDERS = [
     "{*}SignatureValue",
     "{*}QualifyingProperties",
 ]
-SCAN_TAGS = [*_LEAVES, *_CONTAINERS, *_ID_HOLDERS]
 #: Big subtrees cleared as soon as they end, when nothing else needs to see them.
 BULK_TAGS = ["Bordereau", "Piece", "PJ", "Fichier", *DOMAIN_BLOCKS]
 
@@ -272,7 +241,7 @@ class PesScanner:
         self._line_ht: Decimal | None = None
         self._line_tva: Decimal | None = None
         self._counts: dict[str, int] = {}
-        self._handlers: dict[str, Callable[[Any], None]] = {name: self._leaf for name in _LEAVES}
+        self._handlers: dict[str, Callable[[Any], None]] = {leaf: self._leaf for _, leaf in LEAF_SETTERS}
         self._handlers.update(
             {
                 "Fichier": self._fichier,
@@ -340,82 +309,111 @@ class PesScanner:
         parent = elem.getparent()
         if parent is None:
             return
-        where = parent.tag
-        name = elem.tag
-        info = self.info
-        if where == "BlocBordereau":
-            b = self._current_bord(parent)
-            if name == "Exer":
-                b.exer = value
-            elif name == "IdBord":
-                b.id_bord = value
-            elif name == "TypBord":
-                b.typ_bord = value
-            elif name == "NbrPce":
-                b.nbr_pce = value
-            elif name in _MT_BORD_HT:
-                b.mt_bord_ht = value
-            elif name == "MtBordTVA":
-                b.mt_bord_tva = value
-            elif name == "MtCumulAnnuel":
-                b.mt_cumul_annuel = value
-        elif where in _LINE_BLOCKS:
-            if name not in ("MtHT", "MtTVA"):
-                return
-            amount = _amount(value)
-            if amount is None:
-                if self._bord is not None:
-                    self._bord.bad_amounts.append((name, value, elem.sourceline))
-            elif name == "MtHT":
-                self._line_ht = amount
-            else:
-                self._line_tva = amount
-        elif where == "PJRef":
-            if self._ref is None:
-                self._ref = PjRef(None, None, None, parent.sourceline)
-            if name == "IdUnique":
-                self._ref.id_unique = value
-            elif name == "Support":
-                self._ref.support = value
-            elif name == "NomPJ":
-                self._ref.nom_pj = value
-        elif where == "PJ":
-            pj = self._current_pj(parent)
-            if name == "IdUnique":
-                pj.id_unique = value
-            elif name == "NomPJ":
-                pj.nom_pj = value
-            elif name == "TypePJ":
-                pj.type_pj = value
-        elif where == "Parametres":
-            if name == "NomFic":
-                info.nom_fic = value
-            elif name == "TypFic":
-                info.typ_fic = value
-            elif name == "Version":
-                info.version = value
-        elif where == "EnTetePES":
-            if name == "IdPost":
-                info.id_post = value
-            elif name == "IdColl":
-                info.id_coll = value
-            elif name == "CodCol":
-                info.cod_col = value
-            elif name == "CodBud":
-                info.cod_bud = value
-            elif name == "LibelleColBud":
-                info.libelle_col_bud = value
-            elif name == "DteStr":
-                info.dte_str = value
-        elif where in ("EnTeteDepense", "EnTeteRecette"):
-            key = "depense" if where == "EnTeteDepense" else "recette"
-            dom = info.domains.setdefault(key, DomainInfo(key))
-            if name == "IdVer":
-                dom.id_ver = value
-            elif name == "InfoDematerialisee":
-                dom.info_dematerialisee = value
-        elif where == "EnTetePES_PJ" and name == "IdVer":
-            info.pj_id_ver = value
+        setter = LEAF_SETTERS.get((parent.tag, elem.tag))
+        if setter is not None:
+            setter(self, parent, elem, value)
+
+    # -- leaves, through LEAF_SETTERS: each takes the leaf's parent, the leaf and its V ---------
+
+    def _version(self, parent: Any, elem: Any, value: str) -> None:
+        self.info.version = value
+
+    def _typ_fic(self, parent: Any, elem: Any, value: str) -> None:
+        self.info.typ_fic = value
+
+    def _nom_fic(self, parent: Any, elem: Any, value: str) -> None:
+        self.info.nom_fic = value
+
+    def _dte_str(self, parent: Any, elem: Any, value: str) -> None:
+        self.info.dte_str = value
+
+    def _id_post(self, parent: Any, elem: Any, value: str) -> None:
+        self.info.id_post = value
+
+    def _id_coll(self, parent: Any, elem: Any, value: str) -> None:
+        self.info.id_coll = value
+
+    def _cod_col(self, parent: Any, elem: Any, value: str) -> None:
+        self.info.cod_col = value
+
+    def _cod_bud(self, parent: Any, elem: Any, value: str) -> None:
+        self.info.cod_bud = value
+
+    def _libelle_col_bud(self, parent: Any, elem: Any, value: str) -> None:
+        self.info.libelle_col_bud = value
+
+    def _domain(self, header: Any) -> DomainInfo:
+        key = _HEADER_DOMAINS[header.tag]
+        return self.info.domains.setdefault(key, DomainInfo(key))
+
+    def _domain_id_ver(self, parent: Any, elem: Any, value: str) -> None:
+        self._domain(parent).id_ver = value
+
+    def _info_dematerialisee(self, parent: Any, elem: Any, value: str) -> None:
+        self._domain(parent).info_dematerialisee = value
+
+    def _pj_id_ver(self, parent: Any, elem: Any, value: str) -> None:
+        self.info.pj_id_ver = value
+
+    def _exer(self, parent: Any, elem: Any, value: str) -> None:
+        self._current_bord(parent).exer = value
+
+    def _id_bord(self, parent: Any, elem: Any, value: str) -> None:
+        self._current_bord(parent).id_bord = value
+
+    def _typ_bord(self, parent: Any, elem: Any, value: str) -> None:
+        self._current_bord(parent).typ_bord = value
+
+    def _nbr_pce(self, parent: Any, elem: Any, value: str) -> None:
+        self._current_bord(parent).nbr_pce = value
+
+    def _mt_bord_ht(self, parent: Any, elem: Any, value: str) -> None:
+        self._current_bord(parent).mt_bord_ht = value
+
+    def _mt_bord_tva(self, parent: Any, elem: Any, value: str) -> None:
+        self._current_bord(parent).mt_bord_tva = value
+
+    def _mt_cumul_annuel(self, parent: Any, elem: Any, value: str) -> None:
+        self._current_bord(parent).mt_cumul_annuel = value
+
+    def _line_amount(self, elem: Any, value: str) -> Decimal | None:
+        amount = _amount(value)
+        if amount is None and self._bord is not None:
+            self._bord.bad_amounts.append((elem.tag, value, elem.sourceline))
+        return amount
+
+    def _mt_ht(self, parent: Any, elem: Any, value: str) -> None:
+        amount = self._line_amount(elem, value)
+        if amount is not None:
+            self._line_ht = amount
+
+    def _mt_tva(self, parent: Any, elem: Any, value: str) -> None:
+        amount = self._line_amount(elem, value)
+        if amount is not None:
+            self._line_tva = amount
+
+    def _current_ref(self, parent: Any) -> PjRef:
+        if self._ref is None:
+            self._ref = PjRef(None, None, None, parent.sourceline)
+        return self._ref
+
+    def _ref_id_unique(self, parent: Any, elem: Any, value: str) -> None:
+        self._current_ref(parent).id_unique = value
+
+    def _ref_support(self, parent: Any, elem: Any, value: str) -> None:
+        self._current_ref(parent).support = value
+
+    def _ref_nom_pj(self, parent: Any, elem: Any, value: str) -> None:
+        self._current_ref(parent).nom_pj = value
+
+    def _pj_id_unique(self, parent: Any, elem: Any, value: str) -> None:
+        self._current_pj(parent).id_unique = value
+
+    def _pj_nom_pj(self, parent: Any, elem: Any, value: str) -> None:
+        self._current_pj(parent).nom_pj = value
+
+    def _pj_type_pj(self, parent: Any, elem: Any, value: str) -> None:
+        self._current_pj(parent).type_pj = value
 
     def _fichier(self, elem: Any) -> None:
         contenu = elem.getparent()
@@ -526,6 +524,62 @@ class PesScanner:
         if parent is not None:
             while elem.getprevious() is not None:
                 del parent[0]
+
+
+#: What the scanner does with a leaf's ``V``, by (parent element, leaf element).
+LeafSetter = Callable[[PesScanner, Any, Any, str], None]
+_BLOC_BORDEREAU: dict[str, LeafSetter] = {
+    "Exer": PesScanner._exer,
+    "IdBord": PesScanner._id_bord,
+    "TypBord": PesScanner._typ_bord,
+    "NbrPce": PesScanner._nbr_pce,
+    "MtBordHT": PesScanner._mt_bord_ht,  # dépense
+    "MtBordHt": PesScanner._mt_bord_ht,  # recette
+    "MtBordTVA": PesScanner._mt_bord_tva,
+    "MtCumulAnnuel": PesScanner._mt_cumul_annuel,
+}
+_LIGNE: dict[str, LeafSetter] = {"MtHT": PesScanner._mt_ht, "MtTVA": PesScanner._mt_tva}
+_DOMAIN_HEADER: dict[str, LeafSetter] = {
+    "IdVer": PesScanner._domain_id_ver,
+    "InfoDematerialisee": PesScanner._info_dematerialisee,
+}
+#: Domain header → domain short name.
+_HEADER_DOMAINS = {"EnTeteDepense": "depense", "EnTeteRecette": "recette"}
+_BY_PARENT: dict[str, dict[str, LeafSetter]] = {
+    "Parametres": {
+        "Version": PesScanner._version,
+        "TypFic": PesScanner._typ_fic,
+        "NomFic": PesScanner._nom_fic,
+    },
+    "EnTetePES": {
+        "DteStr": PesScanner._dte_str,
+        "IdPost": PesScanner._id_post,
+        "IdColl": PesScanner._id_coll,
+        "CodCol": PesScanner._cod_col,
+        "CodBud": PesScanner._cod_bud,
+        "LibelleColBud": PesScanner._libelle_col_bud,
+    },
+    **dict.fromkeys(_HEADER_DOMAINS, _DOMAIN_HEADER),
+    "EnTetePES_PJ": {"IdVer": PesScanner._pj_id_ver},
+    "BlocBordereau": _BLOC_BORDEREAU,
+    "InfoLignePce": _LIGNE,  # dépense
+    "InfoLignePiece": _LIGNE,  # recette
+    "PJRef": {
+        "IdUnique": PesScanner._ref_id_unique,
+        "Support": PesScanner._ref_support,
+        "NomPJ": PesScanner._ref_nom_pj,
+    },
+    "PJ": {
+        "IdUnique": PesScanner._pj_id_unique,
+        "NomPJ": PesScanner._pj_nom_pj,
+        "TypePJ": PesScanner._pj_type_pj,
+    },
+}
+LEAF_SETTERS: dict[tuple[str, str], LeafSetter] = {
+    (parent, leaf): setter for parent, leaves in _BY_PARENT.items() for leaf, setter in leaves.items()
+}
+#: Every element the pull parser hands to the scanner.
+SCAN_TAGS = [*sorted({leaf for _, leaf in LEAF_SETTERS}), *_CONTAINERS, *_ID_HOLDERS]
 
 
 def parser_options(schema: Any = None) -> dict[str, Any]:
