@@ -24,10 +24,11 @@ GZIP_MAGIC = b"\x1f\x8b"
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # gzip container only, header and CRC checked by zlib
 _WHITESPACE = re.compile(rb"[ \t\r\n]+")
 
-Source = bytes | bytearray | memoryview | Path | Iterable[bytes]
+#: What a PJ's original content is read from (not :data:`demat.xml.safe.Source`: a PJ is not parsed).
+ContentSource = bytes | bytearray | memoryview | Path | Iterable[bytes]
 
 
-def _iter_source(source: Source, chunk_size: int) -> Iterator[bytes]:
+def _iter_source(source: ContentSource, chunk_size: int) -> Iterator[bytes]:
     if isinstance(source, bytes | bytearray | memoryview):
         view = memoryview(source)
         for start in range(0, len(view), chunk_size):
@@ -40,7 +41,7 @@ def _iter_source(source: Source, chunk_size: int) -> Iterator[bytes]:
         yield from source
 
 
-def iter_gzip(source: Source, *, level: int = 6, chunk_size: int = DEFAULT_CHUNK) -> Iterator[bytes]:
+def iter_gzip(source: ContentSource, *, level: int = 6, chunk_size: int = DEFAULT_CHUNK) -> Iterator[bytes]:
     """Gzip ``source`` in chunks. The header carries no name and mtime 0, so output is reproducible."""
     compressor = zlib.compressobj(level, zlib.DEFLATED, _GZIP_WBITS)
     for block in _iter_source(source, chunk_size):
@@ -63,7 +64,7 @@ def iter_base64(chunks: Iterable[bytes]) -> Iterator[str]:
         yield base64.b64encode(carry).decode("ascii")
 
 
-def encode_pj(source: Source, *, level: int = 6, chunk_size: int = DEFAULT_CHUNK) -> Iterator[str]:
+def encode_pj(source: ContentSource, *, level: int = 6, chunk_size: int = DEFAULT_CHUNK) -> Iterator[str]:
     """Gzip then base64 a PJ's original content, as an iterator of ASCII text chunks.
 
     ``source`` is bytes, a :class:`~pathlib.Path` (read in chunks) or an iterable of byte chunks.
@@ -72,7 +73,7 @@ def encode_pj(source: Source, *, level: int = 6, chunk_size: int = DEFAULT_CHUNK
     return iter_base64(iter_gzip(source, level=level, chunk_size=chunk_size))
 
 
-def encode_pj_text(source: Source, *, level: int = 6) -> str:
+def encode_pj_text(source: ContentSource, *, level: int = 6) -> str:
     """The whole base64 text at once (small PJ only)."""
     return "".join(encode_pj(source, level=level))
 
