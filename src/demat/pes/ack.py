@@ -38,9 +38,13 @@ DOMAINE_LABELS = {
     "12": "Facture",
     "99": "Paramétrage",
 }
+#: DomaineAck of a technical verdict on the whole file (schema, envelope).
 DOMAINE_TECHNIQUE = "0"
+#: DomaineAck of a PJ's verdict.
 DOMAINE_PJ = "4"
+#: DomaineAck of a dépense bordereau's verdict.
 DOMAINE_DEPENSE = "5"
+#: DomaineAck of a recette bordereau's verdict.
 DOMAINE_RECETTE = "6"
 
 #: NumAnoAck codes the v5.17 schema allows.
@@ -468,3 +472,22 @@ def build_acquit_for(
         dte_str=dte_str,
         elements=elements,
     )
+
+
+__all__ = [
+    "DOMAINE_DEPENSE",
+    "DOMAINE_LABELS",
+    "DOMAINE_PJ",
+    "DOMAINE_RECETTE",
+    "DOMAINE_TECHNIQUE",
+    "NUM_ANO_ACK",
+    "AckElement",
+    "AckError",
+    "Acquit",
+    "DetailLigne",
+    "DetailPiece",
+    "acquit_elements_for",
+    "build_acquit",
+    "build_acquit_for",
+    "read_acquit",
+]

@@ -191,6 +191,7 @@ def _starts_gzip(text: str) -> bool | None:
         return False
 
 
+#: ``on_pj_content(pj, text)``: told each PJ's base64 text before it is dropped.
 PjHook = Callable[[PjInfo, str], None]
 
 #: The containers the scanner summarises; with the leaves of :data:`LEAF_SETTERS`, only these
@@ -526,7 +527,8 @@ class PesScanner:
                 del parent[0]
 
 
-#: What the scanner does with a leaf's ``V``, by (parent element, leaf element).
+#: What the scanner does with a leaf's ``V``: called with the scanner, the leaf's parent, the
+#: leaf and the value.
 LeafSetter = Callable[[PesScanner, Any, Any, str], None]
 _BLOC_BORDEREAU: dict[str, LeafSetter] = {
     "Exer": PesScanner._exer,
@@ -575,6 +577,7 @@ _BY_PARENT: dict[str, dict[str, LeafSetter]] = {
         "TypePJ": PesScanner._pj_type_pj,
     },
 }
+#: Every leaf the scanner reads, by (parent element, leaf element).
 LEAF_SETTERS: dict[tuple[str, str], LeafSetter] = {
     (parent, leaf): setter for parent, leaves in _BY_PARENT.items() for leaf, setter in leaves.items()
 }
@@ -759,3 +762,27 @@ def check_identity(
         raise IdentityMismatch(
             "; ".join(problems), file=info.file, path="/PES_Aller/EnTetePES", code="PES_IDENTITY"
         )
+
+
+__all__ = [
+    "BULK_TAGS",
+    "CHUNK_SIZE",
+    "DOMAIN_BLOCKS",
+    "LEAF_SETTERS",
+    "SCAN_TAGS",
+    "BordereauInfo",
+    "DomainInfo",
+    "LeafSetter",
+    "PesInfo",
+    "PesScanner",
+    "PjHook",
+    "PjInfo",
+    "PjRef",
+    "check_identity",
+    "gzip_trailer_size",
+    "identity_problems",
+    "inspect_pes",
+    "parser_options",
+    "pull_events",
+    "scan",
+]

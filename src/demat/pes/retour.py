@@ -108,3 +108,6 @@ def read_retour_header(source: Source, *, limits: Limits = DEFAULT_LIMITS) -> Re
                 while elem.getprevious() is not None:
                     del owner[0]
     return info
+
+
+__all__ = ["RETOUR_BLOCKS", "RetourInfo", "read_retour_header"]

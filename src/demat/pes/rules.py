@@ -16,11 +16,16 @@ from demat.pes.encoding import is_latin1_name
 from demat.pes.inspect import BordereauInfo, PesInfo
 from demat.pes.namespaces import PES_ALLER_NS
 
+#: Severity of a finding that gets the file refused.
 ERROR = "error"
+#: Severity of a finding worth a look, which does not stop the file.
 WARNING = "warning"
+#: Severity of a finding that only informs.
 INFO = "info"
 
+#: Longest NomFic accepted, in characters.
 NOMFIC_MAX = 100
+#: Longest NomPJ accepted, in characters.
 NOMPJ_MAX = 100
 _NOMPJ = re.compile(r".+\.[A-Za-z0-9]{2,4}", re.S)
 _TRUE = {"1", "true"}
@@ -398,3 +403,21 @@ def check_all(info: PesInfo, ids: dict[str, list[int | None]]) -> list[Finding]:
     out += check_ids(ids)
     out += check_pjs(info)
     return out
+
+
+__all__ = [
+    "ERROR",
+    "INFO",
+    "NOMFIC_MAX",
+    "NOMPJ_MAX",
+    "TYPBORD_ORMC",
+    "WARNING",
+    "Finding",
+    "check_all",
+    "check_bordereau",
+    "check_envelope",
+    "check_ids",
+    "check_pjs",
+    "check_signatures",
+    "check_versions",
+]

@@ -68,6 +68,7 @@ HELIOS_POLICIES = {
 }
 _OBSOLETE_POLICY = "urn:oid:1.2.250.1.131.1.5.18.21.1.4"
 
+#: Where signatures go: one per bordereau, or one on the whole PES_Aller.
 SignMode = Literal["bordereau", "global"]
 
 #: Codes that mean a signature does not really cover the element that holds it.
