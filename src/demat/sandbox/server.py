@@ -342,7 +342,7 @@ class SandboxApp:
             tx_id = self.state.new_id()
             archive = self.blobs.path(f"actes-{tx_id}.tar.gz")
             try:
-                received = await asyncio.to_thread(self.prefecture.receive, form, self.today(), archive)
+                received = await offload(self.prefecture.receive, form, self.today(), archive)
             except prefecture.ActeRefused as exc:
                 form.discard()
                 archive.unlink(missing_ok=True)
@@ -402,7 +402,7 @@ class SandboxApp:
             return _ko("L'annulation n'est possible que pour un acte dont l'accusé de réception a été reçu")
         if any(t.type == 6 and t.related_id == tx.id for t in self.state.actes.values()):
             return _ko("Une annulation a déjà été envoyée pour cet acte (doublon)")
-        reply = await asyncio.to_thread(self.prefecture.ar_annulation, tx.unique_id, self.today())
+        reply = await offload(self.prefecture.ar_annulation, tx.unique_id, self.today())
         cancel_id = self.state.new_id()
         ctx = ActesTx(cancel_id, 6, time.time(), number=tx.number, unique_id=tx.unique_id, related_id=tx.id)
         ctx.reply_blob = self.blobs.put(f"actes-{cancel_id}-reply.xml", reply)
@@ -411,7 +411,7 @@ class SandboxApp:
         return _text(f"OK\n{cancel_id}")
 
     async def actes_classification(self, request: web.Request) -> web.Response:
-        data = await asyncio.to_thread(self.prefecture.classification_xml)
+        data = await offload(self.prefecture.classification_xml)
         return web.Response(body=data, content_type="text/xml", charset=LATIN1)
 
     async def actes_classification_request(self, request: web.Request) -> web.Response:
@@ -571,7 +571,7 @@ class SandboxApp:
             raise ValueError(f"transaction {transaction_id} is not an acknowledged acte")
         if kind not in (2, 3, 4, 5):
             raise ValueError("letter type must be 2, 3, 4 or 5")
-        archive = await asyncio.to_thread(self.prefecture.letter, kind, acte.unique_id, self.today())
+        archive = await offload(self.prefecture.letter, kind, acte.unique_id, self.today())
         letter_id = self.state.new_id()
         tx = ActesTx(
             letter_id,
