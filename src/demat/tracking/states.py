@@ -133,6 +133,10 @@ class Event(StrEnum):
     """Reconciliation: the platform certainly does not hold it (safe to send again)."""
     UNDETERMINED = "undetermined"
     """Reconciliation: the platform could not tell (unreachable, or it has no lookup)."""
+    RESOLVED_SENT = "resolved_sent"
+    """A person checked the platform: it holds the document (the transaction id given)."""
+    RESOLVED_ABSENT = "resolved_absent"
+    """A person checked the platform: it does not hold the document, which may be sent again."""
     CANCEL_REQUESTED = "cancel_requested"
     """An annulation was asked of the platform."""
     CANCELLED = "cancelled"
@@ -169,6 +173,8 @@ EVENT_TRANSITIONS: Mapping[State, Mapping[Event, State]] = {
         E.FAILED: S.FAILED,
     },
     S.UNKNOWN: {
+        E.RESOLVED_SENT: S.SENT,
+        E.RESOLVED_ABSENT: S.ACCEPTED,
         E.FOUND: S.SENT,
         E.FOUND_WITHOUT_ID: S.UNKNOWN,
         E.ABSENT: S.ACCEPTED,
