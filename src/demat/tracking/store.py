@@ -101,7 +101,21 @@ class LeaseLost(StoreError):
     code = "LEASE_LOST"
 
 
+class LeaseHeld(StoreError):
+    """Someone holds a live lease on the transmission (a poller is sending or checking it)."""
+
+    code = "LEASE_HELD"
+
+
+class AmbiguousId(StoreError):
+    """An id prefix that several transmissions share."""
+
+    code = "AMBIGUOUS_ID"
+
+
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+#: What an id prefix may hold (ids are UUIDs): no SQL pattern character can get through.
+_ID_PREFIX = re.compile(r"^[0-9a-f-]{1,36}$")
 
 
 @dataclass(frozen=True)
@@ -215,6 +229,7 @@ class Move:
     keep_lease: bool = False
     documents: Sequence[NewDocument] = ()
     now: dt.datetime | None = None
+    unleased: bool = False
 
     @classmethod
     def of(cls, t: Transmission, event: Event, **fields: Any) -> Move:
@@ -231,6 +246,7 @@ class _Record:
     identifiers: dict[str, Any]
     force: bool
     now: dt.datetime
+    note: dict[str, Any] = field(default_factory=dict)
 
 
 #: A journal entry to chain: (at, transmission id, event, from state, to state, data).
@@ -328,20 +344,23 @@ class Store:
         *,
         force: bool = False,
         now: dt.datetime | None = None,
+        note: Mapping[str, Any] | None = None,
     ) -> tuple[Transmission, bool]:
         """Record a document to send; ``(transmission, created)``.
 
         Idempotent: the same ``(profile, flow, digest)`` returns the existing transmission (the
         latest one if it was resent) with ``created=False``, unless ``force`` asks for a new
-        transmission of the same document (a deliberate resend, journaled as such). Concurrent
+        transmission of the same document (a deliberate resend, journaled as such). ``note``
+        adds to a new transmission's journal entry (who asked a resend, and why). Concurrent
         calls are written together; each returns once its record is committed.
         """
         if not _SHA256.match(digest):
             raise StoreError(f"empreinte SHA-256 invalide : {digest!r}", code="BAD_DIGEST")
         idents = dict(identifiers or {})
-        canonical_json(idents)  # refuse what the journal could not hash, before writing anything
+        extra = dict(note or {})
+        canonical_json({"identifiers": idents, "note": extra})  # refuse what the journal could not hash
         return await self._records.submit(
-            _Record(profile, flow, digest, name, idents, force, now or self.clock())
+            _Record(profile, flow, digest, name, idents, force, now or self.clock(), extra)
         )
 
     async def _record_batch(self, records: Sequence[_Record]) -> list[tuple[Transmission, bool] | StoreError]:
@@ -515,10 +534,19 @@ class Store:
         flow: str | None = None,
         limit: int | None = None,
         offset: int = 0,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        newest_first: bool = False,
     ) -> list[Transmission]:
-        """Transmissions matching the filters, oldest first."""
+        """Transmissions matching the filters (recorded at or after ``since``, before ``until``),
+        oldest first (``newest_first``: the other way)."""
         c = t.transmissions.c
-        query = select(t.transmissions).order_by(c.created_at, c.id).offset(offset)
+        order = (c.created_at.desc(), c.id.desc()) if newest_first else (c.created_at, c.id)
+        query = select(t.transmissions).order_by(*order).offset(offset)
+        if since is not None:
+            query = query.where(c.created_at >= since)
+        if until is not None:
+            query = query.where(c.created_at < until)
         if state is not None:
             states = [state] if isinstance(state, State) else list(state)
             query = query.where(c.state.in_([s.value for s in states]))
@@ -529,6 +557,48 @@ class Store:
         if limit is not None:
             query = query.limit(limit)
         return await self._db.read(lambda conn: [Transmission._from_row(row) for row in conn.execute(query)])
+
+    async def resolve_id(self, prefix: str) -> str:
+        """The id of the one transmission whose id starts with ``prefix`` (as git takes a
+        commit's): :class:`NotFound` when none does, :class:`AmbiguousId` naming them when
+        several do."""
+        wanted = prefix.strip().lower()
+        if not _ID_PREFIX.match(wanted):
+            raise NotFound(
+                f"no transmission {prefix!r} (an id is hexadecimal digits and dashes)", path=prefix
+            )
+        c = t.transmissions.c
+        query = select(c.id).where(c.id >= wanted, c.id < wanted + "~").order_by(c.id).limit(6)
+        found = await self._db.read(lambda conn: list(conn.execute(query).scalars()))
+        if not found:
+            raise NotFound(f"no transmission {prefix!r}", path=prefix)
+        if len(found) > 1 and wanted not in found:
+            shown = ", ".join(found[:5]) + (", …" if len(found) > 5 else "")
+            raise AmbiguousId(f"{prefix!r} is the start of several ids ({shown}): give more of it")
+        return wanted if wanted in found else found[0]
+
+    async def make_due(self, id: str, *, expect: State, now: dt.datetime | None = None) -> Transmission:
+        """Make a transmission in ``expect`` due now, its retry schedule started afresh (attempt
+        and error counts at zero, ``last_error`` kept): a person's "try again now" once what
+        failed is fixed. Bookkeeping, not journaled (the state does not change). Refused while
+        someone holds a live lease on it (:class:`LeaseHeld`) or when it is no longer in
+        ``expect`` (:class:`StaleState`)."""
+        at = now or self.clock()
+
+        def body(conn: Connection) -> Transmission:
+            row = conn.execute(_LOCK_ROWS, {"b_ids": [id]}).first()
+            if row is None:
+                raise NotFound(f"transmission inconnue : {id}", path=id)
+            current = dict(row._mapping)
+            if current["state"] != expect.value:
+                raise StaleState(f"transmission in state {current['state']}, not {expect.value}", path=id)
+            if _lease_live(current, at):
+                raise LeaseHeld(_held_message(current), path=id)
+            values = {"next_attempt_at": at, "attempts": 0, "errors": 0, "updated_at": at}
+            conn.execute(update(t.transmissions).where(t.transmissions.c.id == id).values(**values))
+            return Transmission._from_mapping({**current, **values})
+
+        return await self._db.write(body)
 
     async def counts_by_state(
         self, *, profile: str | None = None, states: Iterable[State] | None = None
@@ -731,6 +801,7 @@ def _record(conn: Connection, records: Sequence[_Record]) -> list[tuple[Transmis
         latest[key] = new
         inserts.append(new)
         data: dict[str, Any] = {
+            **r.note,
             "profile": r.profile,
             "flow": r.flow,
             "digest": r.digest,
@@ -991,6 +1062,8 @@ def _plan(move: Move, row: Mapping[str, Any] | None) -> tuple[dict[str, Any], di
         row["lease_owner"] != move.owner or row["lease_until"] is None or row["lease_until"] < now
     ):
         raise LeaseLost(f"bail perdu sur la transmission (détenu par {row['lease_owner']})", path=move.id)
+    if move.unleased and _lease_live(row, now):
+        raise LeaseHeld(_held_message(row), path=move.id)
     to = next_state(current, move.event, transmission=move.id)
 
     new = {**row, "state": to.value, "updated_at": now, "next_attempt_at": move.next_attempt_at}
@@ -1009,6 +1082,17 @@ def _plan(move: Move, row: Mapping[str, Any] | None) -> tuple[dict[str, Any], di
     if not move.keep_lease:
         new.update(lease_owner=None, lease_until=None)
     return new, data
+
+
+def _lease_live(row: Mapping[str, Any], now: dt.datetime) -> bool:
+    return row["lease_until"] is not None and row["lease_until"] > now
+
+
+def _held_message(row: Mapping[str, Any]) -> str:
+    return (
+        f"{row['lease_owner']} holds it until {row['lease_until']:%Y-%m-%d %H:%M:%S} UTC "
+        f"(a poller is sending or checking it): try again after that"
+    )
 
 
 def _latest(*where: Any) -> Any:
@@ -1045,9 +1129,11 @@ def _entry(row: Row[Any]) -> JournalEntry:
 
 
 __all__ = [
+    "AmbiguousId",
     "Clock",
     "Document",
     "Inbound",
+    "LeaseHeld",
     "LeaseLost",
     "Move",
     "NewDocument",
