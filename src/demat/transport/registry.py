@@ -22,6 +22,7 @@ PlatformOpener = Callable[[PlatformAccount], Platform]
 _KINDS: dict[str, PlatformOpener | str] = {
     "s2low": "demat.transport.s2low.client:open_account",
     "s2low-sandbox": "demat.sandbox.platform:open_account",
+    "depot": "demat.transport.depot.client:open_account",
 }
 
 
