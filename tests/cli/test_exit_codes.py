@@ -5,7 +5,6 @@ line, and an invalid file with exit 1."""
 from __future__ import annotations
 
 import ast
-import os
 from pathlib import Path
 
 import pytest
@@ -34,12 +33,9 @@ siret = "21310555400017"
 
 
 @pytest.fixture
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty working folder, no ``DEMAT_*`` variable: the default settings."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("DEMAT_"):
-            monkeypatch.delenv(name)
+def here(workdir: Path) -> Path:
+    """An empty working folder, no ``DEMAT_*`` variable (the default settings), test files."""
+    tmp_path = workdir
     (tmp_path / "acte.pdf").write_bytes(PDF)
     (tmp_path / "not-xml.xml").write_bytes(b"this is not XML\n")
     pes = build_pes_bytes(synthetic_pes(pj_count=0))

@@ -65,9 +65,29 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("journal", help="the hash-chained journal")
     jsub = p.add_subparsers(dest="journal_command", required=True, metavar="COMMAND")
-    v = jsub.add_parser("verify", help="recompute the hash chain and report any tampering")
+    v = jsub.add_parser(
+        "verify",
+        help="recompute the hash chain, check the store's rows against it, report any tampering",
+        description="Recompute the hash chain and check every transmission, document and inbound "
+        "document against it. --head checks the chain still holds a head printed earlier by "
+        "'demat journal head' (a chain rewritten with recomputed hashes only shows against one).",
+    )
+    v.add_argument(
+        "--head",
+        action="append",
+        default=[],
+        type=_journal_head,
+        metavar="SEQ:HASH",
+        help="a head printed earlier by 'demat journal head' (repeatable; a whole line may be pasted)",
+    )
     v.add_argument("--json", action="store_true")
     v.set_defaults(handler=_journal_verify)
+    h = jsub.add_parser(
+        "head",
+        help="print the journal's head (SEQ:HASH) and the time, to keep outside the database",
+    )
+    h.add_argument("--json", action="store_true")
+    h.set_defaults(handler=_journal_head_print)
 
     p = sub.add_parser("init", help="write a commented example settings file")
     p.add_argument("path", nargs="?", type=Path, default=Path("demat.toml"))
@@ -381,26 +401,65 @@ def _cancel(args: argparse.Namespace) -> int:
     return _run(args, body)
 
 
+def _journal_head(value: str) -> Any:
+    """argparse type: a head token ``SEQ:HASH`` (a usage error otherwise, exit 2)."""
+    from demat.tracking.journal import JournalHead
+
+    try:
+        return JournalHead.parse(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _journal_verify(args: argparse.Namespace) -> int:
     from demat.gateway import Gateway
 
     async def body(gw: Gateway) -> int:
-        report = await gw.store.verify_journal()
+        report = await gw.store.verify_journal(anchors=args.head)
         if args.json:
             emit_json(
                 {
                     "valid": report.ok,
                     "entries": report.entries,
+                    "head_seq": report.head_seq,
                     "head_hash": report.head_hash,
-                    "problems": [str(p) for p in report.problems],
+                    "heads_checked": [h.token for h in args.head],
+                    "problems": [
+                        {"seq": p.seq, "kind": p.kind, "message": p.message} for p in report.problems
+                    ],
                 }
             )
         else:
             verdict = "verified" if report.ok else "BROKEN"
-            print(f"{report.entries} entries, head {report.head_hash[:16]}…: {verdict}")
+            against = f", against {len(args.head)} exported head(s)" if args.head else ""
+            print(f"{report.entries} entries, head {report.head_hash[:16]}…{against}: {verdict}")
             for p in report.problems:
-                print(f"  {p}")
+                print(f"  [{p.kind}] {p.message}")
         return EXIT_OK if report.ok else EXIT_INVALID
+
+    return _run(args, body)
+
+
+def _journal_head_print(args: argparse.Namespace) -> int:
+    from demat.gateway import Gateway
+
+    async def body(gw: Gateway) -> int:
+        head = await gw.store.journal_head()
+        now = dt.datetime.now(dt.UTC)
+        last = head.at.isoformat(timespec="seconds") if head.at else None
+        if args.json:
+            emit_json(
+                {
+                    "head": head.token,
+                    "seq": head.seq,
+                    "hash": head.hash,
+                    "last_entry_at": last,
+                    "printed_at": now.isoformat(timespec="seconds"),
+                }
+            )
+        else:
+            print(f"{head.token}  printed {now.isoformat(timespec='seconds')} (last entry {last or 'none'})")
+        return EXIT_OK
 
     return _run(args, body)
 

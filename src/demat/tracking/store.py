@@ -65,11 +65,17 @@ from demat.tracking.backend import database_url as database_url  # the store's U
 from demat.tracking.backend import split_schema as split_schema
 from demat.tracking.batcher import Batcher
 from demat.tracking.journal import (
+    GENESIS,
+    RESERVED_KEYS,
     ChainVerifier,
+    FactVerifier,
+    HeadAnchor,
     JournalEntry,
+    JournalHead,
     JournalProblem,
     JournalReport,
     canonical_json,
+    check_anchor,
 )
 from demat.tracking.migrations import migrate
 from demat.tracking.states import ERROR_EVENTS, KEEPS_COUNTERS, POLLED, SETTLED, Event, State, next_state
@@ -230,6 +236,14 @@ class Move:
     documents: Sequence[NewDocument] = ()
     now: dt.datetime | None = None
     unleased: bool = False
+
+    def __post_init__(self) -> None:
+        if self.data and not RESERVED_KEYS.isdisjoint(self.data):
+            clash = sorted(RESERVED_KEYS.intersection(self.data))
+            raise ValueError(
+                f"move data may not hold {', '.join(clash)}: the store journals them itself "
+                "(give remote_id, remote_status, documents as the move's own fields)"
+            )
 
     @classmethod
     def of(cls, t: Transmission, event: Event, **fields: Any) -> Move:
@@ -743,15 +757,36 @@ class Store:
             query = query.limit(limit)
         return await self._db.read(lambda conn: [_entry(row) for row in conn.execute(query)])
 
-    async def verify_journal(self, *, raise_on_error: bool = False) -> JournalReport:
-        """Recompute the whole chain; report every edited, removed or reordered entry by ``seq``,
-        a head that does not match the last entry (truncation), and any transmission whose state
-        differs from its last journaled state (an update made without a journal entry).
+    async def journal_head(self) -> JournalHead:
+        """The journal's head now (its last entry's ``seq``, hash and time), for an operator
+        to keep outside the database and give back to :meth:`verify_journal` as an anchor."""
+
+        def body(conn: Connection) -> JournalHead:
+            head = conn.execute(select(t.journal_head.c.seq, t.journal_head.c.hash)).one()
+            at = conn.execute(select(t.journal.c.at).where(t.journal.c.seq == head.seq)).scalar()
+            return JournalHead(head.seq, head.hash, at)
+
+        return await self._db.read(body)
+
+    async def verify_journal(
+        self, *, raise_on_error: bool = False, anchors: Iterable[HeadAnchor] = ()
+    ) -> JournalReport:
+        """Recompute the whole chain and check the tables against it (one snapshot).
+
+        Reports every edited, removed or reordered entry by ``seq``; a head row that does not
+        match the last entry (truncation); an exported head (``anchors``, see
+        :class:`~demat.tracking.journal.HeadAnchor`) the chain no longer holds (a chain
+        rewritten with recomputed hashes); and every row that says something the journal does
+        not: a transmission whose state, ``remote_id``, ``remote_status`` or creation facts
+        differ, a journaled transmission, document or inbound document that is gone, a row the
+        journal never saw, bytes that no longer hash to their digest (see
+        :class:`~demat.tracking.journal.FactVerifier`).
 
         With ``raise_on_error``, a broken journal raises :class:`~demat.errors.JournalError`
         naming the first bad ``seq``.
         """
-        report = await self._db.read(_verify, snapshot=True)
+        heads = [anchor.vouched_head() for anchor in anchors]
+        report = await self._db.read(functools.partial(_verify, heads=heads), snapshot=True)
         if raise_on_error and not report.ok:
             first = report.problems[0]
             bad = report.first_bad_seq
@@ -896,16 +931,20 @@ def _append(conn: Connection, events: Sequence[_Event]) -> None:
     conn.execute(_HEAD_UPDATE, {"b_seq": seq, "b_hash": prev})
 
 
-def _verify(conn: Connection) -> JournalReport:
-    """Recompute the journal chain and compare each transmission's state with its last entry."""
+def _verify(conn: Connection, heads: Sequence[JournalHead] = ()) -> JournalReport:
+    """Recompute the journal chain, check it against exported ``heads``, then check every row
+    of the tables against what the journal says (see :meth:`Store.verify_journal`)."""
     verifier = ChainVerifier()
-    last_state: dict[str, str | None] = {}
+    facts = FactVerifier()
+    wanted = {h.seq: h for h in heads}
+    seen: dict[int, str] = {0: GENESIS}
     entries = conn.execution_options(yield_per=2000).execute(select(t.journal).order_by(t.journal.c.seq))
     for row in entries:
         entry = _entry(row)
         verifier.feed(entry)
-        if entry.transmission_id is not None:
-            last_state[entry.transmission_id] = entry.to_state
+        facts.feed(entry)
+        if entry.seq in wanted:
+            seen[entry.seq] = entry.hash
     head = conn.execute(select(t.journal_head).where(t.journal_head.c.id == 1)).one()
     problems = list(verifier.problems)
     if head.seq != verifier.last_seq or head.hash != verifier.last_hash:
@@ -916,18 +955,29 @@ def _verify(conn: Connection) -> JournalReport:
                 f"tête du journal (entrée {head.seq}) différente de la dernière entrée ({verifier.last_seq})",
             )
         )
-    states = conn.execution_options(yield_per=5000).execute(
-        select(t.transmissions.c.id, t.transmissions.c.state)
-    )
-    for tid, state in states:
-        if last_state.get(tid) != state:
-            problems.append(
-                JournalProblem(
-                    None,
-                    "state",
-                    f"transmission {tid} : état {state} absent du journal ({last_state.get(tid)})",
-                )
-            )
+    for exported in heads:
+        problem = check_anchor(exported, seen.get(exported.seq), verifier.last_seq)
+        if problem is not None:
+            problems.append(problem)
+    for table, check in (
+        (t.transmissions, facts.transmission),
+        (t.documents, facts.document),
+        (t.inbound, facts.inbound),
+    ):
+        for found in conn.execution_options(yield_per=500).execute(select(table)):
+            check(dict(found._mapping))
+
+    def entries_of(tid: str) -> list[JournalEntry]:
+        j = t.journal.c
+        return [
+            _entry(r) for r in conn.execute(select(t.journal).where(j.transmission_id == tid).order_by(j.seq))
+        ]
+
+    def entry_at(seq: int) -> JournalEntry | None:
+        found = conn.execute(select(t.journal).where(t.journal.c.seq == seq)).first()
+        return None if found is None else _entry(found)
+
+    problems.extend(facts.finish(entries_of, entry_at))
     return JournalReport(
         entries=verifier.entries, head_seq=head.seq, head_hash=head.hash, problems=tuple(problems)
     )
