@@ -110,7 +110,12 @@ class PKIFiles:
 
 @pytest.fixture(scope="session")
 def depot_pki(tmp_path_factory: pytest.TempPathFactory) -> PKIFiles:
-    directory = tmp_path_factory.mktemp("depot-pki")
+    return make_pki(tmp_path_factory.mktemp("depot-pki"))
+
+
+def make_pki(directory: Path) -> PKIFiles:
+    """A CA, the server's TLS and signing certificates, and a client certificate for each of
+    :data:`ACCOUNTS` (and a ``stranger`` no account knows), written in ``directory``."""
     ca = make_ca("depot test CA")
     (directory / "ca.cert.pem").write_bytes(ca.cert_pem())
     server_key, server_cert = issue(ca, "localhost", kind="server").write(directory, "server")

@@ -90,6 +90,7 @@ _FLOWS: dict[str, FlowFactory | str] = {
     "pes": "demat.gateway.flows.pes:PesFlow",
     "actes": "demat.gateway.flows.actes:ActesFlow",
     "budget": "demat.gateway.flows.budget:BudgetFlow",
+    "elections": "demat.gateway.flows.elections:ElectionsFlow",
 }
 
 
