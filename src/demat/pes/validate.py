@@ -497,6 +497,8 @@ _FRENCH = {
     "XML_TOO_DEEP": "document refusé : imbrication trop profonde",
     "XML_TOO_LARGE": "document refusé : taille maximale dépassée",
     "XML_PROLOG_TOO_LONG": "document refusé : prologue XML trop long",
+    "XML_ENCODING_FORBIDDEN": "document refusé : encodage non accepté (ISO-8859-1 ou UTF-8 attendu)",
+    "XML_DECLARATION": "document refusé : déclaration XML illisible",
 }
 
 

@@ -20,6 +20,8 @@ from typing import IO, Any
 from lxml import etree
 
 from demat.errors import FileUnreadable, XMLSecurityError, XMLSyntaxError
+from demat.xml.prolog import PROLOG_SCAN as _PROLOG_SCAN
+from demat.xml.prolog import check_prolog
 
 #: Default cap on the bytes of one document (PES files reach hundreds of MB).
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
@@ -51,50 +53,6 @@ class XmlLimits:
 DEFAULT_LIMITS = XmlLimits()
 #: The former name of :class:`XmlLimits`, kept while :mod:`demat.pes` still imports it.
 Limits = XmlLimits
-
-_PROLOG_SCAN = 64 * 1024
-
-
-def _decode_prolog(head: bytes) -> str:
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return head.decode("utf-16", errors="replace")
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:]
-    if head[:4] in (b"\x00<\x00?", b"<\x00?\x00"):
-        return head.decode("utf-16-be" if head[0] == 0 else "utf-16-le", errors="replace")
-    return head.decode("latin-1")
-
-
-_MARKUP = re.compile(r"\s*(<\?.*?\?>|<!--.*?-->)", re.S)
-
-
-def check_prolog(head: bytes, name: str | None = None) -> None:
-    """Refuse a document whose prolog declares a DTD, or that does not start like XML.
-
-    Only the prolog (before the root element) may hold a DOCTYPE, so scanning it is enough.
-    """
-    text = _decode_prolog(head[:_PROLOG_SCAN])
-    pos = 0
-    while True:
-        m = _MARKUP.match(text, pos)
-        if not m:
-            break
-        pos = m.end()
-    rest = text[pos:].lstrip()
-    if rest.startswith("<!DOCTYPE") or rest.startswith("<!doctype"):
-        raise XMLSecurityError(
-            "document refused: it declares a DTD (<!DOCTYPE>), which demat never accepts",
-            file=name,
-            code="XML_DTD_FORBIDDEN",
-        )
-    if not rest:
-        if len(head) >= _PROLOG_SCAN:
-            raise XMLSecurityError(
-                "document refused: prolog longer than 64 KiB", file=name, code="XML_PROLOG_TOO_LONG"
-            )
-        raise XMLSyntaxError("empty document or no root element", file=name, code="XML_EMPTY")
-    if not rest.startswith("<") or rest.startswith("<!"):
-        raise XMLSyntaxError("not an XML document", file=name, code="XML_NOT_XML")
 
 
 def make_parser(*, huge_text: bool = True, **extra: Any) -> etree.XMLParser:
