@@ -201,4 +201,4 @@ def test_the_rule_itself() -> None:
     assert not _own_docstring(Bare) and _own_docstring(Told)
     assert _constant_documented("demat.xml.safe", "DEFAULT_LIMITS")  # #: above it
     assert _constant_documented("demat.xml", "DEFAULT_LIMITS")  # re-exported: looked up at home
-    assert not _constant_documented("demat.xml.safe", "_PROLOG_SCAN")  # no comment
+    assert not _constant_documented("demat.xml.prolog", "_DECL_SCAN")  # no comment

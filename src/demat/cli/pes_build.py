@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from demat.cli._common import EXIT_OK, EXIT_USAGE, emit_json, existing_file, fail
+from demat.cli._common import EXIT_OK, EXIT_USAGE, emit_json, existing_file, fail, settings_from
 from demat.errors import ValidationError
 
 
@@ -54,7 +54,9 @@ def register_transcode(pes_sub: Any) -> None:
         "transcode",
         help="rewrite a PES in ISO-8859-1 (S²LOW refuses other encodings)",
         description="Transcode a PES (e.g. UTF-8) to ISO-8859-1, streaming, rewriting its XML declaration. "
-        "A character ISO-8859-1 cannot hold is an error (with its line) unless --replace is given.",
+        "A character ISO-8859-1 cannot hold is an error (with its line) unless --replace is given. "
+        "The input is checked like every other command's (an accepted encoding, no DTD, well-formed, "
+        "within the size and depth caps of [limits]); on any error nothing is written.",
     )
     parser.add_argument("input", type=existing_file)
     parser.add_argument("-o", "--output", required=True, type=Path)
@@ -65,22 +67,15 @@ def register_transcode(pes_sub: Any) -> None:
 
 
 def _transcode(args: argparse.Namespace) -> int:
-    import os
+    from demat.gateway.options import xml_limits
+    from demat.pes.encoding import to_latin1_file
 
-    from demat.pes.encoding import iter_to_latin1
-
-    out: Path = args.output
-    tmp = out.with_name(f".{out.name}.part")
-    try:
-        with args.input.open("rb") as src, tmp.open("wb") as dst:
-            chunks = iter(lambda: src.read(1 << 20), b"")
-            for block in iter_to_latin1(
-                chunks, errors="replace" if args.replace else "strict", name=str(args.input)
-            ):
-                dst.write(block)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    to_latin1_file(
+        args.input,
+        args.output,
+        errors="replace" if args.replace else "strict",
+        limits=xml_limits(settings_from(args)),
+    )
     return EXIT_OK
 
 

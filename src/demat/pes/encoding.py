@@ -12,12 +12,18 @@ a decision), or are transliterated (``errors="replace"``: ``€`` → ``EUR``, `
 from __future__ import annotations
 
 import codecs
+import os
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
-from demat.errors import ValidationError
+from lxml import etree
+
+from demat.errors import FileUnreadable, ValidationError, XMLSecurityError, XMLSyntaxError
+from demat.xml.prolog import PROLOG_SCAN, check_prolog
+from demat.xml.safe import DEFAULT_LIMITS, XmlLimits
 
 #: What to do with a character the target encoding cannot represent.
 Unmappable = Literal["error", "replace", "charref"]
@@ -55,6 +61,7 @@ TRANSLITERATION: dict[str, str] = {
     "\ufeff": "",
 }
 
+_CHUNK = 1 << 20
 _NOT_LATIN1 = re.compile(r"[^\x00-\xff]")
 _DECLARATION = re.compile(rb"^<\?xml\s[^>]*?\?>")
 _DECLARED = re.compile(rb"""^<\?xml\s[^>]*?encoding\s*=\s*["']([A-Za-z][A-Za-z0-9._\-]*)["']""")
@@ -204,35 +211,88 @@ def _rewrite_declaration(text: str) -> str:
     return '<?xml version="1.0" encoding="ISO-8859-1"?>\n' + text
 
 
+class _WellFormed:
+    """A libxml2 parser target that checks what is fed to it, in bounded memory.
+
+    No tree is built and nothing is resolved: libxml2 checks well-formedness, lxml calls
+    ``start``/``end`` to count the depth against the cap, and ``doctype`` refuses a DTD
+    (already refused by the gate on the input; this checks the output too).
+    """
+
+    def __init__(self, name: str | None, limits: XmlLimits) -> None:
+        self.name = name
+        self.max_depth = limits.max_depth
+        self.depth = 0
+        self.parser = etree.XMLParser(
+            target=self, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+        )
+
+    def start(self, *_: Any) -> None:
+        self.depth += 1
+        if self.depth > self.max_depth:
+            raise XMLSecurityError(
+                f"nesting deeper than {self.max_depth} levels", file=self.name, code="XML_TOO_DEEP"
+            )
+
+    def end(self, *_: Any) -> None:
+        self.depth -= 1
+
+    def doctype(self, *_: Any) -> None:
+        raise XMLSecurityError("document declares a DTD", file=self.name, code="XML_DTD_FORBIDDEN")
+
+    def close(self) -> None:
+        """Nothing to return: the target only checks."""
+
+    def feed(self, data: bytes, final: bool = False) -> None:
+        try:
+            if data:
+                self.parser.feed(data)
+            if final:
+                self.parser.close()
+        except etree.XMLSyntaxError as exc:
+            message = " ".join(str(exc.msg).split())
+            raise XMLSyntaxError(message, file=self.name, line=exc.lineno, code="XML_SYNTAX") from exc
+
+
 def iter_to_latin1(
-    chunks: Iterable[bytes], *, errors: Literal["strict", "replace"] = "strict", name: str | None = None
+    chunks: Iterable[bytes],
+    *,
+    errors: Literal["strict", "replace"] = "strict",
+    name: str | None = None,
+    limits: XmlLimits = DEFAULT_LIMITS,
 ) -> Iterator[bytes]:
     """Transcode an XML document given in byte chunks to ISO-8859-1, streaming.
 
-    The declaration is rewritten (or added) with ``encoding="ISO-8859-1"``; a BOM is dropped.
-    Raises :class:`~demat.errors.ValidationError`: ``PES_NOT_LATIN1`` (a character Latin-1
-    cannot hold, with its line, when ``errors="strict"``) or ``PES_BAD_ENCODING`` (bytes that are
+    The input goes through the same gate as every reader (:mod:`demat.xml.prolog`: an
+    accepted encoding, no DTD, XML at all) and the output is parsed as it is produced
+    (well-formed, nested at most ``limits.max_depth``), all in bounded memory; more than
+    ``limits.max_bytes`` of input is refused. The declaration is rewritten (or added) with
+    ``encoding="ISO-8859-1"``; a BOM is dropped. Raises the :mod:`demat.xml.safe` errors, and
+    :class:`~demat.errors.ValidationError`: ``PES_NOT_LATIN1`` (a character Latin-1 cannot
+    hold, with its line, when ``errors="strict"``) or ``PES_BAD_ENCODING`` (bytes that are
     not valid in the declared encoding).
     """
     source = iter(chunks)
     head = b""
     for block in source:
         head += block
-        if len(head) >= 1024 or b"?>" in head:
+        if len(head) >= PROLOG_SCAN:
             break
-    encoding = detect_encoding(head)
-    try:
-        decoder = codecs.getincrementaldecoder(encoding)("strict")
-    except LookupError:
-        raise ValidationError(
-            f"encodage déclaré inconnu: {encoding}", file=name, code="PES_BAD_ENCODING"
-        ) from None
+    encoding = check_prolog(head, name).codec
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    checker = _WellFormed(name, limits)
     line = 1
     first = True
+    seen = 0
     context = _MarkupContext()
 
     def convert(block: bytes, final: bool) -> bytes:
-        nonlocal line, first
+        nonlocal line, first, seen
+        seen += len(block)
+        if seen > limits.max_bytes:
+            raise XMLSecurityError(
+                f"document exceeds the cap of {limits.max_bytes} bytes", file=name, code="XML_TOO_LARGE"
+            )
         try:
             text = decoder.decode(block, final)
         except UnicodeDecodeError as exc:
@@ -262,7 +322,9 @@ def iter_to_latin1(
         line += text.count("\n")
         if starts:
             text = _rewrite_declaration(text)
-        return text.encode("latin-1")
+        out = text.encode("latin-1")
+        checker.feed(out, final)
+        return out
 
     out = convert(head, False)
     if out:
@@ -277,10 +339,50 @@ def iter_to_latin1(
 
 
 def to_latin1(
-    xml_bytes: bytes, *, errors: Literal["strict", "replace"] = "strict", name: str | None = None
+    xml_bytes: bytes,
+    *,
+    errors: Literal["strict", "replace"] = "strict",
+    name: str | None = None,
+    limits: XmlLimits = DEFAULT_LIMITS,
 ) -> bytes:
     """Transcode a whole PES (UTF-8, UTF-16…) to ISO-8859-1; see :func:`iter_to_latin1`."""
-    return b"".join(iter_to_latin1([xml_bytes], errors=errors, name=name))
+    return b"".join(iter_to_latin1([xml_bytes], errors=errors, name=name, limits=limits))
+
+
+def to_latin1_file(
+    source: Path,
+    destination: Path,
+    *,
+    errors: Literal["strict", "replace"] = "strict",
+    limits: XmlLimits = DEFAULT_LIMITS,
+) -> Path:
+    """Transcode the XML file ``source`` into ``destination``, ISO-8859-1, streaming.
+
+    A file larger than ``limits.max_bytes`` is refused from its size, before it is read.
+    ``destination`` is written through a temporary file renamed at the end: on any error
+    nothing is left behind. See :func:`iter_to_latin1` for the checks and errors.
+    """
+    name = str(source)
+    try:
+        size = source.stat().st_size
+    except OSError as exc:
+        raise FileUnreadable.from_os_error(exc, name) from exc
+    if size > limits.max_bytes:
+        raise XMLSecurityError(
+            f"document of {size} bytes exceeds the cap of {limits.max_bytes} bytes",
+            file=name,
+            code="XML_TOO_LARGE",
+        )
+    tmp = destination.with_name(f".{destination.name}.part")
+    try:
+        with source.open("rb") as src, tmp.open("wb") as dst:
+            chunks = iter(lambda: src.read(_CHUNK), b"")
+            for block in iter_to_latin1(chunks, errors=errors, name=name, limits=limits):
+                dst.write(block)
+        os.replace(tmp, destination)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return destination
 
 
 __all__ = [
@@ -292,5 +394,6 @@ __all__ = [
     "is_latin1_name",
     "iter_to_latin1",
     "to_latin1",
+    "to_latin1_file",
     "transliterate",
 ]

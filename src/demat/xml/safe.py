@@ -20,8 +20,7 @@ from typing import IO, Any
 from lxml import etree
 
 from demat.errors import FileUnreadable, XMLSecurityError, XMLSyntaxError
-from demat.xml.prolog import PROLOG_SCAN as _PROLOG_SCAN
-from demat.xml.prolog import check_prolog
+from demat.xml.prolog import PROLOG_SCAN, check_prolog
 
 #: Default cap on the bytes of one document (PES files reach hundreds of MB).
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
@@ -126,7 +125,7 @@ def parse_bytes(
         raise XMLSecurityError(
             f"document exceeds the cap of {limits.max_bytes} bytes", file=name, code="XML_TOO_LARGE"
         )
-    check_prolog(data[:_PROLOG_SCAN], name)
+    check_prolog(data[:PROLOG_SCAN], name)
     parser = make_parser()
     try:
         root = etree.fromstring(data, parser)
@@ -184,7 +183,7 @@ def open_checked(source: Source, limits: XmlLimits = DEFAULT_LIMITS) -> tuple[IO
     else:
         raw = source
         owned = False
-    first = raw.read(_PROLOG_SCAN)
+    first = raw.read(PROLOG_SCAN)
     check_prolog(first, name)
     capped = _CappedReader(Prepend(first, raw), limits.max_bytes, name)  # type: ignore[arg-type]
     stream = io.BufferedReader(capped, buffer_size=1 << 20)
