@@ -138,6 +138,22 @@ class Limits(_Strict):
     max_pj_inflated_bytes: PositiveInt = 256 * 1024 * 1024
 
 
+#: When the poller looks at a transmission again, by state: ``[every_seconds, times]`` stages.
+#: ``sent``: the first status check half a second after the submission, then backing off, so a
+#: platform that answers at once is read at once and one that takes days is asked hourly.
+#: ``accepted``: a submission that could not be made is tried again (an error backoff, 30 s
+#: doubling up to an hour, applies on top). ``unknown``: the platform is asked again whether it
+#: holds a document whose submission was cut short. ``cancel_requested``: an annulation's answer.
+#: ``*``: any other state a poller is given.
+DEFAULT_POLL_SCHEDULES: Mapping[str, list[tuple[float, int | None] | tuple[float]]] = {
+    "accepted": [(60, 10), (600, 6), (3600, None)],
+    "sent": [(0.5, 1), (1, 2), (5, 6), (30, 10), (60, 10), (600, 6), (3600, None)],
+    "unknown": [(60, 10), (600, 6), (3600, None)],
+    "cancel_requested": [(5, 6), (60, 10), (600, 6), (3600, None)],
+    "*": [(60, 10), (600, 6), (3600, None)],
+}
+
+
 class Settings(BaseSettings):
     """All of demat's settings. Read :func:`load_settings` for the file lookup rules."""
 
@@ -154,9 +170,13 @@ class Settings(BaseSettings):
     #: The PES schema set validations use: demat's ``bundled`` one, or the ``official`` one
     #: found under ``schemas_dir``.
     pes_schema: Literal["bundled", "official"] = "bundled"
-    #: Polling stages, ``[every_seconds, times]``; the last may omit ``times`` (for ever).
-    #: Default as Pastell: every minute 10 times, every 10 minutes 6 times, then hourly.
-    poll_schedule: list[tuple[float, int | None]] = [(60, 10), (600, 6), (3600, None)]
+    #: When the poller looks at a transmission again, for each state (``[poll_schedules]``):
+    #: ``[every_seconds, times]`` stages, the last of which may omit ``times`` (for ever); ``"*"``
+    #: for a state not named. A table in the settings replaces only the states it names (see
+    #: :data:`DEFAULT_POLL_SCHEDULES`).
+    poll_schedules: dict[str, list[tuple[float, int | None] | tuple[float]]] = {}
+    #: One schedule for every state (older settings); ``[poll_schedules]`` wins where it names one.
+    poll_schedule: list[tuple[float, int | None] | tuple[float]] | None = None
     #: Seconds a poller holds a transmission; after a crash, another takes it over when it expires.
     lease_seconds: float = 120.0
     #: Transmissions leased per poll cycle, and handled at once.
@@ -174,6 +194,25 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Environment overrides the file (which arrives as init kwargs).
         return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _schedules_complete(self) -> Settings:
+        from demat.tracking.schedule import schedules
+
+        given = dict(self.poll_schedules)
+        unknown = sorted(set(given) - set(DEFAULT_POLL_SCHEDULES))
+        if unknown:
+            raise ConfigError(
+                f"no state {unknown[0]!r}" + _closest(unknown[0], DEFAULT_POLL_SCHEDULES, "states polled"),
+                path="poll_schedules",
+                code="CONFIG_UNKNOWN_NAME",
+            )
+        base = DEFAULT_POLL_SCHEDULES
+        if self.poll_schedule is not None:
+            base = {key: list(self.poll_schedule) for key in DEFAULT_POLL_SCHEDULES}
+        self.poll_schedules = {**{k: list(v) for k, v in base.items()}, **given}
+        schedules(self.poll_schedules)  # a stage that is not [seconds > 0, times ≥ 1] stops here
+        return self
 
     @model_validator(mode="after")
     def _names_resolve(self) -> Settings:
@@ -318,4 +357,12 @@ def _bare(annotation: Any) -> Any:
     return annotation
 
 
-__all__ = ["Limits", "PlatformAccount", "Profile", "Settings", "SignerConfig", "load_settings"]
+__all__ = [
+    "DEFAULT_POLL_SCHEDULES",
+    "Limits",
+    "PlatformAccount",
+    "Profile",
+    "Settings",
+    "SignerConfig",
+    "load_settings",
+]

@@ -79,7 +79,7 @@ def test_send_wait_status_ack_and_journal(workdir: Path) -> None:
     ok_id, ko_id = (x["id"] for x in recorded)
     assert final == {ok_id: "acknowledged", ko_id: "rejected"}
 
-    status = run("status", "--json", cwd=workdir, check=True)
+    status = run("status", "--counts", "--json", cwd=workdir, check=True)
     assert json.loads(status.stdout)["counts"] == {"acknowledged": 1, "rejected": 1}
     one = json.loads(run("status", ko_id, "--json", cwd=workdir, check=True).stdout)
     assert [e["event"] for e in one["journal"]][:2] == ["recorded", "send_started"]
@@ -165,7 +165,7 @@ def test_poll_collects_pes_retours_listed_and_saved(workdir: Path, sandbox: dict
     with urllib.request.urlopen(urllib.request.Request(url, data=retour), context=ctx) as reply:
         rid = json.loads(reply.read())["id"]
 
-    polled = json.loads(run("poll", "--once", cwd=workdir, check=True).stdout)
+    polled = json.loads(run("poll", "--once", "--json", cwd=workdir, check=True).stdout)
     assert polled["retours"] >= 1
     listed = run("retours", "--json", "--profile", "ville", "--save", "out", cwd=workdir, check=True)
     [row] = [json.loads(x) for x in listed.stdout.splitlines() if json.loads(x)["remote_id"] == rid]

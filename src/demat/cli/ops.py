@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -34,18 +33,30 @@ def register(sub: Any) -> None:
     p.add_argument("--numero", help="budget: numéro interne of the budget act")
     p.add_argument("--classification-date", help="budget: classification date (YYYY-MM-DD)")
     p.add_argument("--force", action="store_true", help="send again a document already sent")
-    p.add_argument("--wait", action="store_true", help="poll until every acknowledgement is in")
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="send now and wait for every acknowledgement, printing each change of state; exit 1 if "
+        "one is rejected, 2 if one could not be sent, waits for a person, or --timeout passed",
+    )
     p.add_argument("--timeout", type=float, default=None, help="with --wait: give up after N seconds")
     p.add_argument("--json", action="store_true", help="JSON Lines output")
     p.set_defaults(handler=_send)
 
-    p = sub.add_parser("status", help="transmissions by state, or one transmission with its journal")
-    p.add_argument("id", nargs="?")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=_status)
+    from demat.cli import track
 
-    p = sub.add_parser("poll", help="run the acknowledgement poller")
+    track.register(sub)
+
+    p = sub.add_parser(
+        "poll",
+        help="run the poller: send what is due, read acknowledgements, collect what platforms send",
+        description="Runs until SIGTERM or Ctrl-C (finishing the work in flight), printing a line per "
+        "change of state; --once runs one cycle, says what it did and when each pending "
+        "transmission is next checked.",
+    )
     p.add_argument("--once", action="store_true", help="one cycle, then exit")
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    p.add_argument("--json", action="store_true", help="with --once: one JSON object")
     p.set_defaults(handler=_poll)
 
     p = sub.add_parser("retours", help="PES_Retour files received from Hélios (collected by the poller)")
@@ -55,7 +66,8 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=_retours)
 
     p = sub.add_parser("ack", help="a transmission's acknowledgement in plain words")
-    p.add_argument("id")
+    p.add_argument("id", help="a transmission id, or a unique start of one")
+    p.add_argument("--save", type=Path, metavar="DIR", help="also write each document received in DIR")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_ack)
 
@@ -99,7 +111,8 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=_demo)
 
 
-def _run(args: argparse.Namespace, body: Callable[[Any], Awaitable[int]]) -> int:
+def run_gateway(args: argparse.Namespace, body: Callable[[Any], Awaitable[int]]) -> int:
+    """Run ``body(gateway)`` on a gateway opened on the command's settings; its exit code."""
     from demat.gateway import Gateway
 
     settings = settings_from(args)
@@ -109,6 +122,9 @@ def _run(args: argparse.Namespace, body: Callable[[Any], Awaitable[int]]) -> int
             return await body(gw)
 
     return asyncio.run(main())
+
+
+_run = run_gateway
 
 
 def _detect_flow(path: Path) -> str:
@@ -172,143 +188,205 @@ _SENDERS: dict[str, Callable[[Any, Path, argparse.Namespace], Awaitable[Any]]] =
 
 
 def _send(args: argparse.Namespace) -> int:
+    from demat.cli import progress
+    from demat.cli.track import short
     from demat.gateway import Gateway, SendResult
 
     async def body(gw: Gateway) -> int:
         code = EXIT_OK
-        ids: list[str] = []
-        total = len(args.files)
-        for n, path in enumerate(args.files, 1):
-            flow = args.flow if args.flow != "auto" else _detect_flow(path)
-            try:
-                result: SendResult = await _SENDERS[flow](gw, path, args)
-            except DematError as exc:
-                code = max(code, exit_code(exc))
+        names: dict[str, str] = {}
+        with progress.Steps(len(args.files), "checking") as steps:
+            for path in args.files:
+                flow = args.flow if args.flow != "auto" else _detect_flow(path)
+                try:
+                    result: SendResult = await _SENDERS[flow](gw, path, args)
+                except DematError as exc:
+                    code = max(code, exit_code(exc))
+                    if args.json:
+                        refused = {"file": str(path), "accepted": False, "error": exc.message}
+                        emit_json({**refused, "code": exc.code})
+                    else:
+                        fail(str(exc) if exc.file else f"{path}: {exc}")
+                    steps.advance(path.name)
+                    continue
+                t = result.transmission
+                if args.wait and not result.created and t.state.value == "accepted" and t.errors:
+                    t = await gw.store.make_due(t.id, expect=t.state)  # asked to send now: no backoff
+                names[t.id] = path.name
                 if args.json:
-                    emit_json({"file": str(path), "accepted": False, "error": exc.message, "code": exc.code})
+                    emit_json(
+                        {
+                            "file": str(path),
+                            "accepted": True,
+                            "id": t.id,
+                            "flow": t.flow,
+                            "state": t.state.value,
+                            "new": result.created,
+                            "warnings": list(result.warnings),
+                        }
+                    )
+                elif result.created:
+                    print(f"{path}: accepted as {short(t.id)} ({t.flow})", flush=True)
                 else:
-                    fail(f"{path}: {exc}")
-                continue
-            t = result.transmission
-            ids.append(t.id)
-            if args.json:
-                emit_json(
-                    {
-                        "file": str(path),
-                        "accepted": True,
-                        "id": t.id,
-                        "flow": t.flow,
-                        "state": t.state.value,
-                        "new": result.created,
-                        "warnings": list(result.warnings),
-                    }
-                )
-            else:
-                again = "" if result.created else " (already recorded: same document)"
-                _progress(n, total, f"{path.name}: {t.id} {t.state.value}{again}")
-        if not args.json and total > 1:
-            sys.stderr.write("\n")
-        if args.wait and ids:
-            final = await gw.wait(ids, timeout=args.timeout)
-            for t in final:
-                if args.json:
-                    emit_json({"id": t.id, "state": t.state.value, "remote_id": t.remote_id})
-                else:
-                    print(f"{t.id}  {t.flow:<7} {t.state.value:<13} {t.name}")
-                if t.state.value in ("rejected", "failed"):
-                    code = max(code, EXIT_INVALID)
+                    print(
+                        f"{path}: already recorded as {short(t.id)} ({t.flow}, {t.state.value}): same "
+                        "document; --force sends it again",
+                        flush=True,
+                    )
+                if not args.json:
+                    for warning in result.warnings:
+                        print(f"  warning: {warning}")
+                steps.advance(path.name)
+        if args.wait and names:
+            code = max(code, await _wait(gw, names, args))
         return code
 
-    return _run(args, body)
+    return run_gateway(args, body)
 
 
-def _progress(n: int, total: int, line: str) -> None:
-    if total == 1:
-        print(line)
-        return
-    width = 30
-    done = int(width * n / total)
-    sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {n}/{total}")
-    sys.stderr.flush()
-    print(line)
+async def _wait(gw: Any, names: dict[str, str], args: argparse.Namespace) -> int:
+    """Wait for ``names``' transmissions (see :class:`demat.cli.track.Waiting`); the exit code."""
+    import contextlib
 
+    from demat.cli import progress
+    from demat.cli.track import Waiting, short
 
-def _status(args: argparse.Namespace) -> int:
-    from demat.gateway import Gateway
-
-    async def body(gw: Gateway) -> int:
-        if args.id is None:
-            counts = await gw.store.counts_by_state()
-            if args.json:
-                emit_json({"counts": {s.value: n for s, n in counts.items()}})
-            else:
-                for state, n in sorted(counts.items(), key=lambda kv: kv[0].value):
-                    print(f"{state.value:<17} {n}")
-                if not counts:
-                    print("no transmission yet")
-            return EXIT_OK
-        t = await gw.store.get(args.id)
-        journal = await gw.store.journal(t.id)
-        if args.json:
-            emit_json(
-                {
-                    "id": t.id,
-                    "profile": t.profile,
-                    "flow": t.flow,
-                    "name": t.name,
-                    "state": t.state.value,
-                    "remote_id": t.remote_id,
-                    "remote_status": t.remote_status,
-                    "attempts": t.attempts,
-                    "last_error": t.last_error,
-                    "journal": [
-                        {
-                            "seq": e.seq,
-                            "at": e.at.isoformat(),
-                            "event": e.event,
-                            "to": e.to_state,
-                            "data": e.payload,
-                        }
-                        for e in journal
-                    ],
-                }
-            )
-        else:
-            print(f"{t.id}  {t.flow}  {t.name}")
-            print(f"  profile {t.profile}  state {t.state.value}  remote {t.remote_id}")
-            for e in journal:
-                print(f"  {e.seq:>6} {e.at:%Y-%m-%d %H:%M:%S} {e.event:<28} → {e.to_state or '-'}")
-        return EXIT_OK
-
-    return _run(args, body)
+    watch = Waiting(names, as_json=args.json)
+    shown = contextlib.nullcontext() if args.json else progress.live(watch.render)
+    with shown:
+        final = await gw.wait(list(names), timeout=args.timeout, watch=watch)
+    code = EXIT_OK
+    for t in final:
+        name = names.get(t.id, t.name)
+        if t.state.value in ("rejected", "failed", "cancelled"):
+            code = max(code, EXIT_INVALID)
+            if not args.json:
+                print(f"  'demat ack {short(t.id)}' says why", flush=True)
+        elif not t.settled:
+            why = watch.stuck(t) or f"no answer within {args.timeout:g} s (timed out); demat poll carries on"
+            fail(f"{short(t.id)} {name}: still {t.state.value}: {why}")
+            code = max(code, EXIT_USAGE)
+    return code
 
 
 def _poll(args: argparse.Namespace) -> int:
+    import logging
+
     from demat.gateway import Gateway
     from demat.tracking import install_signal_handlers
 
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    log = logging.getLogger("demat.poll")
+
     async def body(gw: Gateway) -> int:
+        head = (await gw.store.journal_head()).seq
         if args.once:
-            letters = await gw.collect_letters()
-            retours = await gw.collect_retours()
-            report = await gw.poll_once()
-            outcome = {
-                "acquired": report.acquired,
-                "outcomes": dict(report.outcomes),
-                "letters": len(letters),
-                "retours": len(retours),
-            }
-            print(json.dumps(outcome))
-            return EXIT_OK
+            return await _poll_once(gw, head, args)
         stop = asyncio.Event()
         undo = install_signal_handlers(stop)
+        log.info("polling (SIGTERM or Ctrl-C stops it, after the work in flight)")
+        tail = None if args.quiet else asyncio.create_task(_tail(gw, head, stop, log))
         try:
             await gw.run_poller(stop)
         finally:
             undo()
+            if tail is not None:
+                stop.set()
+                await tail
+        log.info("stopped")
         return EXIT_OK
 
-    return _run(args, body)
+    return run_gateway(args, body)
+
+
+async def _changes(gw: Any, after: int) -> tuple[int, list[str]]:
+    """The journal entries after ``after`` as lines, and the last ``seq`` read."""
+    from demat.cli.track import short
+
+    entries = await gw.store.journal(after=after, limit=1000)
+    ids = sorted({e.transmission_id for e in entries if e.transmission_id})
+    names = {t.id: t.name for t in await gw.store.get_many(ids)} if ids else {}
+    lines = []
+    for e in entries:
+        data = dict(e.payload or {})
+        if e.transmission_id is None:
+            what = f"{data.get('kind', 'document')} {data.get('name') or ''} received"
+            lines.append(f"{what} (profile {data.get('profile') or 'none'})")
+            continue
+        detail = data.get("remote_id") or data.get("error") or data.get("name") or data.get("status") or ""
+        to = f" → {e.to_state}" if e.to_state and e.to_state != e.from_state else ""
+        more = f" ({detail})" if detail else ""
+        lines.append(f"{short(e.transmission_id)} {names.get(e.transmission_id, '')}: {e.event}{to}{more}")
+    return (entries[-1].seq if entries else after), lines
+
+
+async def _tail(gw: Any, head: int, stop: asyncio.Event, log: Any) -> None:
+    """Log a line per journal entry while the poller runs (what it, or another poller, did)."""
+    import contextlib
+
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
+        try:
+            head, lines = await _changes(gw, head)
+        except DematError as exc:  # the database hiccuped: the poller logs its own trouble
+            log.warning("journal not read: %s", exc)
+            lines = []
+        for line in lines:
+            log.info("%s", line)
+        if stop.is_set():
+            return
+
+
+async def _poll_once(gw: Any, head: int, args: argparse.Namespace) -> int:
+    from demat.cli.track import next_checks
+    from demat.tracking import SETTLED, State
+
+    letters = await gw.collect_letters()
+    retours = await gw.collect_retours()
+    report = await gw.poll_once()
+    _, lines = await _changes(gw, head)
+    open_states = [s for s in State if s not in SETTLED]
+    pending = await gw.store.transmissions(state=open_states, limit=1000)
+    far = dt.datetime.max.replace(tzinfo=dt.UTC)
+    pending.sort(key=lambda t: (t.next_attempt_at or far, t.id))
+    if args.json:
+        outcome = {
+            "acquired": report.acquired,
+            "outcomes": dict(report.outcomes),
+            "letters": len(letters),
+            "retours": len(retours),
+            "changes": lines,
+            "next": [
+                {
+                    "id": t.id,
+                    "state": t.state.value,
+                    "next_attempt_at": t.next_attempt_at.isoformat() if t.next_attempt_at else None,
+                }
+                for t in pending
+            ],
+        }
+        emit_json(outcome)
+        return EXIT_OK
+    done = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in sorted(report.outcomes.items()))
+    print(
+        f"one cycle: {report.acquired} transmission(s) handled{f' ({done})' if done else ''}; "
+        f"{len(letters)} préfecture letter(s), {len(retours)} PES_Retour collected"
+    )
+    for line in lines:
+        print(f"  {line}")
+    if pending:
+        print(f"{len(pending)} pending:")
+        print("\n".join(next_checks(pending[:20], gw.store.clock())))
+        if len(pending) > 20:
+            print(f"  … and {len(pending) - 20} more ('demat status --state STATE')")
+    else:
+        print("nothing pending")
+    return EXIT_OK
 
 
 def _retours(args: argparse.Namespace) -> int:
@@ -354,51 +432,89 @@ def _retours(args: argparse.Namespace) -> int:
 
 
 def _ack(args: argparse.Namespace) -> int:
+    from demat.cli.track import find, short, why
     from demat.gateway import Gateway
-    from demat.gateway.options import xml_limits
-    from demat.pes.ack import read_acquit
 
     async def body(gw: Gateway) -> int:
-        t = await gw.store.get(args.id)
+        t = await find(gw, args.id)
         docs = await gw.store.documents(t.id)
         out: dict[str, Any] = {"id": t.id, "state": t.state.value, "documents": []}
-        lines = [f"{t.name}: {t.state.value}"]
+        lines = [f"{short(t.id)} {t.name}: {t.state.value}"]
+        if args.save:
+            args.save.mkdir(parents=True, exist_ok=True)
         for doc in docs:
-            if doc.kind == "ack":
-                acquit = read_acquit(doc.content, limits=xml_limits(gw.settings))
-                out["documents"].append({"kind": "ack", **acquit.to_dict()})
-                lines.append("PES_ACQUIT: " + ("accepted" if acquit.accepted else "rejected"))
-                for e in acquit.elements:
-                    what = (
-                        f"bordereau {e.num_bord}/{e.exercice_bord}" if e.num_bord else (e.domaine_label or "")
-                    )
-                    state = "OK" if e.ok else "KO"
-                    lines.append(f"  {what}: {state}")
-                    for err in e.errors:
-                        lines.append(f"    {err}")
-            else:
-                out["documents"].append({"kind": doc.kind, "name": doc.name, "size": doc.size})
-                lines.append(f"{doc.kind}: {doc.name} ({doc.size} bytes)")
-        if len(lines) == 1:
-            lines.append("no acknowledgement yet")
+            record, said = _received(doc, gw.settings)
+            if args.save:
+                # The platform's name, stripped to a file name, prefixed by the id: never outside DIR.
+                saved = args.save / f"{short(t.id)}_{Path(doc.name or doc.kind).name}"
+                saved.write_bytes(doc.content)
+                record["saved"] = str(saved)
+                said.append(f"  saved as {saved}")
+            out["documents"].append(record)
+            lines += said
+        if not docs:
+            said = why(await gw.store.journal(t.id)) if t.settled else None
+            lines.append(f"no document received; the platform said: {said}" if said else "no document yet")
         if args.json:
             emit_json(out)
         else:
             print("\n".join(lines))
         return EXIT_INVALID if t.state.value == "rejected" else EXIT_OK
 
-    return _run(args, body)
+    return run_gateway(args, body)
+
+
+def _received(doc: Any, settings: Any) -> tuple[dict[str, Any], list[str]]:
+    """What a document received for a transmission says: a JSON record and text lines."""
+    from demat.gateway.options import actes_limits, xml_limits
+
+    base: dict[str, Any] = {"kind": doc.kind, "name": doc.name, "size": doc.size, "sha256": doc.digest}
+    if doc.kind == "ack":
+        from demat.pes.ack import read_acquit
+
+        acquit = read_acquit(doc.content, limits=xml_limits(settings))
+        lines = [f"PES_ACQUIT {doc.name}: " + ("accepted" if acquit.accepted else "rejected")]
+        for e in acquit.elements:
+            what = f"bordereau {e.num_bord}/{e.exercice_bord}" if e.num_bord else (e.domaine_label or "")
+            lines.append(f"  {what}: {'OK' if e.ok else 'KO'}")
+            lines += [f"    {err}" for err in e.errors]
+        return {**base, **acquit.to_dict()}, lines
+    if doc.kind == "anomalie" and not doc.content.lstrip().startswith(b"<"):
+        text = doc.content.decode("utf-8", "replace").strip()
+        return {**base, "message": text}, [f"anomaly: {text}"]
+    if doc.kind in ("aracte", "anomalie", "ar_annulation"):
+        from demat.actes.read import read_message
+
+        try:
+            msg = read_message(doc.content, name=doc.name, limits=actes_limits(settings).xml())
+        except DematError as exc:
+            return {**base, "error": exc.message}, [f"{doc.kind} {doc.name}: unreadable: {exc.message}"]
+        found = {"type": msg.type, "id_acte": msg.id_acte}
+        if msg.type == "ARActe":
+            received = getattr(msg, "date_reception", None)
+            return {**base, **found, "date_reception": str(received)}, [
+                f"ARActe: received by the préfecture on {received}, IDActe {msg.id_acte}"
+            ]
+        if msg.type in ("AnomalieActe", "AnomalieEnveloppe"):
+            nature, detail = getattr(msg, "nature", None), getattr(msg, "detail", None)
+            reason = f"refused (nature {nature})" + (f": {detail}" if detail else "")
+            return {**base, **found, "nature": nature, "detail": detail}, [f"{msg.type}: {reason}"]
+        ida = f", IDActe {msg.id_acte}" if msg.id_acte else ""
+        return {**base, **found}, [f"{msg.type}{ida}"]
+    if doc.kind == "prefecture":
+        return base, [f"préfecture letter {doc.name} ({doc.size} bytes)"]
+    return base, [f"{doc.kind}: {doc.name} ({doc.size} bytes)"]
 
 
 def _cancel(args: argparse.Namespace) -> int:
     from demat.gateway import Gateway
 
     async def body(gw: Gateway) -> int:
-        t = await gw.cancel(args.id)
+        t = await gw.cancel(await gw.store.resolve_id(args.id))
         print(f"{t.id}: {t.state.value}")
         return EXIT_OK
 
-    return _run(args, body)
+    return run_gateway(args, body)
 
 
 def _journal_head(value: str) -> Any:

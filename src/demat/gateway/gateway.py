@@ -51,6 +51,7 @@ from demat.tracking import (
     Transmission,
     next_state,
 )
+from demat.tracking.schedule import schedules
 from demat.transport.protocol import Platform
 from demat.xml.schemas import SchemaRegistry, default_registry
 
@@ -129,7 +130,7 @@ class Gateway:
         url = settings.store_url or f"sqlite:///{(data_dir / 'demat.sqlite3').resolve()}"
         platforms = Platforms(settings, clients)
         registry = schema_registry(settings)
-        options.setdefault("schedule", Schedule(settings.poll_schedule))
+        options.setdefault("schedule", schedules(settings.poll_schedules))
         options.setdefault("lease_seconds", settings.lease_seconds)
         options.setdefault("batch", settings.poll_batch)
         options.setdefault("concurrency", settings.poll_concurrency)
@@ -305,24 +306,40 @@ class Gateway:
                     log.exception("callback failed for %s", tid)
 
     async def wait(
-        self, ids: Sequence[str], *, timeout: float | None = None, interval: float = 0.2
+        self,
+        ids: Sequence[str],
+        *,
+        timeout: float | None = None,
+        interval: float = 1.0,
+        watch: Callable[[list[Transmission]], bool] | None = None,
     ) -> list[Transmission]:
-        """Poll until every transmission in ``ids`` is settled (or ``timeout`` passes)."""
+        """Poll until every transmission in ``ids`` is settled (or ``timeout`` passes): a poll
+        cycle whenever one of them is due, a sleep until the next one is (``interval`` seconds
+        at most between two reads of the store). ``watch(current)`` sees them at each read and
+        returns True to stop waiting there."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
             current = await self.store.get_many(ids)
-            if all(t.settled for t in current):
+            if (watch is not None and watch(current)) or all(t.settled for t in current):
                 return current
-            if deadline is not None and loop.time() > deadline:
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
                 return current
             report = await self.poll_once()
             if not report.acquired:
-                await asyncio.sleep(interval)
+                pause = min(interval, _until_due(current, self.store.clock()), left or interval)
+                await asyncio.sleep(max(pause, 0.01))
 
     async def status(self, transmission_id: str) -> Transmission:
         """The transmission as the store holds it now."""
         return await self.store.get(transmission_id)
+
+
+def _until_due(transmissions: Sequence[Transmission], now: dt.datetime) -> float:
+    """Seconds until the first of ``transmissions`` that is waiting for its turn is due."""
+    due = [t.next_attempt_at for t in transmissions if not t.settled and t.next_attempt_at is not None]
+    return min(((at - now).total_seconds() for at in due), default=float("inf"))
 
 
 __all__ = ["Gateway", "SendResult"]

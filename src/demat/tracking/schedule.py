@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from demat.errors import ConfigError
@@ -30,9 +30,9 @@ class Stage:
 
     def __post_init__(self) -> None:
         if self.every <= 0:
-            raise ConfigError(f"délai de relance invalide : {self.every}")
+            raise ConfigError(f"a stage waits {self.every:g} seconds: it must be more than 0")
         if self.times is not None and self.times < 1:
-            raise ConfigError(f"nombre de relances invalide : {self.times}")
+            raise ConfigError(f"a stage is used {self.times} times: it must be at least 1")
 
 
 _LINE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:[xX]\s*(\d+))?\s*$")
@@ -51,11 +51,11 @@ class Schedule:
     ) -> None:
         built = tuple(s if isinstance(s, Stage) else Stage(float(s[0]), s[1]) for s in stages)
         if not built:
-            raise ConfigError("calendrier de relance vide")
+            raise ConfigError("a schedule needs at least one stage")
         if any(s.times is None for s in built[:-1]):
-            raise ConfigError("seule la dernière étape d'un calendrier peut être illimitée")
+            raise ConfigError("only the last stage of a schedule may go on for ever (no times)")
         if not 0 <= jitter <= 1:
-            raise ConfigError(f"gigue invalide : {jitter}")
+            raise ConfigError(f"jitter {jitter} is not between 0 and 1")
         self.stages: tuple[Stage, ...] = built
         self.jitter = jitter
         self.error_base = error_base
@@ -70,7 +70,7 @@ class Schedule:
         for number, line in enumerate(text.strip().splitlines(), 1):
             m = _LINE.match(line)
             if m is None:
-                raise ConfigError(f"étape de calendrier illisible : {line!r}", line=number)
+                raise ConfigError(f"unreadable schedule stage {line!r}", line=number)
             stages.append((float(m.group(1)) * unit, int(m.group(2)) if m.group(2) else None))
         return cls(stages, **options)
 
@@ -131,6 +131,38 @@ class Schedule:
 DEFAULT_SCHEDULE = Schedule([(60, 10), (600, 6), (3600, None)])
 
 
+#: Stages as the settings write them: ``[every_seconds, times]`` pairs, ``times`` ``None`` (or
+#: left out) for an open-ended last stage.
+Stages = Sequence[tuple[float, int | None] | Sequence[float]]
+
+
+def schedules(table: Mapping[str, Stages]) -> dict[str, Schedule]:
+    """A :class:`Schedule` for each key of ``table`` (a state's name, or ``"*"`` for the others),
+    as :class:`~demat.tracking.poller.Poller` takes them; :class:`~demat.errors.ConfigError`
+    naming the key for a stage that is not ``[seconds > 0, times ≥ 1]``."""
+    built: dict[str, Schedule] = {}
+    for key, stages in table.items():
+        try:
+            built[key] = Schedule(_stage(s) for s in stages)
+        except (ConfigError, TypeError, ValueError) as exc:
+            message = exc.message if isinstance(exc, ConfigError) else str(exc)
+            raise ConfigError(
+                f"{message} (expected [[seconds, times], …, [seconds]], seconds > 0, times ≥ 1)",
+                path=f"poll_schedules.{key}",
+                code="CONFIG_INVALID",
+            ) from None
+    return built
+
+
+def _stage(stage: tuple[float, int | None] | Sequence[float]) -> tuple[float, int | None]:
+    if len(stage) == 1:
+        return float(stage[0]), None
+    every, times = stage
+    if times is not None and int(times) != times:
+        raise ValueError(f"times must be a whole number, not {times}")
+    return float(every), None if times is None else int(times)
+
+
 def schedule_for(
     schedules: Schedule | Sequence[tuple[str, Schedule]] | dict[str, Schedule], key: str
 ) -> Schedule:
@@ -143,12 +175,14 @@ def schedule_for(
         return table[key]
     if "*" in table:
         return table["*"]
-    raise ConfigError(f"aucun calendrier de relance pour {key!r}")
+    raise ConfigError(f"no retry schedule for {key!r} (and no '*' schedule)")
 
 
 __all__ = [
     "DEFAULT_SCHEDULE",
     "Schedule",
     "Stage",
+    "Stages",
     "schedule_for",
+    "schedules",
 ]
