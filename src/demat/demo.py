@@ -10,10 +10,11 @@ every acknowledgement is in, verifies the journal and prints a summary. Nothing 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -22,6 +23,7 @@ from demat.actes.budget.seal import seal
 from demat.actes.budget.synthetic import synthetic_budget
 from demat.actes.model import Acte, ActeDocument
 from demat.config import PlatformAccount, Profile, Settings
+from demat.depot.protocol import read_control_report, read_receipt
 from demat.gateway import Gateway, SendResult
 from demat.pes.ack import read_acquit
 from demat.pes.build import build_pes_bytes
@@ -181,9 +183,10 @@ async def run_demo(stream: TextIO = sys.stdout, *, keep: Path | None = None) -> 
         say("demat demo: PES, acte and budget act through a sandbox S²LOW over mutual TLS")
         say(f"  working directory: {workdir}")
         account = Account(siren=SIREN, departement=DEPT)
-        async with Sandbox.start(SandboxConfig(account=account, classification_date=classification)) as sb:
+        sandbox = Sandbox.start(SandboxConfig(account=account, classification_date=classification))
+        async with sandbox as sb, demo_depot(workdir / "depot") as depot:
             say(f"  sandbox platform:  {sb.url} (client certificate required)")
-            settings = sandbox_settings(sb, workdir / "state")
+            settings = with_depot(sandbox_settings(sb, workdir / "state"), depot)
             signer, trust = _signer(workdir)
             good = demo_pes(signer, seed=1)
             bad = demo_pes(signer, seed=2, wrong_totals=True)
@@ -217,6 +220,11 @@ async def run_demo(stream: TextIO = sys.stdout, *, keep: Path | None = None) -> 
                     classification_date=classification,
                 )
                 items.append(DemoItem("Budget primitif scellé (TOTEM)", sent, State.ACKNOWLEDGED))
+                items.append(
+                    DemoItem(
+                        "Listes électorales (dépôt)", await send_demo_lists(gw, workdir), State.ACKNOWLEDGED
+                    )
+                )
                 say(f"  {len(items)} transmissions recorded; polling until every acknowledgement is in…")
                 final = await gw.wait([i.result.transmission.id for i in items], timeout=60)
                 say("")
@@ -262,8 +270,102 @@ async def _explain(gw: Gateway, t: Transmission, say: Callable[[str], None]) -> 
             entry = [j for j in await gw.store.journal(t.id) if j.event == "ack_ok"]
             id_acte = entry[-1].payload.get("id_acte") if entry else None
             say(f"    ARActe received: IDActe {id_acte}")
+        elif doc.kind == "receipt":
+            receipt = read_receipt(doc.content)
+            say(
+                f"    accusé de dépôt signé: {receipt.received_at:%Y-%m-%d %H:%M:%S} UTC, "
+                f"{len(receipt.files)} fichier(s)"
+            )
+        elif doc.kind == "control_report":
+            report = read_control_report(doc.content)
+            verdict = "listes conformes" if report.valid else "listes refusées"
+            say(f"    rapport de contrôle: {verdict} ({report.electors} électeurs)")
         elif doc.kind == "anomalie":
             say(f"    anomaly: {doc.content[:200]!r}")
+
+
+#: The demo commune's INSEE code (its electoral lists go to the deposit server).
+DEMO_COMMUNE = "44109"
+
+
+def demo_list(commune: str, electors: int, *, seed: int = 0, missing_name_at: int | None = None) -> bytes:
+    """A REU extraction (liste principale) of ``electors`` fictitious electors of ``commune``;
+    with ``missing_name_at``, the elector on that line (header = 1) has no birth name."""
+    header = (
+        "code du l'ugle;libellé de l'ugle;libellé du type de liste;nom de naissance;nom d'usage;prénoms;"
+        "sexe;date de naissance;code de la commune de naissance;libellé commune de naissance;"
+        "code du département de naissance;pays de naissance;identifiant nationalité;numéro de voie;"
+        "libellé de voie;complément 1;complément 2;lieu-dit;code postal;commune;pays;code du bureau de vote;"
+        "libellé du bureau de vote;numéro d'ordre dans le bureau de vote"
+    )
+    lines = [header]
+    for i in range(electors):
+        name = "" if len(lines) + 1 == missing_name_at else f"NOM{seed}X{i:05d}"
+        born = f"{1 + i % 28:02d}/{1 + i % 12:02d}/{1950 + i % 50}"
+        lines.append(
+            f'"{commune}";"VILLE";"liste principale";"{name}";"";"PRENOM{i}";"{"MF"[i % 2]}";"{born}";'
+            f'"{commune}";"VILLE";"{commune[:2]}";"FRANCE";"FR";"{i + 1}";"RUE DE LA PAIX";"";"";"";'
+            f'"44000";"VILLE";"FRANCE";"1";"BUREAU 1";{i + 1}'
+        )
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+@dataclass(frozen=True)
+class DemoDepot:
+    """The demo's deposit server and the demo commune's account on it."""
+
+    url: str
+    account: PlatformAccount
+
+
+@contextlib.asynccontextmanager
+async def demo_depot(directory: Path) -> AsyncIterator[DemoDepot]:
+    """A deposit server in-process (throwaway PKI) with an account for the demo commune."""
+    from demat.depot.pki import DepotPKI
+    from demat.depot.server import DepotConfig, DepotServer, create_account
+
+    pki = DepotPKI.load_or_create(directory / "pki")
+    config = DepotConfig(
+        directory=directory,
+        cert=pki.server_cert,
+        key=pki.server_key,
+        signer=pki.signer(),
+        client_ca=pki.ca_cert,
+    )
+    async with DepotServer.start(config) as server:
+        key, cert = pki.issue_client("mairie-demo", directory / "client")
+        await create_account(
+            server.store, "mairie-demo", "commune", DEMO_COMMUNE, certificate_pem=cert.read_bytes()
+        )
+        account = PlatformAccount(
+            kind="depot", url=server.url, client_cert=cert, client_key=key, ca_bundle=pki.ca_cert
+        )
+        yield DemoDepot(server.url, account)
+
+
+def with_depot(settings: Settings, depot: DemoDepot) -> Settings:
+    """``settings`` plus the deposit server's account and a profile of the demo commune on it."""
+    profile = demo_profile("depot").model_copy(update={"name": "demo-listes"})
+    return settings.model_copy(
+        update={
+            "platforms": {**settings.platforms, "depot": depot.account},
+            "profiles": {**settings.profiles, "demo-listes": profile},
+        }
+    )
+
+
+async def send_demo_lists(gw: Gateway, workdir: Path) -> SendResult:
+    """Deposit the demo commune's liste principale, its tableau and the commission's page."""
+    from demat.gateway.flows.elections import ElectionsFlow
+
+    lp = workdir / f"{DEMO_COMMUNE}_LP.csv"
+    lp.write_bytes(demo_list(DEMO_COMMUNE, 25))
+    tableau, commission = workdir / "tableau_rectificatif.pdf", workdir / "commission_signee.pdf"
+    tableau.write_bytes(DEMO_PDF)
+    commission.write_bytes(DEMO_PDF)
+    flow = gw.flow("elections")
+    assert isinstance(flow, ElectionsFlow)
+    return await flow.send([lp], profile="demo-listes", commission=commission, tableaux=[tableau])
 
 
 def main() -> int:
@@ -272,18 +374,24 @@ def main() -> int:
 
 
 __all__ = [
+    "DEMO_COMMUNE",
     "DEMO_PDF",
     "DEMO_SCHEDULE",
     "DEPT",
     "SIREN",
     "SIRET",
+    "DemoDepot",
     "DemoItem",
     "demo_acte",
     "demo_budget",
+    "demo_depot",
+    "demo_list",
     "demo_pes",
     "demo_profile",
     "demo_retour",
     "main",
     "run_demo",
     "sandbox_settings",
+    "send_demo_lists",
+    "with_depot",
 ]

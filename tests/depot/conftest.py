@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from demat.demo import demo_list
 from demat.depot.protocol import ListControl, Manifest, ManifestFile
 from demat.depot.server import DepotConfig, DepotServer, create_account
 from demat.signing.devpki import issue, make_ca
@@ -32,29 +33,8 @@ ACCOUNTS = (
     ("pref35", "prefecture", "35"),
     ("operator", "operator", ""),
 )
-REU_HEADER = (
-    "code du l'ugle;libellé de l'ugle;libellé du type de liste;nom de naissance;nom d'usage;prénoms;"
-    "sexe;date de naissance;code de la commune de naissance;libellé commune de naissance;"
-    "code du département de naissance;pays de naissance;identifiant nationalité;numéro de voie;"
-    "libellé de voie;complément 1;complément 2;lieu-dit;code postal;commune;pays;code du bureau de vote;"
-    "libellé du bureau de vote;numéro d'ordre dans le bureau de vote"
-)
-
-
-def reu_list(commune: str, electors: int, *, seed: int = 0, missing_name_at: int | None = None) -> bytes:
-    """A REU extraction of ``electors`` electors of the liste principale; with
-    ``missing_name_at``, the elector on that line (header = 1) has no birth name."""
-    lines = [REU_HEADER]
-    for i in range(electors):
-        line = len(lines) + 1
-        name = "" if line == missing_name_at else f"NOM{seed}X{i:05d}"
-        lines.append(
-            f'"{commune}";"VILLE";"liste principale";"{name}";"";"PRENOM{i}";"{"MF"[i % 2]}";'
-            f'"{1 + i % 28:02d}/{1 + i % 12:02d}/{1950 + i % 50}";"{commune}";"VILLE";"{commune[:2]}";'
-            '"FRANCE";"FR";'
-            f'"{i + 1}";"RUE DE LA PAIX";"";"";"";"44000";"VILLE";"FRANCE";"1";"BUREAU 1";{i + 1}'
-        )
-    return ("\n".join(lines) + "\n").encode("utf-8")
+#: A REU extraction of fictitious electors (the demo's): ``reu_list(commune, n, seed=, missing_name_at=)``.
+reu_list = demo_list
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ REPORT_FORMAT = "demat-depot-controle/1"
 RECEIPT_NS = "urn:demat:depot:accuse:1"
 #: What a file of a deposit is: an electoral list, a tableau (PDF), the commission's signed page.
 Role = Literal["liste", "tableau", "commission"]
+#: The roles, as the manifest spells them.
 ROLES: tuple[str, ...] = ("liste", "tableau", "commission")
 #: The lists a list file may carry: principale, complémentaires européenne and municipale, or a
 #: REU extraction holding them all (the list type is then per row).

@@ -64,6 +64,7 @@ from demat.tracking.tables import UTCDateTime
 
 #: Who an account is: a commune (its INSEE code), a préfecture (its département), an operator.
 AccountRole = Literal["commune", "prefecture", "operator"]
+#: The account roles, as the store spells them.
 ROLES: tuple[str, ...] = ("commune", "prefecture", "operator")
 #: Where a deposit's control stands.
 ControlStatus = Literal["pending", "valid", "invalid"]
