@@ -27,7 +27,7 @@ Checker = Callable[[Path, str, dt.date], ListControl]
 def check_list(path: Path, list_type: str, today: dt.date) -> ListControl:
     """The control of one list file by :func:`demat.elections.check_extraction` (the default
     :data:`Checker`)."""
-    from demat.elections.check import check_extraction
+    from demat.elections import check_extraction
 
     try:
         report = check_extraction(path, today=today, max_per_code=MAX_PER_CODE)

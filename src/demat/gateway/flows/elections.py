@@ -119,7 +119,7 @@ class ElectionsFlow:
     def _check_and_spool(
         self, lists: list[Path], commission: Path, tableaux: list[Path], prof: Profile
     ) -> tuple[Manifest, str, list[str], int]:
-        from demat.elections.check import check_extraction
+        from demat.elections import check_extraction
 
         if not lists:
             raise ValidationError("aucune liste électorale à déposer", code="ELECTIONS_NO_LIST")
