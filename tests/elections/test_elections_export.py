@@ -30,8 +30,10 @@ ELISTELEC_HEADER = (
 )
 
 #: Fields the e-listelec format carries from any source that has them.
-KEPT = ("birth_name", "usage_name", "first_names", "sex", "birth_commune_name", "birth_department_code",
-        "street_number", "street_name", "complement1", "complement2", "postal_code", "city", "bureau_code")  # fmt: skip
+KEPT = (
+    "birth_name", "usage_name", "first_names", "sex", "birth_commune_name", "birth_department_code",
+    "street_number", "street_name", "complement1", "complement2", "postal_code", "city", "bureau_code",
+)  # fmt: skip
 
 
 def test_elistelec_header_is_exact() -> None:
@@ -123,7 +125,8 @@ def test_a_format_file_from_disk(tmp_path: Path, lille: Commune) -> None:
         '[values.sex]\nM = "1"\nF = "2"\n'
         '[[columns]]\nname = "Liste"\nfield = "list_type"\n[[columns]]\nname = "Sexe"\nfield = "sex"\n'
         '[[columns]]\nname = "Nom"\nfield = "birth_name"\nupper = true\n'
-        '[[columns]]\nname = "Naissance"\nfield = "birth_date"\n[[columns]]\nname = "Origine"\nvalue = "demat"\n',
+        '[[columns]]\nname = "Naissance"\nfield = "birth_date"\n'
+        '[[columns]]\nname = "Origine"\nvalue = "demat"\n',
         "utf-8",
     )
     paths = export_with_format(write_commune(tmp_path, lille).path, fmt, tmp_path / "out")
@@ -131,30 +134,33 @@ def test_a_format_file_from_disk(tmp_path: Path, lille: Commune) -> None:
     assert lp[0] == "Liste|Sexe|Nom|Naissance|Origine"
     first = next(p for p in lille.electors if p["list_type"] == "LP")
     born = first["birth_date"]
-    assert lp[1] == f"G|{'1' if first['sex'] == 'M' else '2'}|{first['birth_name'].upper()}|{born[6:]}{born[3:5]}{born[:2]}|demat"
+    sex = "1" if first["sex"] == "M" else "2"
+    assert lp[1] == f"G|{sex}|{first['birth_name'].upper()}|{born[6:]}{born[3:5]}{born[:2]}|demat"
     assert len(paths) == 3
+
+
+_X = 'name = "x"\n'
+_SEP = 'separator = ";"\n'
+_COL = '[[columns]]\nname = "a"\nfield = "sex"\n'
 
 
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ('name = "x"\nseparator = ";"\n', "columns"),
-        ('name = "x"\nseparator = ";"\ncolour = 1\n[[columns]]\nname = "a"\nfield = "birth_name"\n', "colour"),
-        ('name = "x"\nseparator = ";"\n[[columns]]\nname = "a"\nfield = "shoe_size"\n', "shoe_size"),
-        ('name = "x"\nseparator = ";"\n[[columns]]\nname = "a"\n', "field, soit value"),
-        ('name = "x"\nfixed_width = true\n[[columns]]\nname = "a"\nfield = "sex"\n', "largeur"),
-        ('name = "x"\nseparator = ";"\nencoding = "klingon"\n[[columns]]\nname = "a"\nfield = "sex"\n', "klingon"),
-        ('name = "x"\nseparator = ";"\ndate_format = "JJ/MM"\n[[columns]]\nname = "a"\nfield = "sex"\n', "année"),
-        ('name = "x"\nseparator = ";"\n[[columns]]\nname = "a"\nfield = "sex"\n[[columns]]\nname = "a"\nfield = "sex"\n',
-         "double"),
-        ('name = "x"\nseparator = ";"\n[values.list_type]\nLX = "1"\n[[columns]]\nname = "a"\nfield = "sex"\n', "LX"),
-        ('name = "x"\nseparator = ";"\nfile_name = "../{commune}_{list}"\n[[columns]]\nname = "a"\nfield = "sex"\n',
-         "chemin"),
-        ('name = "x"\nseparator = ";"\nfile_name = "{commune}.csv"\n[[columns]]\nname = "a"\nfield = "sex"\n',
-         "{list}"),
+        (_X + _SEP, "columns"),
+        (_X + _SEP + "colour = 1\n" + _COL, "colour"),
+        (_X + _SEP + _COL.replace("sex", "shoe_size"), "shoe_size"),
+        (_X + _SEP + '[[columns]]\nname = "a"\n', "field, soit value"),
+        (_X + "fixed_width = true\n" + _COL, "largeur"),
+        (_X + _SEP + 'encoding = "klingon"\n' + _COL, "klingon"),
+        (_X + _SEP + 'date_format = "JJ/MM"\n' + _COL, "année"),
+        (_X + _SEP + _COL + _COL, "double"),
+        (_X + _SEP + '[values.list_type]\nLX = "1"\n' + _COL, "LX"),
+        (_X + _SEP + 'file_name = "../{commune}_{list}"\n' + _COL, "chemin"),
+        (_X + _SEP + 'file_name = "{commune}.csv"\n' + _COL, "{list}"),
         ("name = = x", "TOML"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_format_file_is_refused_before_use(tmp_path: Path, text: str, reason: str) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(text, "utf-8")
@@ -192,7 +198,9 @@ def test_xml_export_is_valid_against_the_shipped_schema(tmp_path: Path, lille: C
     assert partial[0].get("jour") is None
 
 
-def test_a_failed_export_leaves_nothing(tmp_path: Path, lille: Commune, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_export_leaves_nothing(
+    tmp_path: Path, lille: Commune, monkeypatch: pytest.MonkeyPatch
+) -> None:
     source = write_commune(tmp_path, lille).path
     calls = [0]
     real = export_module._Plan.row
