@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from demat.errors import (
     ConfigError,
     ConnectError,
+    CredentialsError,
     DematError,
     Disconnected,
     DuplicateSubmission,
@@ -69,6 +70,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "ConfigError",
     "ConnectError",
+    "CredentialsError",
     "DematError",
     "Disconnected",
     "DuplicateSubmission",

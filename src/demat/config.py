@@ -9,18 +9,28 @@ variable or file that holds them.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import tomllib
 import types
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from demat.errors import ConfigError, FileUnreadable
+from demat.errors import ConfigError, CredentialsError, FileUnreadable
 
 #: Prefix of the environment variables that override the settings (``DEMAT_STORE_URL``…).
 _ENV_PREFIX = "DEMAT_"
@@ -67,6 +77,11 @@ class PlatformAccount(_Strict):
     #: ``s2low`` (production S²LOW) or ``s2low-sandbox`` (demat's sandbox, which can also
     #: find an earlier HELIOS submission by its sha1).
     kind: str = "s2low"
+    #: Accept a plain ``http://`` URL on this machine's loopback (127.0.0.0/8, ::1, localhost):
+    #: demat's sandbox run without TLS. Never anything else: ``url`` must otherwise be
+    #: ``https://`` (a clear-text platform would carry documents and passwords in clear).
+    #: Declared before ``url``, whose check reads it.
+    allow_plain_http_loopback: bool = False
     url: str
     client_cert: Path | None = None
     client_key: Path | None = None
@@ -80,16 +95,48 @@ class PlatformAccount(_Strict):
     login_method: Literal["basic", "nonce"] = "basic"
     force_tls12: bool = False
 
+    @field_validator("url")
+    @classmethod
+    def _no_clear_text(cls, url: str, info: ValidationInfo) -> str:
+        parts = urllib.parse.urlsplit(url.strip())
+        scheme = parts.scheme.lower()
+        try:
+            host = parts.hostname
+        except ValueError:  # a malformed [IPv6] part
+            host = None
+        if scheme == "https" and host:
+            return url
+        if scheme == "http" and host and info.data.get("allow_plain_http_loopback"):
+            if _is_loopback(host):
+                return url
+            raise ValueError(
+                f"{url!r}: allow_plain_http_loopback only allows plain http on this machine's"
+                " loopback (127.0.0.1, ::1, localhost); any other platform needs https://"
+            )
+        raise ValueError(
+            f"{url!r}: a platform URL must be https://host… (documents and passwords would go in"
+            " clear); for demat's sandbox on this machine, set allow_plain_http_loopback = true"
+        )
+
     def login_password(self) -> str | None:
         """The platform login password, read from the named environment variable (never logged)."""
         if self.login_password_env is None:
             return None
         value = os.environ.get(self.login_password_env)
         if value is None:
-            raise ConfigError(
+            raise CredentialsError(
                 f"environment variable {self.login_password_env} (platform password) is not set"
             )
         return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Profile(_Strict):

@@ -56,6 +56,15 @@ class ConfigError(DematError):
     code = "CONFIG"
 
 
+class CredentialsError(ConfigError):
+    """The client's certificate, key, password or CA bundle cannot be loaded (wrong password,
+    unreadable or missing file, variable not set). Found when a platform account is opened,
+    before any connection: nothing was sent."""
+
+    certainly_not_sent = True
+    code = "CREDENTIALS"
+
+
 class XMLSecurityError(DematError):
     """Input refused before or while parsing: DTD, entities, size, depth, not XML."""
 
@@ -204,6 +213,7 @@ class IdentityMismatch(ValidationError):
 __all__ = [
     "ConfigError",
     "ConnectError",
+    "CredentialsError",
     "DematError",
     "Disconnected",
     "DuplicateSubmission",

@@ -140,7 +140,7 @@ async def gateway(server: ToyServer, tmp_path: Path) -> AsyncIterator[Gateway]:
     settings = Settings(
         data_dir=tmp_path / "state",
         profiles={"demo": profile},
-        platforms={"notes": PlatformAccount(kind="toy", url="toy://local")},
+        platforms={"notes": PlatformAccount(kind="toy", url="https://toy.invalid")},
     )
     async with Gateway.open(settings, schedule=FAST) as gw:
         yield gw

@@ -243,6 +243,8 @@ class Gateway:
                 await self.flow(name).collect()
             except DematError as exc:  # the platform is down: the next round tries again
                 log.warning("%s: inbox not collected: %s", name, exc)
+            except Exception:  # a bug on odd input: logged, the poller goes on, next round again
+                log.exception("%s: inbox not collected", name)
 
     def _flow_names(self) -> set[str]:
         from demat.gateway.flows import flow_names

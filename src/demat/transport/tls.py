@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from demat.config import PlatformAccount
-from demat.errors import ConfigError
+from demat.errors import CredentialsError
 
 
 @dataclass(frozen=True)
@@ -43,13 +43,13 @@ def read_password(*, env: str | None = None, file: Path | None = None) -> bytes 
     if env:
         value = os.environ.get(env)
         if value is None:
-            raise ConfigError(f"environment variable {env} (client key password) is not set")
+            raise CredentialsError(f"environment variable {env} (client key password) is not set")
         return value.encode()
     if file:
         try:
             return file.read_bytes().rstrip(b"\r\n")
         except OSError as exc:
-            raise ConfigError(f"cannot read client key password file {file}: {exc.strerror}") from exc
+            raise CredentialsError(f"cannot read client key password file {file}: {exc.strerror}") from exc
     return None
 
 
@@ -68,7 +68,7 @@ def tls_from_account(account: PlatformAccount) -> ClientTLS:
 def client_context(tls: ClientTLS) -> ssl.SSLContext:
     """An SSL context presenting the client certificate and verifying the server."""
     if tls.ca_bundle is not None and not tls.ca_bundle.is_file():
-        raise ConfigError(f"CA bundle not found: {tls.ca_bundle}")
+        raise CredentialsError(f"CA bundle not found: {tls.ca_bundle}")
     ctx = ssl.create_default_context(
         ssl.Purpose.SERVER_AUTH, cafile=str(tls.ca_bundle) if tls.ca_bundle else None
     )
@@ -88,11 +88,11 @@ def client_context(tls: ClientTLS) -> ssl.SSLContext:
 def _load_pem(ctx: ssl.SSLContext, cert: Path, key: Path | None, password: bytes | None) -> None:
     for p in (cert, key):
         if p is not None and not p.is_file():
-            raise ConfigError(f"client certificate file not found: {p}")
+            raise CredentialsError(f"client certificate or key file not found: {p}")
     try:
         ctx.load_cert_chain(str(cert), str(key) if key else None, password=password)
-    except ssl.SSLError as exc:
-        raise ConfigError(
+    except (ssl.SSLError, OSError) as exc:  # a wrong password, a damaged or unreadable file
+        raise CredentialsError(
             f"cannot load client certificate {cert}: {getattr(exc, 'reason', None) or exc}"
         ) from exc
 
@@ -101,11 +101,11 @@ def _load_p12(ctx: ssl.SSLContext, p12: Path, password: bytes | None) -> None:
     try:
         key, cert, extra = pkcs12.load_key_and_certificates(p12.read_bytes(), password)
     except OSError as exc:
-        raise ConfigError(f"cannot read PKCS#12 {p12}: {exc.strerror}") from exc
+        raise CredentialsError(f"cannot read PKCS#12 {p12}: {exc.strerror}") from exc
     except ValueError as exc:
-        raise ConfigError(f"cannot open PKCS#12 {p12} (wrong password or damaged file)") from exc
+        raise CredentialsError(f"cannot open PKCS#12 {p12} (wrong password or damaged file)") from exc
     if key is None or cert is None:
-        raise ConfigError(f"PKCS#12 {p12} holds no private key and certificate")
+        raise CredentialsError(f"PKCS#12 {p12} holds no private key and certificate")
     # The ssl module only loads key material from files: write it re-encrypted under a one-time
     # password into a private temporary directory, load it, and remove it at once.
     one_time = secrets.token_bytes(32).hex().encode()

@@ -248,7 +248,7 @@ class S2lowConnection:
         self._check_http(reply, GET_NONCE)
         try:
             nonce = str(json.loads(replies.decode_text(reply.body))["nounce"])
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise ProtocolError(f"{GET_NONCE}: nonce illisible", code="S2LOW_GARBAGE") from exc
         digest = hashlib.sha256(f"{creds.password}:{nonce}".encode()).hexdigest()
         return {"nounce": nonce, "login": creds.login, "hash": digest}

@@ -4,16 +4,21 @@ S²LOW answers in three shapes: small XML documents declared ISO-8859-1 (HELIOS)
 ``OK\\n…`` / ``KO\\n<message>`` (ACTES), and JSON (newer list endpoints). Parsing is tolerant
 of encodings and line endings, strict about meaning: anything that is not one of the expected
 shapes is a :class:`~demat.errors.ProtocolError`, a ``KO`` is a
-:class:`~demat.errors.RemoteRejected` carrying the platform's message.
+:class:`~demat.errors.RemoteRejected` carrying the platform's message. Whatever else a reader
+meets in a reply however malformed (``RecursionError`` on deeply nested JSON, a number too long
+to read…) is a :class:`~demat.errors.ProtocolError` too (:func:`_readable`): a reply can fail
+its call, never the process that made it.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
-from demat.errors import ProtocolError, RemoteRejected, XMLSecurityError, XMLSyntaxError
+from demat.errors import DematError, ProtocolError, RemoteRejected, XMLSecurityError, XMLSyntaxError
 from demat.transport.protocol import (
     ActeRef,
     ActesStatus,
@@ -32,7 +37,34 @@ _DUPLICATE = re.compile(
 )
 _MAX_MESSAGE = 2000
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
+
+def _readable(what: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Make any failure of a reply reader other than demat's own a
+    :class:`~demat.errors.ProtocolError` about ``what`` (the reply is garbage, the call fails,
+    the caller goes on)."""
+
+    def wrap(reader: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(reader)
+        def read(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                return reader(*args, **kwargs)
+            except DematError:
+                raise
+            except Exception as exc:  # RecursionError, OverflowError, a bug on odd input…
+                raise ProtocolError(
+                    f"{what} : réponse illisible ({type(exc).__name__}: {str(exc)[:80]})",
+                    code="S2LOW_GARBAGE",
+                ) from exc
+
+        return read
+
+    return wrap
+
+
+@_readable("réponse S²LOW")
 def decode_text(body: bytes, charset: str | None = None) -> str:
     """Text of a reply: the declared charset, else UTF-8, else ISO-8859-1 (S²LOW's own)."""
     if body.startswith(b"\xef\xbb\xbf"):
@@ -99,6 +131,7 @@ def _check_resultat(fields: dict[str, str], what: str) -> None:
         )
 
 
+@_readable("import HELIOS")
 def parse_helios_import(body: bytes) -> str:
     """``<import><id/><resultat/><message/></import>`` → the transaction id."""
     what = "import HELIOS"
@@ -110,6 +143,7 @@ def parse_helios_import(body: bytes) -> str:
     return remote_id
 
 
+@_readable("statut HELIOS")
 def parse_helios_status(body: bytes) -> HeliosStatus:
     """``<transaction><id/><resultat/><message/><status/></transaction>`` → status."""
     what = "statut HELIOS"
@@ -119,6 +153,7 @@ def parse_helios_status(body: bytes) -> HeliosStatus:
     return HeliosStatus(row.code, row.label, row.event, row.fetch, message=fields.get("message", ""))
 
 
+@_readable("liste des PES_Retour")
 def parse_retour_list(body: bytes) -> list[RetourRef]:
     """``<liste>…<pes_retour><id/><nom/><date/></pes_retour>*</liste>`` → unread PES_Retour."""
     what = "liste des PES_Retour"
@@ -135,6 +170,7 @@ def parse_retour_list(body: bytes) -> list[RetourRef]:
     return refs
 
 
+@_readable("réponse S²LOW")
 def ok_lines(body: bytes, what: str, charset: str | None = None) -> list[str]:
     """The lines after ``OK`` of a text reply; ``KO`` raises RemoteRejected."""
     text = decode_text(body, charset).replace("\r\n", "\n").lstrip(" \n\t")
@@ -147,6 +183,7 @@ def ok_lines(body: bytes, what: str, charset: str | None = None) -> list[str]:
     raise ProtocolError(f"{what} : réponse inattendue {text[:80]!r}", code="S2LOW_GARBAGE")
 
 
+@_readable("réponse S²LOW")
 def parse_ok_id(body: bytes, what: str, charset: str | None = None) -> str:
     """``OK\\n<id>`` → id (acte creation, cancellation, answer)."""
     lines = [ln.strip() for ln in ok_lines(body, what, charset)]
@@ -158,6 +195,7 @@ def parse_ok_id(body: bytes, what: str, charset: str | None = None) -> str:
     return remote_id
 
 
+@_readable("statut ACTES")
 def parse_actes_status(body: bytes, charset: str | None = None) -> ActesStatus:
     """``OK\\n<status>\\n<XML or message>`` → status, with the ARActe/anomaly bytes kept as sent."""
     what = "statut ACTES"
@@ -193,6 +231,7 @@ def _anomaly_detail(xml: bytes) -> str:
     return local_name(root)
 
 
+@_readable("document S²LOW")
 def document_bytes(body: bytes, what: str) -> bytes:
     """A document download (PES_ACQUIT, PES_Retour, classification): refuse a ``KO`` reply and
     anything that does not start as XML, keep the bytes as sent. Not parsed here: the reader
@@ -213,6 +252,7 @@ def _json(body: bytes, what: str) -> Any:
         raise ProtocolError(f"{what} : JSON illisible ({exc})", code="S2LOW_GARBAGE") from exc
 
 
+@_readable("liste des documents préfecture")
 def parse_prefecture_documents(body: bytes) -> list[PrefectureDocumentRef]:
     """``api/list_document_prefecture.php`` JSON → unread préfecture messages."""
     what = "liste des documents préfecture"
@@ -238,6 +278,7 @@ def parse_prefecture_documents(body: bytes) -> list[PrefectureDocumentRef]:
     return out
 
 
+@_readable("liste des actes")
 def parse_actes_list(body: bytes) -> list[ActeRef]:
     """``api/list_actes.php`` JSON ``{…, transactions: [...]}`` → transactions."""
     what = "liste des actes"
@@ -275,6 +316,7 @@ def _int(v: Any, what: str) -> int:
         ) from None
 
 
+@_readable("réponse S²LOW")
 def parse_simple_ack(body: bytes, what: str, charset: str | None = None) -> None:
     """A reply that only says done or not: ``OK…`` text, XML with ``<resultat>``, or JSON with ``result``."""
     text = decode_text(body, charset).strip()
