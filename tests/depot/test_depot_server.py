@@ -247,3 +247,16 @@ async def test_deposits_past_the_retention_are_purged_with_a_journal_entry(
 def test_staging_and_deposit_folders_are_private(depot: DepotServer) -> None:
     for folder in (depot.app.root, depot.app.incoming, depot.app.deposits_dir):
         assert oct(os.stat(folder).st_mode & 0o777) == "0o700", folder
+
+
+async def test_a_refusal_before_the_files_still_reaches_a_client_sending_a_large_deposit(
+    depot: DepotServer, connect: Connect
+) -> None:
+    big = make_deposit(NANTES, {"LP": reu_list(NANTES, 2)}, tableau=PDF + b"%" * 4_000_000)
+    with pytest.raises(RemoteRejected) as refused:  # not a broken connection: the answer is read
+        await connect("reze").deposit(big.manifest_bytes, big.files)
+    assert refused.value.code == "DEPOT_FORBIDDEN"
+    garbage = b'{"format": "demat-depot-manifest/1", "commune": "44109", "files": []}'
+    with pytest.raises(RemoteRejected) as refused:
+        await connect("nantes").deposit(garbage, big.files)
+    assert refused.value.code == "MANIFEST_INVALID"
