@@ -88,6 +88,7 @@ async def served(tmp_path: Path, depot_pki: PKIFiles) -> AsyncIterator[Served]:
     add = ("add", "mairie-reze", "--role", "commune", "--scope", REZE, "--token", "--json")
     out = await demat("depot", "accounts", "--dir", str(directory), *add)
     token = json.loads(out)["token"]
+    assert oct(directory.stat().st_mode & 0o777) == "0o700"  # deposits will live there
     store = await DepotStore.open(directory / "depot.sqlite3")
     for name, role, scope in ACCOUNTS:
         if name != "reze":

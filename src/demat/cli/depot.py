@@ -91,6 +91,7 @@ def _storage(p: argparse.ArgumentParser) -> None:
 
 
 def _store_url(args: argparse.Namespace) -> str:
+    args.dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # deposits will live here: private
     return str(args.store_url or (args.dir / "depot.sqlite3"))
 
 

@@ -119,6 +119,7 @@ class DepotApp:
         """Clear what a crash left half-done, then queue the controls still pending."""
         for folder in (self.root, self.incoming, self.deposits_dir):
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)  # made by an earlier command, perhaps with the umask's mode
         removed = await offload(self._sweep, await self.store.live_ids())
         if removed:
             log.warning("removed %d unfinished or purged deposit folder(s)", removed)
