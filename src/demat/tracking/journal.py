@@ -267,8 +267,9 @@ _CREATION = TRANSMISSION_FACTS[:7]
 
 
 def _key(*parts: object) -> bytes:
-    """A short collision-resistant key (the verifier keeps one per row: memory stays small)."""
-    return hashlib.blake2b(canonical_json({"k": list(parts)}).encode(), digest_size=16).digest()
+    """A short collision-resistant key of plain values (str, int, None, aware UTC datetimes,
+    dicts built in one order): the verifier keeps one per row, so memory stays small."""
+    return hashlib.blake2b(repr(parts).encode(), digest_size=16).digest()
 
 
 def _opt_str(value: Any) -> str | None:
@@ -283,7 +284,7 @@ def _creation_from_entry(data: Mapping[str, Any], at: dt.datetime) -> dict[str, 
         "generation": int(data.get("generation") or 0),
         "name": data.get("name"),
         "identifiers": canonical_json(data.get("identifiers") or {}),
-        "created_at": format_instant(at),
+        "created_at": at,
     }
 
 
@@ -295,7 +296,7 @@ def _creation_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
         "generation": int(row["generation"]),
         "name": row["name"],
         "identifiers": canonical_json(row["identifiers"] or {}),
-        "created_at": format_instant(row["created_at"]),
+        "created_at": row["created_at"],
     }
 
 
@@ -312,7 +313,7 @@ def _document_key(tid: str, doc: Mapping[str, Any]) -> bytes:
 
 
 def _document_facts(size: Any, name: Any, at: dt.datetime) -> dict[str, Any]:
-    return {"size": size, "name": name, "received_at": format_instant(at)}
+    return {"size": size, "name": name, "received_at": at}
 
 
 def _inbound_key(row: Mapping[str, Any]) -> bytes:
@@ -325,7 +326,7 @@ def _inbound_facts(row: Mapping[str, Any], at: dt.datetime) -> dict[str, Any]:
         "name": row.get("name"),
         "size": row.get("size"),
         "info": canonical_json(row.get("info") or {}),
-        "received_at": format_instant(at),
+        "received_at": at,
     }
 
 
@@ -336,11 +337,16 @@ def _differences(
         JournalProblem(
             None,
             "state" if name == "state" else "fact",
-            f"{what} : {name} {row[name]!r} dans la base, {journal[name]!r} au journal (entrée {seq})",
+            f"{what} : {name} {_shown(row[name])} dans la base, {_shown(journal[name])} au journal"
+            f" (entrée {seq})",
         )
         for name in names
         if row[name] != journal[name]
     ]
+
+
+def _shown(value: Any) -> str:
+    return format_instant(value) if isinstance(value, dt.datetime) else repr(value)
 
 
 #: Reads the journal entries of one transmission (``seq`` order), for explaining a mismatch.
@@ -360,8 +366,8 @@ class FactVerifier:
 
     def __init__(self) -> None:
         self.problems: list[JournalProblem] = []
-        # tid -> (creation key or None, state, remote_id, remote_status, first seq)
-        self._tx: dict[str, tuple[bytes | None, str | None, str | None, str | None, int]] = {}
+        # tid -> (creation key or None, state, remote_id, remote_status)
+        self._tx: dict[str, tuple[bytes | None, str | None, str | None, str | None]] = {}
         self._docs: dict[bytes, tuple[bytes, int]] = {}  # (tid, kind, digest) -> (facts, seq)
         self._inbound: dict[bytes, tuple[bytes, int]] = {}  # (account, kind, remote_id, digest)
         self._odd_rows: list[Mapping[str, Any]] = []
@@ -379,8 +385,7 @@ class FactVerifier:
                 if key not in self._inbound:
                     self._inbound[key] = (_key(_inbound_facts(inbound, entry.at)), entry.seq)
             return
-        creation, state, remote_id, remote_status, first = self._tx.get(tid) or (None, None, None, None, 0)
-        first = first or entry.seq
+        creation, state, remote_id, remote_status = self._tx.get(tid) or (None, None, None, None)
         text = entry.data
         data: Mapping[str, Any] | None = None
         if entry.event in CREATION_EVENTS:
@@ -399,7 +404,7 @@ class FactVerifier:
                 if key not in self._docs:  # the first mention is the one that stored it
                     facts = _document_facts(doc.get("size"), doc.get("name"), entry.at)
                     self._docs[key] = (_key(facts), entry.seq)
-        self._tx[tid] = (creation, _intern(state), remote_id, _intern(remote_status), first)
+        self._tx[tid] = (creation, _intern(state), remote_id, _intern(remote_status))
 
     # -- the tables' side ------------------------------------------------------------------------
 
@@ -414,8 +419,7 @@ class FactVerifier:
                 )
             )
             return
-        creation, state, remote_id, remote_status, _ = expected
-        if (creation, state, remote_id, remote_status) != (
+        if expected != (
             _key(_creation_from_row(row)),
             row["state"],
             row["remote_id"],
@@ -482,12 +486,14 @@ class FactVerifier:
             self.problems.extend(explain_transmission(row, entries_of(row["id"])))
         for table, row, seq in self._odd_documents:
             self.problems.extend(_explain_document(table, row, entry_at(seq)))
-        for tid, (_, _, _, _, first) in self._tx.items():
+        for tid in self._tx:
+            first = next(iter(entries_of(tid)), None)
             self.problems.append(
                 JournalProblem(
                     None,
                     "missing",
-                    f"transmission {tid} (journalisée à l'entrée {first}) : absente de la base (supprimée)",
+                    f"transmission {tid} (journalisée à l'entrée {first.seq if first else '?'}) :"
+                    " absente de la base (supprimée)",
                 )
             )
         for key, (_, seq) in self._docs.items():
