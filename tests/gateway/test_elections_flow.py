@@ -102,6 +102,7 @@ async def test_valid_lists_are_deposited_acknowledged_with_the_accuse_and_the_re
     assert read_control_report(report.content).electors == 8
     submitted = next(e for e in await gateway.store.journal(t.id) if e.event == "submitted")
     assert submitted.payload["receipt_valid"] is True
+    assert submitted.payload["receipt_trusted"] is True  # its signer chains to the account's ca_bundle
     assert t.identifiers["commune"] == NANTES and t.identifiers["electors"] == 8
     # The tracking store holds digests and counts, never an elector.
     stored = json.dumps([e.payload for e in await gateway.store.journal()]) + json.dumps(dict(t.identifiers))

@@ -46,6 +46,7 @@ from demat.errors import (
 from demat.gateway.flows import FlowContext, status_outcome
 from demat.gateway.flows.common import SendResult
 from demat.gateway.offload import offload, read_document
+from demat.signing.trust import TrustStore, load_certificates
 from demat.tracking import (
     Absent,
     Event,
@@ -202,15 +203,17 @@ class ElectionsFlow:
             )
         except RemoteRejected as exc:
             return Happened(Event.REFUSED, data={"message": exc.message, "code": exc.code})
-        data: dict[str, Any] = {"deposit": answer.deposit_id, **self._receipt_facts(answer.receipt, manifest)}
+        facts = self._receipt_facts(answer.receipt, manifest, self.ctx.profile(t.profile))
+        data: dict[str, Any] = {"deposit": answer.deposit_id, **facts}
         if answer.already_present:
             data["already_on_platform"] = True
         receipt = NewDocument("receipt", answer.receipt, name=f"accuse_depot_{answer.deposit_id}.xml")
         return Happened(Event.SUBMITTED, remote_id=answer.deposit_id, data=data, documents=[receipt])
 
-    def _receipt_facts(self, data: bytes, manifest: Manifest) -> dict[str, Any]:
-        """What the journal says of an accusé de dépôt: when, signed by whom, and whether it
-        verifies and acknowledges exactly this manifest."""
+    def _receipt_facts(self, data: bytes, manifest: Manifest, prof: Profile) -> dict[str, Any]:
+        """What the journal says of an accusé de dépôt: when, signed by whom, whether it
+        verifies and acknowledges exactly this manifest, and whether its signer chains to the
+        account's ``ca_bundle`` (``None`` without one)."""
         try:
             receipt = read_receipt(data)
         except DematError as exc:
@@ -218,12 +221,24 @@ class ElectionsFlow:
             return {"receipt_valid": False, "receipt_problem": exc.message}
         facts: dict[str, Any] = {
             "receipt_valid": receipt.matches(manifest),
+            "receipt_trusted": self._trusted(data, prof),
             "received_at": receipt.received_at.isoformat(),
             "signer": receipt.signer,
         }
         if not facts["receipt_valid"]:
             facts["receipt_problem"] = "l'accusé ne décrit pas ce qui a été déposé"
         return facts
+
+    def _trusted(self, data: bytes, prof: Profile) -> bool | None:
+        account = self.ctx.settings.platforms.get(prof.platform or "")
+        bundle = account.ca_bundle if account is not None else None
+        if bundle is None or not bundle.is_file():
+            return None
+        try:
+            read_receipt(data, trust=TrustStore(load_certificates(bundle.read_bytes())))
+        except (DematError, ValueError):
+            return False
+        return True
 
     async def poll(self, t: Transmission) -> PollOutcome:
         """The deposit's control; once the report is out, its verdict."""
