@@ -7,9 +7,8 @@ import json
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from demat.config import Settings, load_settings
 from demat.errors import (
     ConfigError,
     DematError,
@@ -57,6 +56,9 @@ EXIT_CODES: Mapping[type[BaseException], int] = {
     TransportError: EXIT_USAGE,
     OSError: EXIT_USAGE,
 }
+
+if TYPE_CHECKING:  # the settings (pydantic) load when a command reads them: not for --help
+    from demat.config import Settings
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -113,6 +115,8 @@ def emit_json(obj: dict[str, Any]) -> None:
 def settings_from(args: argparse.Namespace) -> Settings:
     """The settings of ``--config``, else ``$DEMAT_CONFIG`` or ``./demat.toml`` (see
     :func:`demat.config.load_settings`)."""
+    from demat.config import load_settings
+
     path = getattr(args, "config", None)
     return load_settings(Path(path) if path else None)
 

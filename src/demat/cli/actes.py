@@ -8,9 +8,7 @@ import json
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
-
-import pydantic
+from typing import TYPE_CHECKING, Any
 
 from demat.cli._common import (
     EXIT_INVALID,
@@ -23,6 +21,9 @@ from demat.cli._common import (
     settings_from,
 )
 from demat.errors import ConfigError, DematError, FileMissing, ValidationError
+
+if TYPE_CHECKING:  # pydantic loads when a command runs: not for --help
+    import pydantic
 
 
 def register(sub: Any) -> None:
@@ -146,6 +147,8 @@ def _identity(args: argparse.Namespace, spec: dict[str, Any]) -> Any:
 
         # The profile says who the collectivité is; the spec and the flags say more or otherwise.
         data = {**actes_identity_fields(settings_from(args).profile(profile_name)), **data}
+    import pydantic
+
     try:
         return ActesIdentity(**data)
     except pydantic.ValidationError as exc:
@@ -190,6 +193,8 @@ def _acte(args: argparse.Namespace, spec: dict[str, Any], base: Path) -> Any:
         else [_document(a, base, LEGACY_ANNEX_TYPOLOGY) for a in data.get("annexes", [])]
     )
     data["annexes"] = tuple(annexes)
+    import pydantic
+
     try:
         return Acte(**data)
     except pydantic.ValidationError as exc:

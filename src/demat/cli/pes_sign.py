@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from demat.cli._common import (
     EXIT_INVALID,
@@ -19,8 +19,10 @@ from demat.cli._common import (
     exit_code,
     settings_from,
 )
-from demat.config import SignerConfig
 from demat.errors import ConfigError, DematError
+
+if TYPE_CHECKING:  # the settings (pydantic) load when a command runs: not for --help
+    from demat.config import SignerConfig
 
 
 def register(pes_sub: Any) -> None:
@@ -74,6 +76,8 @@ def register(pes_sub: Any) -> None:
 
 def _signer_config(args: argparse.Namespace) -> SignerConfig:
     """The profile's signer (if any) with what the command line says over it."""
+    from demat.config import SignerConfig
+
     given = {
         "key": args.key,
         "cert": args.cert,

@@ -9,10 +9,8 @@ import argparse
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from demat.actes.budget import inspect_budget, seal, validate_budget, verify_seal
-from demat.actes.budget.seal import read_budget
 from demat.cli._common import (
     EXIT_INVALID,
     EXIT_OK,
@@ -24,8 +22,10 @@ from demat.cli._common import (
     settings_from,
 )
 from demat.errors import ConfigError, DematError, SchemaError
-from demat.xml.safe import XmlLimits
-from demat.xml.schemas import SchemaRegistry
+
+if TYPE_CHECKING:  # the budget code loads when a command runs: not for --help
+    from demat.xml.safe import XmlLimits
+    from demat.xml.schemas import SchemaRegistry
 
 
 def _xml_limits(args: argparse.Namespace) -> XmlLimits:
@@ -38,11 +38,15 @@ def _registry(args: argparse.Namespace) -> SchemaRegistry:
     from demat.gateway.options import schema_registry
 
     if args.schemas_dir is not None:
+        from demat.xml.schemas import SchemaRegistry
+
         return SchemaRegistry(official_dirs=[args.schemas_dir])
     return schema_registry(settings_from(args))
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    from demat.actes.budget import inspect_budget
+
     limits = _xml_limits(args)
     worst = EXIT_OK
     for path in args.files:
@@ -64,6 +68,8 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from demat.actes.budget import validate_budget
+
     registry = _registry(args)
     limits = _xml_limits(args)
     worst = EXIT_OK
@@ -97,6 +103,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from demat.actes.budget import verify_seal
+
     limits = _xml_limits(args)
     worst = EXIT_OK
     for path in args.files:
@@ -123,6 +131,9 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _seal(args: argparse.Namespace) -> int:
+    from demat.actes.budget import seal, verify_seal
+    from demat.actes.budget.seal import read_budget
+
     when = dt.datetime.fromisoformat(args.date) if args.date else None
     limits = _xml_limits(args)
     sealed = seal(read_budget(args.file, limits)[0], when=when, name=str(args.file), limits=limits)

@@ -473,7 +473,7 @@ class Waiting:
         if t.state.value == "sent" and t.remote_id:
             detail = f" (remote id {t.remote_id})"
         elif t.errors and t.last_error:
-            detail = f" ({t.last_error})"
+            detail = f", not sent: {t.last_error}" if t.state.value == "accepted" else f" ({t.last_error})"
         print(f"{short(t.id)} {self.names.get(t.id, t.name)}: {t.state.value}{detail}", flush=True)
 
     def render(self) -> str:

@@ -11,12 +11,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from demat.actes.limits import ActesLimits
-from demat.config import Settings
 from demat.errors import ConfigError, FileMissing, SchemaError
 from demat.xml.safe import XmlLimits
-from demat.xml.schemas import SchemaRegistry, default_registry
+
+if TYPE_CHECKING:  # each loads when its function runs: a command pays only for what it reads
+    from demat.actes.limits import ActesLimits
+    from demat.config import Settings
+    from demat.xml.schemas import SchemaRegistry
 
 
 def xml_limits(settings: Settings) -> XmlLimits:
@@ -35,6 +38,8 @@ def max_pj_inflated(settings: Settings) -> int:
 def actes_limits(settings: Settings) -> ActesLimits:
     """The caps on an ACTES archive (``limits.max_actes_archive_bytes``) and on each of its
     messages (no bigger than ``limits.max_xml_bytes``, no deeper than ``limits.max_xml_depth``)."""
+    from demat.actes.limits import ActesLimits
+
     limits = ActesLimits.from_settings(settings.limits.max_actes_archive_bytes)
     return dataclasses.replace(
         limits,
@@ -57,6 +62,8 @@ def schema_registry(settings: Settings) -> SchemaRegistry:
 
 @functools.cache
 def _registry(schemas_dir: Path | None, pes_schema: str) -> SchemaRegistry:
+    from demat.xml.schemas import SchemaRegistry, default_registry
+
     if schemas_dir is None and pes_schema == "bundled":
         return default_registry()
     if schemas_dir is not None and not schemas_dir.is_dir():

@@ -1,24 +1,76 @@
-"""Keys, certificates, XAdES signatures, trust and timestamps."""
+"""Keys, certificates, XAdES signatures, trust and timestamps.
 
-from demat.signing.keys import Signer, load_signer_files, signer_from_pem, signer_from_pkcs12
-from demat.signing.trust import ChainResult, TrustStore
-from demat.signing.verify import (
-    CertificateInfo,
-    IdIndex,
-    Issue,
-    SignatureReport,
-    SignatureTarget,
-    VerifyOptions,
-    VerifyReport,
-    verify_signature,
-)
-from demat.signing.xades import (
-    HELIOS_POLICY,
-    ProductionPlace,
-    SignaturePolicy,
-    XadesOptions,
-    XadesSigner,
-)
+Each name loads its module on first use, so that reading a PES does not pay for the
+signature code and cryptography.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from demat.signing.keys import (
+        Signer,
+        load_signer_files,
+        signer_from_pem,
+        signer_from_pkcs12,
+    )
+    from demat.signing.trust import (
+        ChainResult,
+        TrustStore,
+    )
+    from demat.signing.verify import (
+        CertificateInfo,
+        IdIndex,
+        Issue,
+        SignatureReport,
+        SignatureTarget,
+        VerifyOptions,
+        VerifyReport,
+        verify_signature,
+    )
+    from demat.signing.xades import (
+        HELIOS_POLICY,
+        ProductionPlace,
+        SignaturePolicy,
+        XadesOptions,
+        XadesSigner,
+    )
+
+#: The module each public name comes from (imported on first use).
+_WHERE = {
+    "Signer": "demat.signing.keys",
+    "load_signer_files": "demat.signing.keys",
+    "signer_from_pem": "demat.signing.keys",
+    "signer_from_pkcs12": "demat.signing.keys",
+    "ChainResult": "demat.signing.trust",
+    "TrustStore": "demat.signing.trust",
+    "CertificateInfo": "demat.signing.verify",
+    "IdIndex": "demat.signing.verify",
+    "Issue": "demat.signing.verify",
+    "SignatureReport": "demat.signing.verify",
+    "SignatureTarget": "demat.signing.verify",
+    "VerifyOptions": "demat.signing.verify",
+    "VerifyReport": "demat.signing.verify",
+    "verify_signature": "demat.signing.verify",
+    "HELIOS_POLICY": "demat.signing.xades",
+    "ProductionPlace": "demat.signing.xades",
+    "SignaturePolicy": "demat.signing.xades",
+    "XadesOptions": "demat.signing.xades",
+    "XadesSigner": "demat.signing.xades",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'demat.signing' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "HELIOS_POLICY",
