@@ -453,8 +453,9 @@ def _ack(args: argparse.Namespace) -> int:
             out["documents"].append(record)
             lines += said
         if not docs:
-            said = why(await gw.store.journal(t.id)) if t.settled else None
-            lines.append(f"no document received; the platform said: {said}" if said else "no document yet")
+            refusal = why(await gw.store.journal(t.id)) if t.settled else None
+            said_so = f"no document received; the platform said: {refusal}"
+            lines.append(said_so if refusal else "no document yet")
         if args.json:
             emit_json(out)
         else:

@@ -11,7 +11,9 @@
 
 # Names are imported on first use (PEP 562): the sandbox and the CLI's protocol commands use
 # the offload helper or the options without loading the store and the platform clients.
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from demat._lazy import lazy_names
 
 if TYPE_CHECKING:
     from demat.gateway.flows import FlowContext, FlowHandler, register_flow, unregister_flow
@@ -29,16 +31,7 @@ _WHERE = {
     "Platforms": "demat.gateway.platforms",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'demat.gateway' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _WHERE, globals())
 
 
 __all__ = [

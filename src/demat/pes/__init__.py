@@ -8,7 +8,9 @@ code and their models.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from demat._lazy import lazy_names
 
 if TYPE_CHECKING:
     from demat.pes.ack import (
@@ -178,16 +180,7 @@ _WHERE = {
     "write_synthetic": "demat.pes.synthetic",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'demat.pes' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _WHERE, globals())
 
 
 __all__ = [

@@ -6,7 +6,9 @@ signature code and cryptography.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from demat._lazy import lazy_names
 
 if TYPE_CHECKING:
     from demat.signing.keys import (
@@ -60,16 +62,7 @@ _WHERE = {
     "XadesSigner": "demat.signing.xades",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'demat.signing' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _WHERE, globals())
 
 
 __all__ = [

@@ -10,7 +10,9 @@
 
 # Names are imported on first use (PEP 562): the transport reads the events and states
 # without loading the store and SQLAlchemy (about 0.6 s at start-up).
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from demat._lazy import lazy_names
 
 if TYPE_CHECKING:
     from demat.tracking.journal import GENESIS, JournalEntry, JournalProblem, JournalReport
@@ -122,16 +124,7 @@ _WHERE = {
     "split_schema": "demat.tracking.store",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'demat.tracking' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _WHERE, globals())
 
 
 __all__ = [
