@@ -1,10 +1,10 @@
-"""``demat elections send`` through the gateway to a deposit server (started in-process), with
+"""``demat elections send`` (registered by the ``demat elections`` group) through the gateway
+to a deposit server (started in-process), with
 ``--wait``: exit 0 and the accusé when the lists are valid, 1 and the findings' rows when the
 control refuses them, 2 for a file that is missing; output with counts, never an elector."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 from pathlib import Path
@@ -12,23 +12,13 @@ from pathlib import Path
 import pytest
 from tests.depot.conftest import NANTES, PDF, PKIFiles, reu_list
 
-from demat.cli import _common, elections_send
+from demat.cli import main
 from demat.depot.server import DepotServer
 
 
 def run(argv: list[str]) -> int:
-    """``demat [--config C] elections send …`` (the group's own module registers ``send``)."""
-    parser = argparse.ArgumentParser(prog="demat")
-    parser.add_argument("--config")
-    sub = parser.add_subparsers(dest="command", required=True)
-    elections_send.register(
-        sub.add_parser("elections").add_subparsers(dest="elections_command", required=True)
-    )
-    try:
-        args = parser.parse_args(argv)
-    except Exception as exc:  # a missing file is refused by its argparse type
-        return _common.report(exc)  # type: ignore[arg-type]
-    return _common.run(args)
+    """``demat …`` as the command line runs it."""
+    return main(argv)
 
 
 def config(tmp_path: Path, server: DepotServer, pki: PKIFiles) -> Path:
