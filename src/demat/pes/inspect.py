@@ -7,16 +7,17 @@ memory at a time. :mod:`demat.pes.validate` drives the same scanner with the XSD
 and the business rules on top, so inspecting and validating never disagree on what a file
 contains.
 
-Hardening is that of :mod:`demat.xml.safe` (prolog checked: any DOCTYPE refused; byte cap;
-no network), with one difference: nesting depth is capped by libxml2 itself (2048 levels
-under ``huge_tree``, which base64 PJs need), not by ``Limits.max_depth``, because only the
-elements the scanner reads are handed to Python (lxml filters the others in C) and a
-per-element depth count would cost more than the whole scan. Memory stays bounded either way.
+Hardening is that of :mod:`demat.xml.safe` (prolog checked: any DOCTYPE refused, in any
+encoding; byte cap; no network; nesting capped at ``Limits.max_depth``). Only the elements the
+scanner reads are handed to Python (lxml filters the others in C), so depth is not counted
+element by element: every subtree is checked, by an XPath libxml2 runs in C, just before the
+scanner drops it, and what remains is checked at the end (:meth:`PesScanner.check_depth`).
 """
 
 from __future__ import annotations
 
 import binascii
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -222,6 +223,46 @@ _ID_HOLDERS = [
 BULK_TAGS = ["Bordereau", "Piece", "PJ", "Fichier", *DOMAIN_BLOCKS]
 
 
+#: Pièces kept in the tree before they are checked and dropped together (bounded memory).
+_PIECES_PER_CHECK = 32
+# A PES nests about 12 levels: a first look this deep below an element settles almost every
+# call cheaply (the cost of the XPath grows with the levels it asks for).
+_QUICK_DEPTH = 16
+
+
+@functools.cache
+def _below(levels: int, first: bool) -> Any:
+    """An XPath over the elements ``levels`` below the context node (1: its children):
+    whether there is one, or the first."""
+    path = "/".join(["*"] * levels)
+    return etree.XPath(f"({path})[1]" if first else f"boolean({path})")
+
+
+def _depth_of(elem: Any) -> int:
+    depth = 1
+    parent = elem.getparent()
+    while parent is not None:
+        depth += 1
+        parent = parent.getparent()
+    return depth
+
+
+def too_deep(elem: Any, max_depth: int) -> Any:
+    """The first element of ``elem``'s subtree (``elem`` included) that lies deeper than
+    ``max_depth`` in its document (the root at 1), or None.
+
+    libxml2 walks the subtree level by level in C: only the levels below ``elem`` are read,
+    a shallow look first, and the exact one only when something is that deep.
+    """
+    allowed = max_depth - _depth_of(elem)  # levels allowed below elem
+    if allowed < 0:
+        return elem
+    if allowed + 1 > _QUICK_DEPTH and not _below(_QUICK_DEPTH, False)(elem):
+        return None
+    found = _below(allowed + 1, True)(elem)
+    return found[0] if found else None
+
+
 class PesScanner:
     """Consumes the end events of :data:`SCAN_TAGS` of a PES_Aller and fills a :class:`PesInfo`.
 
@@ -242,6 +283,9 @@ class PesScanner:
         self._line_ht: Decimal | None = None
         self._line_tva: Decimal | None = None
         self._counts: dict[str, int] = {}
+        #: The nesting cap, checked on every subtree before it is dropped (set by :func:`scan`).
+        self.max_depth = DEFAULT_LIMITS.max_depth
+        self.file: str | None = None
         self._handlers: dict[str, Callable[[Any], None]] = {leaf: self._leaf for _, leaf in LEAF_SETTERS}
         self._handlers.update(
             {
@@ -430,6 +474,7 @@ class PesScanner:
         if self.on_pj_content is not None:
             self.on_pj_content(pj, text)
         del text
+        self.check_depth(elem)
         elem.clear()
 
     def _ligne(self, elem: Any) -> None:
@@ -455,7 +500,11 @@ class PesScanner:
         parent = elem.getparent()
         if parent is not None and parent.tag == "Bordereau" and self._bord is not None:
             self._bord.pieces += 1
-            self._drop(elem)
+            # Pièces are dropped (and their depth checked, in one look at the bordereau) by
+            # batches: one check per pièce would cost a tenth of the scan.
+            if self._bord.pieces % _PIECES_PER_CHECK == 0:
+                self.check_depth(parent)
+                self._drop(elem)
 
     def _bordereau(self, elem: Any) -> None:
         parent = elem.getparent()
@@ -471,7 +520,7 @@ class PesScanner:
         self._note_id(elem)
         self.info.bordereaux.append(b)
         self._bord = None
-        self._drop(elem)
+        self._release(elem)
 
     def _pj_end(self, elem: Any) -> None:
         parent = elem.getparent()
@@ -482,7 +531,7 @@ class PesScanner:
         self._note_id(elem)
         self.info.pjs.append(pj)
         self._pj = None
-        self._drop(elem)
+        self._release(elem)
 
     def _pes_pj(self, elem: Any) -> None:
         parent = elem.getparent()
@@ -495,7 +544,7 @@ class PesScanner:
             return
         key = DOMAIN_BLOCKS[elem.tag]
         self.info.domains.setdefault(key, DomainInfo(key)).line = elem.sourceline
-        self._drop(elem)
+        self._release(elem)
 
     def _reference(self, elem: Any) -> None:
         self._refs.append(elem.get("URI") or "")
@@ -516,6 +565,31 @@ class PesScanner:
         elif owner.getparent() is None:
             self.info.root_signed = True
             self.info.root_signature_refs = refs
+        self._release(elem)
+
+    def check_depth(self, elem: Any, *, with_preceding: bool = False) -> None:
+        """Refuse the document if ``elem``'s subtree (and, ``with_preceding``, those of the
+        siblings before it) reaches deeper than ``max_depth``.
+
+        Called on every subtree before the scanner drops it, and on the root at the end, so
+        each element is looked at while it is still in the tree: only the elements the
+        scanner reads reach Python, and counting every element would cost more than the scan.
+        """
+        nodes = [elem]
+        if with_preceding:  # dropped ones are empty: only what the scanner never read counts
+            nodes += [sibling for sibling in elem.itersiblings(preceding=True) if len(sibling)]
+        for node in nodes:
+            deepest = too_deep(node, self.max_depth)
+            if deepest is not None:
+                raise XMLSecurityError(
+                    f"nesting deeper than {self.max_depth} levels",
+                    file=self.file,
+                    line=deepest.sourceline,
+                    code="XML_TOO_DEEP",
+                )
+
+    def _release(self, elem: Any) -> None:
+        self.check_depth(elem, with_preceding=True)
         self._drop(elem)
 
     @staticmethod
@@ -669,6 +743,8 @@ def scan(
     stream, name, owned = open_checked(source, limits)
     if scanner is None:
         scanner = PesScanner(PesInfo(), on_pj_content)
+    scanner.max_depth = limits.max_depth
+    scanner.file = name
     info = scanner.info
     info.file = name
     first = True
@@ -690,6 +766,8 @@ def scan(
             if event == "end":
                 end(elem)
             else:
+                if elem is not None:
+                    scanner.check_depth(elem)
                 scanner.root(elem)
     finally:
         if owned:
@@ -785,4 +863,5 @@ __all__ = [
     "parser_options",
     "pull_events",
     "scan",
+    "too_deep",
 ]
