@@ -95,44 +95,46 @@ def _open(source: Source | Extraction) -> Extraction:
 
 class _Outputs:
     """The output files of one export: opened on demand, closed when the source file (a
-    commune) changes, renamed from ``.part`` at the end, removed on failure."""
+    commune) changes, renamed from ``.part`` at the end, removed on failure. Keyed by file
+    name (a string: the hot path does no path arithmetic)."""
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = private_dir(out_dir)
-        self.parts: dict[Path, Path] = {}
-        self.counts: dict[Path, int] = {}
-        self.open: dict[Path, Any] = {}
+        self.parts: dict[str, Path] = {}
+        self.counts: dict[str, int] = {}
+        self.open: dict[str, Any] = {}
 
     def get(self, name: str, start: Callable[[Path, bool], Any]) -> Any:
-        final = self.out_dir / name
-        writer = self.open.get(final)
+        writer = self.open.get(name)
         if writer is None:
-            part = self.parts.get(final)
+            part = self.parts.get(name)
             again = part is not None
             if part is None:
-                part = self.parts[final] = final.with_name(final.name + ".part")
-                self.counts[final] = 0
-            writer = self.open[final] = start(part, again)
-        self.counts[final] += 1
+                part = self.parts[name] = self.out_dir / (name + ".part")
+                self.counts[name] = 0
+            writer = self.open[name] = start(part, again)
+        self.counts[name] += 1
         return writer
 
     def touch(self, name: str, start: Callable[[Path, bool], Any]) -> None:
         """Make sure file ``name`` exists (header only when nothing went into it)."""
-        final = self.out_dir / name
-        if final not in self.parts:
+        if name not in self.parts:
             self.get(name, start)
-            self.counts[final] = 0
+            self.counts[name] = 0
 
     def close_all(self) -> None:
         for writer in self.open.values():
             writer.close()
         self.open.clear()
 
-    def commit(self) -> list[Path]:
+    def commit(self) -> tuple[list[Path], dict[Path, int]]:
         self.close_all()
-        for final, part in self.parts.items():
+        counts: dict[Path, int] = {}
+        for name, part in self.parts.items():
+            final = self.out_dir / name
             part.replace(final)
-        return sorted(self.parts)
+            counts[final] = self.counts[name]
+        return sorted(counts), counts
 
     def abort(self) -> None:
         for writer in self.open.values():
@@ -308,6 +310,7 @@ def export_with_format(
     outputs = _Outputs(out_dir)
     skipped: list[tuple[str, int]] = []
     communes: set[str] = set()
+    names: dict[tuple[str, ListType], str] = {}
     start_replaced = _replaced[0]
 
     def start(path: Path, again: bool) -> _TextOut:
@@ -323,24 +326,28 @@ def export_with_format(
                 current = e.source
                 file_date = current.extraction_date or extraction.extraction_date or when
                 plan = _Plan(fmt, current, _fmt_date(file_date, fmt.date_format))
+                names.clear()
             assert plan is not None
             lt = e.list_type
             if lt is None:
                 skipped.append((e.file, e.row))
                 continue
             commune = e.commune_code
-            communes.add(commune)
-            name = _file_name(fmt, commune, lt if fmt.split_by_list else None, file_date)
+            key = (commune, lt)
+            name = names.get(key)
+            if name is None:
+                communes.add(commune)
+                name = names[key] = _file_name(fmt, commune, lt if fmt.split_by_list else None, file_date)
             outputs.get(name, start).row(plan.row(e))
         if fmt.split_by_list:
             for commune in sorted(communes):
                 for lt in ListType:
                     outputs.touch(_file_name(fmt, commune, lt, extraction.extraction_date or when), start)
-        paths = outputs.commit()
+        paths, counts = outputs.commit()
     except BaseException:
         outputs.abort()
         raise
-    return ExportResult(paths, {p: outputs.counts[p] for p in paths}, skipped, _replaced[0] - start_replaced)
+    return ExportResult(paths, counts, skipped, _replaced[0] - start_replaced)
 
 
 def _fmt_date(day: dt.date, pattern: str) -> str:
@@ -466,8 +473,7 @@ def export_xml(
             file_date = current.extraction_date or extraction.extraction_date or when
             key = (commune, lt)
             name = f"{commune}_{lt.value}.xml"
-            final = outputs.out_dir / name
-            if final in outputs.parts and final not in outputs.open:  # the commune comes back later
+            if name in outputs.parts and name not in outputs.open:  # the commune comes back later
                 seen[key] = seen.get(key, 1) + 1
             if seen.get(key, 1) > 1:
                 name = f"{commune}_{lt.value}-{seen[key]}.xml"
@@ -484,11 +490,11 @@ def export_xml(
                 return _XmlOut(path, a)
 
             outputs.get(name, start).row(_elector_xml(e, extraction.container == "zip"))
-        paths = outputs.commit()
+        paths, counts = outputs.commit()
     except BaseException:
         outputs.abort()
         raise
-    return ExportResult(paths, {p: outputs.counts[p] for p in paths}, skipped, 0)
+    return ExportResult(paths, counts, skipped, 0)
 
 
 def iter_rows(
