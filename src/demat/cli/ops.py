@@ -43,9 +43,10 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="JSON Lines output")
     p.set_defaults(handler=_send)
 
-    from demat.cli import track
+    from demat.cli import keys, track
 
     track.register(sub)
+    keys.register(sub)
 
     p = sub.add_parser(
         "poll",

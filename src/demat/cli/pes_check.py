@@ -93,6 +93,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from demat.cli import progress
     from demat.gateway import options
     from demat.pes.validate import validate_pes
     from demat.xml.schemas import SchemaRegistry
@@ -105,15 +106,16 @@ def _validate(args: argparse.Namespace) -> int:
     status = EXIT_OK
     for path in args.files:
         try:
-            report = validate_pes(
-                path,
-                registry=registry,
-                origin=origin,
-                version=args.schema_version,
-                schema=not args.no_schema,
-                limits=options.xml_limits(settings),
-                max_pj_inflated=options.max_pj_inflated(settings),
-            )
+            with progress.reading(path, f"validating {path.name}") as source:
+                report = validate_pes(
+                    source,
+                    registry=registry,
+                    origin=origin,
+                    version=args.schema_version,
+                    schema=not args.no_schema,
+                    limits=options.xml_limits(settings),
+                    max_pj_inflated=options.max_pj_inflated(settings),
+                )
         except SchemaError as exc:
             fail(f"{exc} (use --schemas DIR to point at an official PES schema set)")
             return exit_code(exc)

@@ -31,7 +31,12 @@ def register(pes_sub: Any) -> None:
         "sign",
         help="sign a PES_Aller (XAdES-EPES, one signature per bordereau, or --global)",
         description="Sign a PES_Aller as HELIOS receives it. "
-        "Sets InfoDematerialisee=1 in the signed domains.",
+        "Sets InfoDematerialisee=1 in the signed domains. The key: HELIOS accepts a signature "
+        "certificate of the ordonnateur at RGS** level (or eIDAS qualified) from a certification "
+        "authority, delivered on a token or smart card or as a PKCS#12 file; demat reads it from "
+        "a PKCS#12 file (--p12, e.g. exported from the authority's delivery) or PEM files (--key, "
+        "--cert); keys kept on a token (PKCS#11) are not supported yet. For trials, 'demat keys "
+        "dev' makes a throwaway one (NOT for production).",
     )
     p.add_argument("input", type=existing_file, metavar="IN")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")

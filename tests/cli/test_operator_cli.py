@@ -1,0 +1,113 @@
+"""The operator's command line without a platform: a throwaway key for trials, help that says
+where a real one comes from, ``--help`` that loads no more than it needs, progress drawn on a
+terminal and nothing of it in a pipe (issue 11)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from demat.pes.synthetic import write_synthetic
+
+DEMAT = [sys.executable, "-m", "demat.cli"]
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.run([*DEMAT, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def on_a_terminal(*args: str, cwd: Path) -> tuple[int, str]:
+    """Run demat with its standard output and error on a pseudo-terminal, as a person sees it."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "TERM": "xterm", "COLUMNS": "100"}
+    main, child = pty.openpty()
+    proc = subprocess.Popen([*DEMAT, *args], cwd=cwd, env=env, stdin=child, stdout=child, stderr=child)
+    os.close(child)
+    seen = bytearray()
+    while True:
+        ready, _, _ = select.select([main], [], [], 60)
+        if not ready:
+            proc.kill()
+            break
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(main)
+    return proc.wait(timeout=60), seen.decode("utf-8", "replace")
+
+
+def test_keys_dev_makes_a_throwaway_signer_that_pes_sign_and_verify_accept(workdir: Path) -> None:
+    made = run("keys", "dev", "--dir", "keys", cwd=workdir)
+    assert made.returncode == 0, made.stderr
+    assert "NOT FOR PRODUCTION" in made.stdout
+    p12 = workdir / "keys" / "signer.p12"
+    assert stat.S_IMODE(p12.stat().st_mode) == 0o600
+    assert "NOT FOR PRODUCTION" in (workdir / "keys" / "README.txt").read_text()
+    again = run("keys", "dev", "--dir", "keys", cwd=workdir)
+    assert again.returncode == 2
+    assert "--force" in again.stderr
+
+    write_synthetic(workdir / "PES.xml", "20KB")
+    signed = run("pes", "sign", "PES.xml", "-o", "PES.signed.xml", "--p12", str(p12), cwd=workdir)
+    assert signed.returncode == 0, signed.stderr
+    verified = run("pes", "verify", "PES.signed.xml", "--trust", "keys/trust", cwd=workdir)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_pes_sign_help_says_where_a_real_key_comes_from(workdir: Path) -> None:
+    text = " ".join(run("pes", "sign", "--help", cwd=workdir).stdout.split())
+    assert "RGS**" in text
+    assert "PKCS#12" in text
+    assert "demat keys dev" in text
+
+
+def test_help_loads_neither_the_settings_nor_the_gateway(workdir: Path) -> None:
+    probe = (
+        "import sys\n"
+        "from demat.cli import build_parser\n"
+        "build_parser()\n"
+        "heavy = ['pydantic', 'sqlalchemy', 'aiohttp', 'cryptography', 'demat.gateway.gateway', "
+        "'demat.actes.read', 'demat.pes.sign', 'rich']\n"
+        "print(' '.join(m for m in heavy if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    loaded = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert loaded.stdout.split() == []
+
+
+def test_pes_inspect_loads_no_signature_code(workdir: Path) -> None:
+    write_synthetic(workdir / "PES.xml", "20KB")
+    probe = (
+        "import sys\n"
+        "from demat.cli import main\n"
+        "main(['pes', 'inspect', 'PES.xml'])\n"
+        "heavy = ['cryptography', 'demat.signing.keys', 'demat.actes.read', 'demat.pes.build', "
+        "'sqlalchemy', 'aiohttp']\n"
+        "print(' '.join(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], cwd=workdir, env=env, capture_output=True, text=True, check=True
+    )
+    assert loaded.stderr.split() == []
+
+
+def test_validate_shows_progress_on_a_terminal_and_nothing_in_a_pipe(workdir: Path) -> None:
+    write_synthetic(workdir / "PES.xml", "3MB")
+    code, screen = on_a_terminal("pes", "validate", "PES.xml", cwd=workdir)
+    assert code == 0, screen
+    assert "validating PES.xml" in screen  # the bar, drawn then erased
+    assert "\x1b[" in screen
+    piped = run("pes", "validate", "PES.xml", cwd=workdir)
+    assert piped.returncode == 0
+    assert "\x1b" not in piped.stdout + piped.stderr
+    assert "validating" not in piped.stdout + piped.stderr
