@@ -37,7 +37,14 @@ def register(pes_sub: Any) -> None:
     p.add_argument("--no-schema", action="store_true", help="business rules only, no XSD")
     p.set_defaults(handler=_validate)
 
-    p = pes_sub.add_parser("ack", help="read PES_ACQUIT acknowledgements: accepted or rejected, and why")
+    p = pes_sub.add_parser(
+        "ack",
+        help="read PES_ACQUIT acknowledgements: accepted or rejected, and why",
+        description="Read each PES_ACQUIT and check it against its schema. ACCEPTÉ (exit 0): it "
+        "conforms and every element is OK; REJETÉ (exit 1): some element is KO; NON CONFORME (exit 1): "
+        "the acquittal departs from its schema in a way that could hide a rejection (each deviation "
+        "is listed with its line; the known harmless ones, such as CodCol 000, are warnings).",
+    )
     p.add_argument("files", nargs="+", type=existing_file, metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON object per file (JSON Lines)")
     p.set_defaults(handler=_ack)
@@ -134,14 +141,15 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _ack(args: argparse.Namespace) -> int:
-    from demat.gateway.options import xml_limits
+    from demat.gateway import options
     from demat.pes.ack import read_acquit
 
-    limits = xml_limits(settings_from(args))
+    settings = settings_from(args)
+    limits, registry = options.xml_limits(settings), options.schema_registry(settings)
     status = EXIT_OK
     for path in args.files:
         try:
-            acquit = read_acquit(path, limits=limits)
+            acquit = read_acquit(path, limits=limits, registry=registry)
         except DematError as exc:
             status = max(status, file_failed(path, exc, as_json=args.json))
             continue
@@ -150,8 +158,11 @@ def _ack(args: argparse.Namespace) -> int:
         if args.json:
             emit_json(acquit.to_dict())
             continue
-        verdict = "ACCEPTÉ" if acquit.accepted else "REJETÉ"
+        verdict = "ACCEPTÉ" if acquit.accepted else "REJETÉ" if acquit.conforms else "NON CONFORME"
         print(f"{path}: {verdict} (NomFic {acquit.nom_fic})")
+        for d in acquit.deviations:
+            kind = "erreur" if d.severity == "error" else "avertissement"
+            print(f"  {kind} {d.code}: ligne {d.line}: {d.message}")
         for e in acquit.elements:
             print(f"  {'OK' if e.ok else 'KO'} {e.domaine_label}: {e.subject}")
             for err in e.errors:

@@ -1,15 +1,21 @@
 """PES_ACQUIT: read the DGFiP's acknowledgement of a PES_Aller, and write one (sandbox).
 
-Reading is lenient on purpose: real ACKs break their own XSD (CodCol "000" in the STELA
-fixtures), so the reader takes what it finds in either namespace, the current v2 one
-(nested ``DetailPiece``/``DetailLigne``) or the old flat one. A file is accepted only if
-every ``ElementACQUIT`` is OK (``EtatAck`` = 1): a single ACK mixes per-element outcomes.
+The reader takes the current v2 namespace (nested ``DetailPiece``/``DetailLigne``) or the old
+flat one; a ``PES_ACQUIT`` in any other namespace is no acquittal. Each acquittal is checked
+against its schema (the bundled or official ``PES_ACQUIT`` XSD) and every deviation is
+reported with its line. Real ACKs break their own XSD in known, harmless ways (CodCol "000"
+in the STELA fixtures, no ``Emetteur`` in S²LOW's): those are warnings. Any other deviation (a
+missing NomFic, an element block the reader does not know…) is an error, and an acquittal
+with an error is not *accepted*, whatever its elements say: what the reader skipped could be
+a rejection. A file is accepted only if it conforms and every ``ElementACQUIT`` is OK
+(``EtatAck`` = 1): a single ACK mixes per-element outcomes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -19,7 +25,9 @@ from lxml import etree
 from demat.errors import ProtocolError
 from demat.pes.inspect import PesInfo
 from demat.pes.namespaces import PES_ACQUIT_NS, PES_RETOUR_NS
-from demat.xml.safe import DEFAULT_LIMITS, Limits, Source, local_name, parse
+from demat.pes.rules import ERROR, WARNING, Finding
+from demat.xml.safe import DEFAULT_LIMITS, Limits, Source, local_name, parse_bytes, read_source
+from demat.xml.schemas import SchemaRegistry
 
 #: DomaineAck codes (CommunAck.xsd).
 DOMAINE_LABELS = {
@@ -159,7 +167,7 @@ class AckElement:
 
 @dataclass
 class Acquit:
-    """A PES_ACQUIT read back: ``accepted`` only if every element is OK."""
+    """A PES_ACQUIT read back: ``accepted`` only if it conforms and every element is OK."""
 
     nom_fic: str | None
     accepted: bool
@@ -173,15 +181,30 @@ class Acquit:
     cod_col: str | None = None
     cod_bud: str | None = None
     file: str | None = None
+    #: Where the acquittal departs from its schema (code ``PES_ACK_XSD``), each an error or,
+    #: for the deviations real acquittals are known to make, a warning.
+    deviations: list[Finding] = field(default_factory=list)
 
     @property
     def rejected(self) -> list[AckElement]:
         """The elements refused."""
         return [e for e in self.elements if not e.ok]
 
+    @property
+    def schema_errors(self) -> list[Finding]:
+        """The deviations that keep the acquittal from being trusted as read."""
+        return [d for d in self.deviations if d.severity == ERROR]
+
+    @property
+    def conforms(self) -> bool:
+        """Whether the acquittal follows its schema, known harmless deviations aside."""
+        return not self.schema_errors
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
-        return asdict(self)
+        out = asdict(self)
+        out["conforms"] = self.conforms
+        return out
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -205,16 +228,51 @@ def _ok(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true")
 
 
-def read_acquit(source: Source, *, limits: Limits = DEFAULT_LIMITS) -> Acquit:
-    """Read a PES_ACQUIT (v2 or old flat namespace), leniently.
+#: Header leaves whose values real acquittals write outside the XSD's facets (CodCol "000").
+_LENIENT_VALUES = frozenset({"DteStr", "IdPost", "IdColl", "CodCol", "CodBud", "LibelleColBud"})
+_XSD_PREFIX = "non conforme au schéma XSD : "
+_FACET = re.compile(r"^Element '(?:\{[^}]*\})?(\w+)', attribute 'V': \[facet ")
+_NO_EMITTER = "Element 'Enveloppe': Missing child element(s). Expected is ( Emetteur )."
 
-    Raises :class:`demat.errors.ProtocolError` (code ``PES_ACK_NOT_ACQUIT``) when the document
-    is not a PES_ACQUIT, and the :mod:`demat.xml.safe` errors for unsafe or malformed XML.
+
+def _deviation(finding: Finding) -> Finding:
+    """A schema finding of an acquittal, as an error or (known in the wild) a warning."""
+    message = finding.message.removeprefix(_XSD_PREFIX)
+    facet = _FACET.match(message)
+    lenient = (facet is not None and facet.group(1) in _LENIENT_VALUES) or message == _NO_EMITTER
+    return Finding(
+        "PES_ACK_XSD",
+        f"acquittement non conforme à son schéma : {message}",
+        finding.line,
+        severity=WARNING if lenient else ERROR,
+    )
+
+
+def schema_deviations(
+    data: bytes, version: str, *, registry: SchemaRegistry | None = None, limits: Limits = DEFAULT_LIMITS
+) -> list[Finding]:
+    """How an acquittal (``version`` "v2" or "v1") departs from its schema; see :class:`Acquit`."""
+    from demat.pes.validate import validate_xsd
+
+    kind = "pes_acquit_v1" if version == "v1" else "pes_acquit"
+    report = validate_xsd(data, kind, registry=registry, limits=limits)
+    return [_deviation(f) for f in report.errors]
+
+
+def read_acquit(
+    source: Source, *, limits: Limits = DEFAULT_LIMITS, registry: SchemaRegistry | None = None
+) -> Acquit:
+    """Read a PES_ACQUIT (v2 or old flat namespace) and check it against its schema.
+
+    ``registry`` gives the schema set (default: the process one, bundled unless official
+    sets are configured). Raises :class:`demat.errors.ProtocolError` (code
+    ``PES_ACK_NOT_ACQUIT``) when the document is not a PES_ACQUIT of either namespace, and the
+    :mod:`demat.xml.safe` errors for unsafe or malformed XML.
     """
-    tree = parse(source, limits=limits)
-    root = tree.getroot()
     name = getattr(source, "name", None) if not isinstance(source, bytes | str | os.PathLike) else None
     file = os.fspath(source) if isinstance(source, str | os.PathLike) else name
+    data = read_source(source, limits=limits)
+    root = parse_bytes(data, name=file, limits=limits).getroot()
     ns = etree.QName(root).namespace
     if local_name(root) != "PES_ACQUIT":
         raise ProtocolError(
@@ -222,7 +280,15 @@ def read_acquit(source: Source, *, limits: Limits = DEFAULT_LIMITS) -> Acquit:
             file=file,
             code="PES_ACK_NOT_ACQUIT",
         )
+    if ns not in (PES_ACQUIT_NS, PES_RETOUR_NS):
+        raise ProtocolError(
+            f"ce document n'est pas un acquittement : PES_ACQUIT dans l'espace de noms {ns!r} "
+            f"(attendu {PES_ACQUIT_NS}, ou {PES_RETOUR_NS} pour l'ancien format)",
+            file=file,
+            code="PES_ACK_NOT_ACQUIT",
+        )
     version = "v1" if ns == PES_RETOUR_NS else "v2"
+    deviations = schema_deviations(data, version, registry=registry, limits=limits)
     head = root.find("EnTetePES")
     params = root.find("Enveloppe/Parametres")
     acquit = root.find("ACQUIT")
@@ -232,9 +298,10 @@ def read_acquit(source: Source, *, limits: Limits = DEFAULT_LIMITS) -> Acquit:
     ]
     if version == "v1":
         elements = _merge_flat(elements)
+    conforms = not any(d.severity == ERROR for d in deviations)
     return Acquit(
         nom_fic=_v(params, "NomFic") if params is not None else None,
-        accepted=bool(elements) and all(e.ok for e in elements),
+        accepted=conforms and bool(elements) and all(e.ok for e in elements),
         elements=elements,
         namespace=ns,
         version=version,
@@ -245,6 +312,7 @@ def read_acquit(source: Source, *, limits: Limits = DEFAULT_LIMITS) -> Acquit:
         cod_col=_v(head, "CodCol") if head is not None else None,
         cod_bud=_v(head, "CodBud") if head is not None else None,
         file=file,
+        deviations=deviations,
     )
 
 
@@ -490,4 +558,5 @@ __all__ = [
     "build_acquit",
     "build_acquit_for",
     "read_acquit",
+    "schema_deviations",
 ]

@@ -162,7 +162,12 @@ class PesFlow:
         return Happened(
             Event.ACK_OK if accepted else Event.ACK_KO,
             remote_status=status.code,
-            data={"status": status.label, "accepted": acquit.accepted, "rejected": rejected},
+            data={
+                "status": status.label,
+                "accepted": acquit.accepted,
+                "rejected": rejected,
+                "non_conforme": [f"ligne {d.line}: {d.message}" for d in acquit.schema_errors],
+            },
             documents=[NewDocument("ack", ack, name=f"ACK_{t.identifiers.get('nom_fic') or t.id}.xml")],
         )
 
