@@ -4,6 +4,7 @@ terminal and nothing of it in a pipe (issue 11)."""
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import select
@@ -80,7 +81,9 @@ def test_help_loads_neither_the_settings_nor_the_gateway(workdir: Path) -> None:
         "print(' '.join(m for m in heavy if m in sys.modules))\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    loaded = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
     assert loaded.stdout.split() == []
 
 
@@ -111,3 +114,23 @@ def test_validate_shows_progress_on_a_terminal_and_nothing_in_a_pipe(workdir: Pa
     assert piped.returncode == 0
     assert "\x1b" not in piped.stdout + piped.stderr
     assert "validating" not in piped.stdout + piped.stderr
+
+
+def test_init_writes_an_acte_description_that_packages_under_the_profile(workdir: Path) -> None:
+    from demat.demo import DEMO_PDF
+
+    assert run("init", cwd=workdir).returncode == 0
+    made = run("init", "--acte", cwd=workdir)
+    assert made.returncode == 0, made.stderr
+    assert "# numéro interne" in (workdir / "acte.toml").read_text()
+    for name in ("deliberation.pdf", "grille-tarifaire.pdf"):
+        (workdir / name).write_bytes(DEMO_PDF)
+    # The identity (return e-mails included) comes from the profile; -o names a folder not made yet.
+    packaged = run("actes", "package", "acte.toml", "-o", "out/", "--json", cwd=workdir)
+    assert packaged.returncode == 0, packaged.stderr
+    archive = Path(json.loads(packaged.stdout)["archive"])
+    assert archive.parent == Path("out")
+    assert (workdir / archive).is_file()
+    named = run("actes", "package", "acte.toml", "-o", "sub/acte.tar.gz", cwd=workdir)
+    assert named.returncode == 0, named.stderr
+    assert (workdir / "sub" / "acte.tar.gz").is_file()

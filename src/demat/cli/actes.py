@@ -249,8 +249,7 @@ def _package(args: argparse.Namespace) -> int:
         limits=_limits(args),
         classification=_classification(args.classification),
     )
-    target = Path(args.output)
-    dest = target / pkg.filename if target.is_dir() else target
+    dest = _destination(Path(args.output), pkg.filename)
     size = pkg.write(dest)
     if args.json:
         emit_json(
@@ -267,6 +266,16 @@ def _package(args: argparse.Namespace) -> int:
         for w in pkg.warnings:
             print(f"attention : {w}", file=sys.stderr)
     return EXIT_OK
+
+
+def _destination(target: Path, filename: str) -> Path:
+    """Where ``-o`` puts the archive: a name ending in ``.tar.gz`` is the file itself; anything
+    else is a folder (created when missing: ``-o out/`` never writes a file called ``out``)."""
+    if target.name.endswith((".tar.gz", ".tgz")) and not target.is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    return target / filename
 
 
 # --- inspect / validate -------------------------------------------------------------------

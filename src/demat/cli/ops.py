@@ -102,8 +102,16 @@ def register(sub: Any) -> None:
     h.add_argument("--json", action="store_true")
     h.set_defaults(handler=_journal_head_print)
 
-    p = sub.add_parser("init", help="write a commented example settings file")
-    p.add_argument("path", nargs="?", type=Path, default=Path("demat.toml"))
+    p = sub.add_parser(
+        "init",
+        help="write a commented example settings file (or, with --acte, an acte description)",
+        description="Write a commented demat.toml that loads as it is; --acte FILE writes a commented "
+        "acte description instead, for 'demat actes package' and 'demat send'.",
+    )
+    p.add_argument(
+        "path", nargs="?", type=Path, default=None, help="default demat.toml (acte.toml with --acte)"
+    )
+    p.add_argument("--acte", action="store_true", help="write an example acte description (TOML)")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.set_defaults(handler=_init)
 
@@ -639,13 +647,59 @@ postal_code = "44000"
 """
 
 
+#: What ``demat init --acte`` writes: a commented acte description, as ``demat actes package``
+#: and ``demat send`` read it (the README shows the same).
+EXAMPLE_ACTE = """\
+# An acte for the préfecture (contrôle de légalité), as `demat actes package` and `demat send`
+# read it. Paths are relative to this file. Flags of `demat actes package` override any field.
+
+# The collectivité's profile in demat.toml: SIREN, département, arrondissement, nature, return
+# e-mails and referent come from it (or give them under [identity] below).
+profile = "ville"
+
+[acte]
+nature = "DE"                  # DE délibération, AR arrêté réglementaire, AI arrêté individuel,
+                               # CC contrat/convention, BF budget, AU autre (or 1 to 6)
+numero = "DEL2024_042"         # numéro interne: 15 characters at most, unique per collectivité
+date = 2024-05-07              # date of the decision
+objet = "Tarifs de la cantine scolaire pour l'année 2024-2025"
+matieres = "9.1"               # classification code (matière), as the préfecture's classification lists it
+classification_date = 2024-01-15   # date of the classification used (RetourClassification)
+document = { path = "deliberation.pdf", typology = "99_DE" }   # the acte itself (PDF), its typology
+annexes = [
+  { path = "grille-tarifaire.pdf", typology = "99_AU" },
+]
+# document_papier = true       # paper documents follow by post
+# precedent_id_acte = "044-214400152-20240401-DEL2024_031-DE"   # the acte this one replaces
+
+# Without a profile, say who sends (these win over the profile's too):
+# [identity]
+# siren = "214400152"
+# departement = "044"
+# arrondissement = "0"
+# nature = "31"                # nature de la collectivité (2 digits)
+# return_emails = ["actes@ville.example.org"]
+# referent_nom = "Service des assemblées"
+# referent_email = "assemblees@ville.example.org"
+# referent_telephone = "0240000000"
+"""
+
+
 def _init(args: argparse.Namespace) -> int:
-    path: Path = args.path
+    path: Path = args.path or Path("acte.toml" if args.acte else "demat.toml")
     if path.exists() and not args.force:
         fail(f"{path} exists (use --force to overwrite)")
         return EXIT_USAGE
-    path.write_text(EXAMPLE_SETTINGS, encoding="utf-8")
-    print(f"wrote {path}")
+    path.write_text(EXAMPLE_ACTE if args.acte else EXAMPLE_SETTINGS, encoding="utf-8")
+    what = "an example acte description" if args.acte else "example settings"
+    print(
+        f"wrote {path}: {what}, commented; edit it, then "
+        + (
+            "'demat actes package " + str(path) + " -o out/'"
+            if args.acte
+            else "'demat send FILE --profile ville'"
+        )
+    )
     return EXIT_OK
 
 
@@ -656,6 +710,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 __all__ = [
+    "EXAMPLE_ACTE",
     "EXAMPLE_SETTINGS",
     "register",
 ]

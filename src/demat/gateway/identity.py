@@ -38,6 +38,8 @@ def actes_identity_fields(profile: Profile) -> dict[str, Any]:
         fields["referent_nom"] = profile.referent_nom
     if profile.referent_email:
         fields["referent_email"] = profile.referent_email
+    if profile.referent_telephone:
+        fields["referent_telephone"] = profile.referent_telephone
     return fields
 
 
