@@ -102,8 +102,9 @@ class PlatformAccount(_Strict):
         scheme = parts.scheme.lower()
         try:
             host = parts.hostname
-        except ValueError:  # a malformed [IPv6] part
-            host = None
+            parts.port  # noqa: B018 - raises ValueError when out of range
+        except ValueError as exc:  # a malformed [IPv6] part, a port out of 0-65535
+            raise ValueError(f"{url!r}: {exc}") from None
         if scheme == "https" and host:
             return url
         if scheme == "http" and host and info.data.get("allow_plain_http_loopback"):

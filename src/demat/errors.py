@@ -192,6 +192,13 @@ class FileMissing(FileUnreadable):
     code = "FILE_MISSING"
 
 
+class FileUnwritable(DematError):
+    """demat was asked to write where it will not or cannot: a symbolic link, a device, a pipe,
+    a name the system refuses."""
+
+    code = "IO_WRITE"
+
+
 class StoreError(DematError):
     """The tracking store failed or its data is inconsistent."""
 
@@ -219,6 +226,7 @@ __all__ = [
     "DuplicateSubmission",
     "FileMissing",
     "FileUnreadable",
+    "FileUnwritable",
     "IdentityMismatch",
     "JournalError",
     "PackagingError",

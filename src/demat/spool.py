@@ -3,7 +3,8 @@
 A transmission is recorded before it is sent, and may be sent by another process (the
 poller) or after a crash, so the bytes must outlive the call that accepted them. Each file is
 stored once under its SHA-256, written to a temporary name, flushed and renamed, so a crash
-never leaves a half-written file under a real name.
+never leaves a half-written file under a real name. The spool's folders are 0700 and its files
+0600 whatever the umask (:mod:`demat.files`): they hold the documents sent.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from demat.errors import StoreError
+from demat.files import make_private, private_dir
 
 _CHUNK = 1 << 20
 
@@ -25,8 +27,7 @@ class Spool:
     """A directory of immutable files named by their SHA-256."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = private_dir(root)
 
     def path(self, digest: str) -> Path:
         """Where the file with this digest lives (it may not exist)."""
@@ -45,8 +46,8 @@ class Spool:
     def put_file(self, source: Path) -> str:
         """Copy ``source`` in, hashing while copying; return its SHA-256 (hex)."""
         h = hashlib.sha256()
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".in-")
+        fd, tmp = tempfile.mkstemp(dir=private_dir(self.root), prefix=".in-")
+        make_private(fd)
         try:
             with os.fdopen(fd, "wb") as out, source.open("rb") as src:
                 for chunk in iter(lambda: src.read(_CHUNK), b""):
@@ -56,7 +57,7 @@ class Spool:
                 os.fsync(out.fileno())
             digest = h.hexdigest()
             target = self.path(digest)
-            target.parent.mkdir(exist_ok=True)
+            private_dir(target.parent)
             os.replace(tmp, target)
             return digest
         except OSError as exc:
@@ -70,8 +71,8 @@ class Spool:
         ``intake.commit()`` keeps it under its SHA-256 (the copy is dropped if not committed).
         A reader that seeks (to re-read an invalid document) ends the copy: ``commit`` then
         copies the file again, as :meth:`put_file` does."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".in-")
+        fd, tmp = tempfile.mkstemp(dir=private_dir(self.root), prefix=".in-")
+        make_private(fd)
         try:
             with os.fdopen(fd, "wb") as out, source.open("rb") as src:
                 yield Intake(self, source, src, out, Path(tmp))
@@ -82,8 +83,8 @@ class Spool:
 
     def _commit(self, digest: str, write: object) -> None:
         target = self.path(digest)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".in-")
+        fd, tmp = tempfile.mkstemp(dir=private_dir(target.parent), prefix=".in-")
+        make_private(fd)
         try:
             with os.fdopen(fd, "wb") as out:
                 write(out)  # type: ignore[operator]
@@ -147,7 +148,7 @@ class Intake:
         os.fsync(self._out.fileno())
         digest = tee.sha256.hexdigest()
         target = self._spool.path(digest)
-        target.parent.mkdir(exist_ok=True)
+        private_dir(target.parent)
         os.replace(self._tmp, target)
         return digest, tee.sha1.hexdigest()
 

@@ -1,7 +1,8 @@
 """``demat`` command line.
 
 Each family of commands lives in its own module with a ``register(subparsers)`` function.
-Exit codes: 0 all good, 1 invalid or rejected, 2 usage or I/O error (one line on stderr).
+Exit codes: 0 all good, 1 invalid or rejected, 2 usage or I/O error (one line on stderr); 70 a
+bug in demat (one line too; ``DEMAT_DEBUG=1`` shows the traceback). No traceback otherwise.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except DematError as exc:  # an argument's type refused it (a file that does not exist…)
+    except (DematError, OSError) as exc:  # an argument's type refused it (a file that does not exist…)
         return _common.report(exc)
     return _common.run(args)
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
+import stat
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -14,6 +17,7 @@ from demat.errors import (
     DematError,
     FileMissing,
     FileUnreadable,
+    FileUnwritable,
     JournalError,
     PackagingError,
     ProtocolError,
@@ -35,6 +39,8 @@ EXIT_INVALID = 1
 EXIT_USAGE = 2
 #: Exit code: interrupted (Ctrl-C), as a shell reports SIGINT.
 EXIT_INTERRUPTED = 130
+#: Exit code: a bug in demat (sysexits' EX_SOFTWARE): one line, ``DEMAT_DEBUG=1`` shows the traceback.
+EXIT_INTERNAL = 70
 
 #: The exit code of each error class; an error gets that of its nearest class listed here.
 EXIT_CODES: Mapping[type[BaseException], int] = {
@@ -51,6 +57,7 @@ EXIT_CODES: Mapping[type[BaseException], int] = {
     # What stopped demat from judging: settings, files, schemas, the store, the network.
     ConfigError: EXIT_USAGE,
     FileUnreadable: EXIT_USAGE,
+    FileUnwritable: EXIT_USAGE,
     SchemaError: EXIT_USAGE,
     StoreError: EXIT_USAGE,
     TransportError: EXIT_USAGE,
@@ -79,16 +86,27 @@ def report(exc: DematError | OSError) -> int:
     return exit_code(exc)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Call the chosen command's handler, turning errors into exit codes and one stderr line."""
+def _handler(args: argparse.Namespace) -> Handler:
     handler: Handler = args.handler
+    return handler
+
+
+def run(args: argparse.Namespace) -> int:
+    """Call the chosen command's handler, turning errors into exit codes and one stderr line.
+    Anything else is a bug: one line too (:data:`EXIT_INTERNAL`), the traceback only with
+    ``DEMAT_DEBUG=1``."""
     try:
-        return handler(args)
+        return _handler(args)(args)
     except KeyboardInterrupt:
         fail("interrupted")
         return EXIT_INTERRUPTED
     except (DematError, OSError) as exc:
         return report(exc)
+    except Exception as exc:
+        if os.environ.get("DEMAT_DEBUG"):
+            raise
+        fail(f"internal error: {type(exc).__name__}: {exc}"[:500].replace("\n", " "))
+        return EXIT_INTERNAL
 
 
 def file_failed(path: Path, exc: DematError, *, as_json: bool = False) -> int:
@@ -125,7 +143,7 @@ def existing_file(value: str) -> Path:
     """argparse type: a file that must exist, else :class:`~demat.errors.FileMissing` (raised
     through argparse: the command stops before it starts, exit 2 with a one-line reason)."""
     p = Path(value)
-    if not p.exists():
+    if not _exists(p):
         raise FileMissing("no such file", file=value)
     if not p.is_file():
         raise FileUnreadable("not a file", file=value)
@@ -135,15 +153,82 @@ def existing_file(value: str) -> Path:
 def existing_dir(value: str) -> Path:
     """argparse type: a folder that must exist, else :class:`~demat.errors.FileMissing`."""
     p = Path(value)
-    if not p.exists():
+    if not _exists(p):
         raise FileMissing("no such folder", file=value)
     if not p.is_dir():
         raise FileUnreadable("not a folder", file=value)
     return p
 
 
+def _exists(p: Path) -> bool:
+    """Whether ``p`` exists; a name the system refuses (a component over 255 bytes…) is
+    :class:`~demat.errors.FileUnreadable`, not a traceback."""
+    try:
+        os.stat(p)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:
+        raise FileUnreadable.from_os_error(exc, p) from None
+    return True
+
+
+def output_file(value: str) -> Path:
+    """argparse type: where a command writes a file. Refused (exit 2, one line) when it names
+    a symbolic link or something that is not a regular file (a device, a pipe, a folder): demat
+    writes to a temporary file and renames it over the target, which would replace a device node
+    or a link instead of writing through it. ``-`` (standard output) is let through."""
+    return _output(value, folder=False)
+
+
+def output_target(value: str) -> Path:
+    """argparse type: an output folder or file (see :func:`output_file`; a folder is allowed)."""
+    return _output(value, folder=True)
+
+
+def _output(value: str, *, folder: bool) -> Path:
+    p = Path(value)
+    if value == "-":
+        return p
+    try:
+        found = os.lstat(p)
+    except (FileNotFoundError, NotADirectoryError):
+        return p
+    except OSError as exc:
+        raise FileUnwritable(f"cannot write: {exc.strerror or exc}", file=value) from None
+    if stat.S_ISLNK(found.st_mode):
+        raise FileUnwritable("a symbolic link: refused (name the file itself)", file=value)
+    if not (stat.S_ISREG(found.st_mode) or (folder and stat.S_ISDIR(found.st_mode))):
+        kind = "a folder" if stat.S_ISDIR(found.st_mode) else "a device, a pipe or a socket"
+        raise FileUnwritable(f"{kind}, not a regular file: refused", file=value)
+    return p
+
+
+def port(value: str) -> int:
+    """argparse type: a TCP port, 0 (any free one) to 65535."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"port {number} out of range (0-65535)")
+    return number
+
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMG]?)I?B?$", re.IGNORECASE)
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def size(value: str) -> int:
+    """argparse type: a size in bytes, ``500KB``, ``10MB``, ``1.5GB`` (powers of 1024), more than 0."""
+    found = _SIZE.match(value.strip())
+    if found is None or float(found.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"not a size: {value!r} (e.g. 500KB, 10MB, 1GB)")
+    return max(1, int(float(found.group(1)) * _UNITS[found.group(2).upper()]))
+
+
 __all__ = [
     "EXIT_CODES",
+    "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
     "EXIT_INVALID",
     "EXIT_OK",
@@ -154,7 +239,11 @@ __all__ = [
     "exit_code",
     "fail",
     "file_failed",
+    "output_file",
+    "output_target",
+    "port",
     "report",
     "run",
     "settings_from",
+    "size",
 ]

@@ -75,7 +75,11 @@ def _register_package(sub: Any) -> None:
     out.add_argument(
         "--max-archive-bytes", type=int, help="archive size cap (default from settings: 150 MiB)"
     )
-    out.add_argument("-o", "--output", default=".", help="output directory or file (default: .)")
+    from demat.cli._common import output_target  # refuses a link or a device
+
+    out.add_argument(
+        "-o", "--output", type=output_target, default=".", help="output directory or file (default: .)"
+    )
     out.add_argument("--json", action="store_true", help="JSON Lines output")
     p.set_defaults(handler=_package)
 

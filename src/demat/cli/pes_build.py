@@ -8,7 +8,16 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from demat.cli._common import EXIT_OK, EXIT_USAGE, emit_json, existing_file, fail, settings_from
+from demat.cli._common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    emit_json,
+    existing_file,
+    fail,
+    output_file,
+    settings_from,
+    size,
+)
 from demat.errors import ValidationError
 
 
@@ -24,7 +33,7 @@ def register(pes_sub: Any) -> None:
         ),
     )
     parser.add_argument("spec", nargs="?", type=existing_file, help="specification (.json or .toml)")
-    parser.add_argument("-o", "--output", required=True, type=Path, help="output XML file")
+    parser.add_argument("-o", "--output", required=True, type=output_file, help="output XML file")
     parser.add_argument(
         "--encoding", default="ISO-8859-1", choices=["ISO-8859-1", "UTF-8"], help="output encoding"
     )
@@ -36,7 +45,7 @@ def register(pes_sub: Any) -> None:
     )
     syn = parser.add_argument_group("synthetic files")
     syn.add_argument("--synthetic", action="store_true", help="write a synthetic PES instead of a spec")
-    syn.add_argument("--size", default="10MB", help="approximate size, e.g. 500KB, 10MB, 500MB")
+    syn.add_argument("--size", type=size, default="10MB", help="approximate size, e.g. 500KB, 10MB, 500MB")
     syn.add_argument("--siret", default="21310555400017")
     syn.add_argument("--id-post", default="031007")
     syn.add_argument("--cod-col", default="100")
@@ -59,7 +68,7 @@ def register_transcode(pes_sub: Any) -> None:
         "within the size and depth caps of [limits]); on any error nothing is written.",
     )
     parser.add_argument("input", type=existing_file)
-    parser.add_argument("-o", "--output", required=True, type=Path)
+    parser.add_argument("-o", "--output", required=True, type=output_file)
     parser.add_argument(
         "--replace", action="store_true", help="transliterate (€→EUR, ’→') instead of failing"
     )

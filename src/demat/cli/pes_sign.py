@@ -7,7 +7,6 @@ Key passwords are never taken on the command line (they would end up in shell hi
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from demat.cli._common import (
@@ -39,7 +38,9 @@ def register(pes_sub: Any) -> None:
         "dev' makes a throwaway one (NOT for production).",
     )
     p.add_argument("input", type=existing_file, metavar="IN")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    from demat.cli._common import output_file  # refuses a link or a device
+
+    p.add_argument("-o", "--output", type=output_file, required=True, metavar="OUT")
     p.add_argument("--profile", help="take the signer (key, role, place) from this settings profile")
     p.add_argument("--key", type=existing_file, metavar="KEY.pem", help="private key (PEM)")
     p.add_argument(

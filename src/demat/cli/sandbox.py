@@ -8,7 +8,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from demat.cli._common import EXIT_OK, emit_json
+from demat.cli._common import EXIT_OK, emit_json, port
 
 
 def register(sub: Any) -> None:
@@ -20,7 +20,7 @@ def register(sub: Any) -> None:
         "Prints the URL and the paths of the CA and of a client certificate and key (one JSON line).",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=0, help="port (default: any free port)")
+    p.add_argument("--port", type=port, default=0, help="port (default: any free port)")
     p.add_argument("--dir", type=Path, default=None, help="keep PKI, uploads and state here across runs")
     p.add_argument("--delay", type=float, default=0.0, help="seconds from posted to acknowledged (default 0)")
     p.add_argument("--error-rate", type=float, default=0.0, help="share of HTTP 500 answers (0..1)")

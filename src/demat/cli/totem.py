@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from demat.cli._common import (
@@ -180,8 +179,10 @@ def register(sub: Any) -> None:
 
     p = commands.add_parser("seal", help="seal a budget document as TotEM does")
     p.add_argument("file", type=existing_file, metavar="IN")
+    from demat.cli._common import output_file  # refuses a link or a device
+
     p.add_argument(
-        "-o", "--output", type=Path, required=True, metavar="OUT", help="sealed file ('-': stdout)"
+        "-o", "--output", type=output_file, required=True, metavar="OUT", help="sealed file ('-': stdout)"
     )
     p.add_argument("--date", help="seal date (ISO 8601), default now")
     p.add_argument("--json", action="store_true", help="print the new seal as JSON")

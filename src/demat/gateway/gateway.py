@@ -27,6 +27,7 @@ from typing import Any, cast
 from demat.actes.model import Acte, ActeDocument
 from demat.config import Settings
 from demat.errors import DematError, ValidationError
+from demat.files import private_dir
 from demat.gateway.flows import CancellableFlow, FlowContext, FlowFactory, FlowHandler, flow_factory
 from demat.gateway.flows.actes import ActesFlow
 from demat.gateway.flows.budget import BudgetFlow
@@ -126,7 +127,7 @@ class Gateway:
         ``clients`` gives ready platforms by account name (tests); the others are opened on
         first use by their kind's opener."""
         data_dir = settings.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)  # 0700: the store and the spool hold documents and personal data
         url = settings.store_url or f"sqlite:///{(data_dir / 'demat.sqlite3').resolve()}"
         platforms = Platforms(settings, clients)
         registry = schema_registry(settings)

@@ -36,6 +36,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from demat.errors import StoreError
+from demat.files import private_file
 from demat.tracking.migrations import PG_LOCK_KEY
 
 T = TypeVar("T")
@@ -242,7 +243,7 @@ async def open_backend(
 def _ensure_wal(path: Path, busy_timeout: float) -> None:
     """Put the SQLite file in WAL mode (persistent). Switching modes can fail at once with
     "database is locked" while another process creates the same file, so retry a while."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)  # 0600 whatever the umask; SQLite gives its -wal and -shm the same mode
     deadline = time.monotonic() + busy_timeout
     while True:
         try:

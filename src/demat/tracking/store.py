@@ -55,8 +55,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import URL
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from demat.errors import JournalError, StoreError
 from demat.tracking import tables as t
@@ -321,11 +321,17 @@ class Store:
         """
 
         async def factory() -> Store:
-            backend = await open_backend(url, busy_timeout=busy_timeout, pool_size=pool_size)
+            try:
+                backend = await open_backend(url, busy_timeout=busy_timeout, pool_size=pool_size)
+            except (DBAPIError, OSError, OverflowError) as exc:  # no database, role or server; bad port
+                raise _unreachable(url, exc) from exc
             try:
                 if migrate_schema:
                     now = clock()
                     await backend.write(lambda conn: migrate(conn, now=now))
+            except (DBAPIError, OSError, OverflowError) as exc:
+                await backend.close()
+                raise _unreachable(url, exc) from exc
             except BaseException:
                 await backend.close()
                 raise
@@ -1146,6 +1152,14 @@ def _held_message(row: Mapping[str, Any]) -> str:
         f"{row['lease_owner']} holds it until {row['lease_until']:%Y-%m-%d %H:%M:%S} UTC "
         f"(a poller is sending or checking it): try again after that"
     )
+
+
+def _unreachable(url: str | Path | URL, exc: BaseException) -> StoreError:
+    """The store at ``url`` cannot be opened: one line naming it (without its password) and why."""
+    shown = make_url(url).render_as_string(hide_password=True) if not isinstance(url, Path) else str(url)
+    reason = getattr(exc, "orig", None) or exc
+    text = str(reason).strip().splitlines()[0] if str(reason).strip() else type(reason).__name__
+    return StoreError(f"store {shown}: cannot open it: {text}", code="STORE_UNAVAILABLE")
 
 
 def _latest(*where: Any) -> Any:
