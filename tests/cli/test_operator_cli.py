@@ -134,3 +134,21 @@ def test_init_writes_an_acte_description_that_packages_under_the_profile(workdir
     named = run("actes", "package", "acte.toml", "-o", "sub/acte.tar.gz", cwd=workdir)
     assert named.returncode == 0, named.stderr
     assert (workdir / "sub" / "acte.tar.gz").is_file()
+
+
+def test_pes_retour_reads_a_file(workdir: Path) -> None:
+    from demat.demo import demo_pes, demo_retour
+
+    (workdir / "retour.xml").write_bytes(demo_retour("21440015200011", "00"))
+    (workdir / "aller.xml").write_bytes(demo_pes(None, seed=5))
+    read = run("pes", "retour", "retour.xml", cwd=workdir)
+    assert read.returncode == 0, read.stderr
+    assert "PES_Retour PESRETOUR_DEP PES2R_DEP_demo.xml" in read.stdout
+    assert "IdColl 21440015200011" in read.stdout
+    assert "depense: 1 bordereau(x), 1 pièce(s)" in read.stdout
+    both = run("pes", "retour", "retour.xml", "aller.xml", "--json", cwd=workdir)
+    assert both.returncode == 1  # a PES_Aller is not a PES_Retour
+    first, second = (json.loads(x) for x in both.stdout.splitlines())
+    assert first["cod_bud"] == "00"
+    assert second["file"] == "aller.xml"
+    assert "error" in second
