@@ -176,3 +176,218 @@ def test_poll_collects_pes_retours_listed_and_saved(workdir: Path, sandbox: dict
     )
     assert Path(workdir / row["saved"]).read_bytes() == retour
     assert "PES2R_DEP_CLI.xml" in run("retours", cwd=workdir, check=True).stdout
+
+
+# -- an operator's day (issue 11) ------------------------------------------------------------------
+
+
+def settings_for(workdir: Path, sandbox: dict[str, str], *, url: str | None = None, extra: str = "") -> None:
+    """demat.toml for the sandbox with demat's default polling schedules (``extra`` adds to it)."""
+    text = (workdir / "demat.toml").read_text()
+    body = text.replace("poll_schedule = [[0.1, 500]]\n", extra)
+    if url is not None:
+        body = body.replace(f'url = "{sandbox["url"]}"', f'url = "{url}"')
+    (workdir / "demat.toml").write_text(body)
+
+
+def test_send_wait_reports_an_answer_at_once_printing_each_change(
+    workdir: Path, sandbox: dict[str, str]
+) -> None:
+    settings_for(workdir, sandbox)  # the defaults: before issue 11 the first check came after 60 s
+    (workdir / "ok.xml").write_bytes(demo_pes(None, seed=911))
+    sent = run("send", "ok.xml", "--profile", "ville", "--wait", "--timeout", "20", cwd=workdir)
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    lines = sent.stdout.splitlines()
+    assert lines[0].startswith("ok.xml: accepted as ")
+    short = lines[0].split()[3]
+    assert lines[1].startswith(f"{short} ok.xml: sent (remote id ")
+    assert lines[2] == f"{short} ok.xml: acknowledged"
+    assert sent.stderr == ""
+
+
+def test_send_wait_says_when_it_times_out(workdir: Path, sandbox: dict[str, str]) -> None:
+    settings_for(workdir, sandbox, extra="[poll_schedules]\nsent = [[60, 5]]\n")
+    (workdir / "slow.xml").write_bytes(demo_pes(None, seed=912))
+    sent = run("send", "slow.xml", "--profile", "ville", "--wait", "--timeout", "1", cwd=workdir)
+    assert sent.returncode == 2
+    assert "still sent" in sent.stderr
+    assert "timed out" in sent.stderr
+
+
+def test_platform_out_of_reach_then_fixed_and_retried(workdir: Path, sandbox: dict[str, str]) -> None:
+    good = (workdir / "demat.toml").read_text()
+    settings_for(workdir, sandbox, url="https://127.0.0.1:9")  # nothing listens there
+    (workdir / "later.xml").write_bytes(demo_pes(None, seed=913))
+    sent = run("send", "later.xml", "--profile", "ville", "--wait", "--json", cwd=workdir)
+    assert sent.returncode == 2, sent.stdout + sent.stderr  # not 0 with the state 'accepted'
+    assert "not sent" in sent.stderr
+    assert "connexion impossible" in sent.stderr  # the reason, not only in a log
+    tid = json.loads(sent.stdout.splitlines()[0])["id"]
+    listed = [json.loads(x) for x in run("status", "--json", cwd=workdir, check=True).stdout.splitlines()]
+    [row] = [x for x in listed if x["id"] == tid]
+    assert row["state"] == "accepted"
+    assert row["last_error"]
+    assert row["next_attempt_at"] is not None  # backing off
+
+    (workdir / "demat.toml").write_text(good)  # the operator fixes the URL
+    retried = run("retry", tid[:8], cwd=workdir, check=True)
+    assert "due now" in retried.stdout
+    polled = run("poll", "--once", cwd=workdir, check=True)
+    assert f"{tid[:8]} later.xml: submitted → sent" in polled.stdout
+    assert "next check" in polled.stdout
+
+
+def test_status_lists_newest_first_with_filters_and_prefixes(workdir: Path) -> None:
+    for seed in (921, 922):
+        (workdir / f"p{seed}.xml").write_bytes(demo_pes(None, seed=seed))
+    run("send", "p921.xml", "p922.xml", "--profile", "ville", "--wait", cwd=workdir, check=True)
+    rows = [json.loads(x) for x in run("status", "--json", cwd=workdir, check=True).stdout.splitlines()]
+    assert [r["name"] for r in rows][:2] == ["p922.xml", "p921.xml"]  # newest first
+    text = run("status", "--state", "acknowledged", "--flow", "pes", cwd=workdir, check=True).stdout
+    assert "p921.xml" in text
+    assert text.splitlines()[0].split()[:3] == ["id", "recorded", "profile"]
+    none = run("status", "--state", "rejected", "--since", "2999-01-01", cwd=workdir, check=True)
+    assert none.stdout.strip() == "no transmission matches"
+    one = run("status", rows[0]["id"][:6], cwd=workdir, check=True).stdout
+    assert one.startswith(rows[0]["id"])
+    assert "journal:" in one
+    assert "PES_ACQUIT" in run("ack", rows[0]["id"][:6], cwd=workdir, check=True).stdout
+    missing = run("status", "ffffffff-ffff", cwd=workdir)
+    assert missing.returncode == 2
+    assert "no transmission" in missing.stderr
+
+
+def test_retry_resends_a_rejected_document_journaled_with_who_and_why(workdir: Path) -> None:
+    (workdir / "ko.xml").write_bytes(demo_pes(None, seed=931, wrong_totals=True))
+    sent = run("send", "ko.xml", "--profile", "ville", "--wait", "--json", cwd=workdir)
+    assert sent.returncode == 1
+    tid = json.loads(sent.stdout.splitlines()[0])["id"]
+    without = run("retry", tid, cwd=workdir)
+    assert without.returncode == 2
+    assert "--reason" in without.stderr
+    again = run("retry", tid[:8], "--reason", "rules fixed at the DGFiP", "--by", "alice", cwd=workdir)
+    assert again.returncode == 0, again.stderr
+    assert "sent again as" in again.stdout
+    new_short = again.stdout.split("sent again as ")[1].split()[0]
+    new = json.loads(run("status", new_short, "--json", cwd=workdir, check=True).stdout)
+    first = new["journal"][0]
+    assert (first["event"], first["data"]["resend_of"]) == ("resent", tid)
+    assert (first["data"]["by"], first["data"]["reason"]) == ("alice", "rules fixed at the DGFiP")
+    assert json.loads(run("status", tid, "--json", cwd=workdir, check=True).stdout)["state"] == "rejected"
+    twice = run("retry", tid, "--reason", "again", cwd=workdir)
+    assert twice.returncode == 1
+    assert "already sent again" in twice.stderr
+
+
+def _in_doubt(workdir: Path, name: str) -> str:
+    """Send ``name`` without waiting, then play a sender that died mid-upload on a platform that
+    cannot be asked (the transmission is unknown, waiting for a person)."""
+    import asyncio
+
+    from demat.tracking import Event, Move, Store
+
+    sent = run("send", name, "--profile", "ville", "--json", cwd=workdir, check=True)
+    tid: str = json.loads(sent.stdout)["id"]
+
+    async def doubt() -> None:
+        async with Store.open(f"sqlite:///{workdir / 'state' / 'demat.sqlite3'}") as store:
+            [t] = [x for x in await store.acquire_due("dead", 10, 60) if x.id == tid]
+            t = await store.move(Move.of(t, Event.SEND_STARTED, owner="dead", keep_lease=True))
+            t = await store.move(Move.of(t, Event.OUTCOME_UNKNOWN, data={"error": "reset"}, owner="dead"))
+            await store.move(
+                Move.of(t, Event.UNDETERMINED, data={"error": "no lookup", "needs_person": True})
+            )
+
+    asyncio.run(doubt())
+    return tid
+
+
+def test_resolve_settles_a_transmission_in_doubt(workdir: Path) -> None:
+    (workdir / "lost.xml").write_bytes(demo_pes(None, seed=941))
+    tid = _in_doubt(workdir, "lost.xml")
+    shown = run("status", tid[:8], cwd=workdir, check=True).stdout
+    assert "demat resolve" in shown
+    no_reason = run("resolve", tid[:8], "--as", "absent", cwd=workdir)
+    assert no_reason.returncode == 2
+    no_id = run("resolve", tid[:8], "--as", "sent", "--reason", "seen", cwd=workdir)
+    assert no_id.returncode == 2
+    assert "--remote-id" in no_id.stderr
+    unconfirmed = run("retry", tid[:8], "--reason", "not on S2LOW", cwd=workdir)  # no terminal, no --yes
+    assert unconfirmed.returncode == 2
+    assert "--yes" in unconfirmed.stderr
+    done = run(
+        "resolve", tid[:8], "--as", "absent", "--reason", "not in S2LOW's list", "--by", "bob", cwd=workdir
+    )
+    assert done.returncode == 0, done.stderr
+    assert "unknown → accepted" in done.stdout
+    journal = json.loads(run("status", tid, "--json", cwd=workdir, check=True).stdout)["journal"]
+    assert journal[-1]["event"] == "resolved_absent"
+    assert journal[-1]["data"] == {"by": "bob", "reason": "not in S2LOW's list"}
+    polled = run("poll", "--once", cwd=workdir, check=True).stdout
+    assert "submitted → sent" in polled
+    again = run("resolve", tid[:8], "--as", "absent", "--reason", "twice", cwd=workdir)
+    assert again.returncode == 1
+    assert "only a transmission in doubt" in again.stderr
+
+
+def test_resolve_as_sent_follows_the_transaction_and_ack_reads_an_acte(workdir: Path) -> None:
+    from demat.demo import DEMO_PDF
+
+    (workdir / "deliberation.pdf").write_bytes(DEMO_PDF)
+    (workdir / "acte.toml").write_text(
+        """
+[acte]
+nature = "DE"
+numero = "CLI2024_11"
+date = 2024-05-07
+objet = "Tarifs du centre de loisirs"
+matieres = "5.2"
+classification_date = 2024-01-15
+document = { path = "deliberation.pdf", typology = "99_DE" }
+"""
+    )
+    sent = run("send", "acte.toml", "--profile", "ville", "--wait", "--json", cwd=workdir, check=True)
+    tid = json.loads(sent.stdout.splitlines()[0])["id"]
+    ack = run("ack", tid[:8], "--save", "acks", cwd=workdir, check=True).stdout
+    assert "ARActe: received by the préfecture on" in ack
+    assert "IDActe 044-214400152-20240507-CLI2024_11-DE" in ack
+    assert list((workdir / "acks").iterdir())
+
+
+def test_poll_says_what_it_does_and_stops_cleanly(workdir: Path) -> None:
+    import signal
+    import time
+
+    (workdir / "bg.xml").write_bytes(demo_pes(None, seed=951))
+    run("send", "bg.xml", "--profile", "ville", cwd=workdir, check=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    poller = subprocess.Popen([*DEMAT, "poll"], cwd=workdir, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        seen: list[str] = []
+        deadline = time.monotonic() + 30
+        assert poller.stderr is not None
+        while time.monotonic() < deadline:
+            line = poller.stderr.readline()
+            seen.append(line)
+            if "ack_ok → acknowledged" in line:
+                break
+        assert any("bg.xml: submitted → sent" in x for x in seen), seen
+        assert "bg.xml: ack_ok → acknowledged" in seen[-1]
+    finally:
+        poller.send_signal(signal.SIGTERM)
+        assert poller.wait(timeout=20) == 0
+    quiet = run("poll", "--once", "-q", cwd=workdir, check=True)
+    assert quiet.stderr == ""
+
+
+def test_the_readme_gateway_example_runs_as_written(workdir: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    blocks = [b.split("```", 1)[0] for b in readme.split("```python\n")[1:]]
+    [example] = [b for b in blocks if "Gateway.open" in b]
+    (workdir / "PES.xml").write_bytes(demo_pes(None, seed=961))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    ran = subprocess.run(
+        [sys.executable, "-c", example], cwd=workdir, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "acknowledged"

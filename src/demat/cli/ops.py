@@ -599,8 +599,7 @@ data_dir = ".demat"
 # PostgreSQL for several gateways/pollers: store_url = "postgresql+asyncpg://user@host/db"
 # Official schema sets (DGFiP, MI) to validate against instead of the bundled ones:
 # schemas_dir = "/opt/schemas"
-# Polling of acknowledgements, [seconds, times] stages (default: 60s x10, 600s x6, then hourly):
-# poll_schedule = [[60, 10], [600, 6], [3600]]
+# When the poller looks again at a transmission, per state: see [poll_schedules] at the end.
 # lease_seconds = 120     # a crashed poller's work is taken over after this
 # poll_batch = 100
 # poll_concurrency = 8
@@ -644,6 +643,14 @@ postal_code = "44000"
 # max_xml_depth = 256                  # how deep its elements nest
 # max_pj_inflated_bytes = 268435456    # one PES attachment (PJ) once inflated
 # max_actes_archive_bytes = 157286400  # one ACTES .tar.gz
+
+# When the poller looks again at a transmission, by state: [every_seconds, times] stages, the
+# last without times goes on for ever. A state left out keeps its default (shown):
+# [poll_schedules]
+# sent = [[0.5, 1], [1, 2], [5, 6], [30, 10], [60, 10], [600, 6], [3600]]
+# accepted = [[60, 10], [600, 6], [3600]]      # retries of an upload that failed (+ error backoff)
+# unknown = [[60, 10], [600, 6], [3600]]       # asking the platform whether it got an upload
+# cancel_requested = [[5, 6], [60, 10], [600, 6], [3600]]
 """
 
 
