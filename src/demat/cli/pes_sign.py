@@ -67,12 +67,21 @@ def register(pes_sub: Any) -> None:
     p = pes_sub.add_parser(
         "verify",
         help="verify every signature of PES_Aller files",
-        description="Exit 0 when every file is validly signed, 1 otherwise.",
+        description="Verify every signature of each file and say, per file: VALIDE (signatures intact, "
+        "every signer's certificate chains to the trust store of --trust or the settings' trust_dir), "
+        "SIGNATURES INTACTES, SIGNATAIRE NON VÉRIFIÉ (no trust store was given: anyone holding a key may "
+        "have signed), or INVALIDE. Exit 0 when every file is VALIDE, or only intact with "
+        "--integrity-only; 1 otherwise; 2 for usage and I/O errors.",
     )
     p.add_argument("files", nargs="+", type=existing_file, metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON object per file (JSON Lines)")
     p.add_argument(
         "--trust", type=existing_dir, metavar="DIR", help="directory of trusted CA certificates (PEM/DER)"
+    )
+    p.add_argument(
+        "--integrity-only",
+        action="store_true",
+        help="exit 0 for intact signatures even though no trust store says who signed",
     )
     p.add_argument(
         "--require-non-repudiation", action="store_true", help="reject certificates without non-repudiation"
@@ -139,7 +148,7 @@ def _verify(args: argparse.Namespace) -> int:
             if exit_code(exc) != EXIT_INVALID:  # not the file's fault: settings, I/O
                 raise
             report = VerifyReport(file=str(path), errors=[Issue(exc.code, exc.message)])
-        if not report.valid:
+        if report.verdict == "invalid" or (report.verdict == "intact" and not args.integrity_only):
             status = EXIT_INVALID
         if args.json:
             emit_json(report.to_dict())
@@ -148,8 +157,20 @@ def _verify(args: argparse.Namespace) -> int:
     return status
 
 
+_VERDICTS = {
+    "valid": "VALIDE",
+    "intact": "SIGNATURES INTACTES, SIGNATAIRE NON VÉRIFIÉ",
+    "invalid": "INVALIDE",
+}
+
+
 def _print_report(report: Any) -> None:
-    print(f"{report.file}: {'VALIDE' if report.valid else 'INVALIDE'}")
+    print(f"{report.file}: {_VERDICTS[report.verdict]}")
+    if report.verdict == "intact":
+        print(
+            "  le certificat des signataires n'a été vérifié auprès d'aucune autorité (aucun magasin "
+            "de confiance : --trust DIR, ou trust_dir dans les réglages) : rien ne dit qui a signé"
+        )
     for issue in report.errors:
         print(f"  erreur {issue}")
     for issue in report.warnings:

@@ -19,8 +19,10 @@ declaration.
 **Verification** (:func:`verify_pes`) reports every ``ds:Signature`` of the file, wherever
 it is, then checks the PES rules on top of :mod:`demat.signing.verify`: a signature sits
 in a bordereau (at its legal place) or on the root, every bordereau is covered by a valid
-signature ("NOT_SIGNED_CONTENT" otherwise, as STELA calls it), no bordereau hides
-elsewhere, and the policy is Hélios's.
+signature ("NOT_SIGNED_CONTENT" otherwise, as STELA calls it), nothing else sits in a domain
+block beside its header and its bordereaux (a ``Bordereau`` of another namespace, a note: no
+bordereau signature covers them, also "NOT_SIGNED_CONTENT"), no bordereau hides elsewhere, and
+the policy is Hélios's.
 """
 
 from __future__ import annotations
@@ -284,6 +286,26 @@ def _legal_holder(el: Any, root: Any) -> bool:
     )
 
 
+def _unsignable_in_domains(root: Any) -> list[Any]:
+    """Children of the domain blocks that are neither the domain's header nor a ``Bordereau``
+    (unqualified, as the PES XSD writes it): a bordereau signature never covers them, so
+    anything may be slipped in there (another namespace's ``Bordereau``, a note…)."""
+    found = []
+    for domain in root:
+        header = DOMAINS.get(domain.tag) if isinstance(domain.tag, str) else None
+        if header is None:
+            continue
+        allowed = {header, "Bordereau", ds("Signature")}  # a stray signature is reported as misplaced
+        found += [c for c in domain if isinstance(c.tag, str) and c.tag not in allowed]
+    return found
+
+
+def _describe(el: Any) -> str:
+    qname = etree.QName(el)
+    where = f" de l'espace de noms {qname.namespace}" if qname.namespace else ""
+    return f"{qname.localname}{where} ({node_path(el)}, ligne {el.sourceline})"
+
+
 def _covers(report: SignatureReport) -> bool:
     return (
         report.crypto_valid
@@ -364,6 +386,10 @@ def verify_pes_tree(
                         "non couvert par une signature valide",
                     )
                 )
+        for el in _unsignable_in_domains(root):
+            result.errors.append(
+                Issue("NOT_SIGNED_CONTENT", f"élément {_describe(el)} couvert par aucune signature")
+            )
 
     for domain in (d for d in root if isinstance(d.tag, str) and local_name(d) in DOMAINS):
         header = domain.find(DOMAINS[local_name(domain)])

@@ -34,6 +34,7 @@ from demat.signing.trust import TrustStore
 from demat.signing.xmldsig import (
     C14N_METHODS,
     DIGESTS,
+    DS_NS,
     ENVELOPED,
     LEGACY,
     RSA_METHODS,
@@ -314,6 +315,33 @@ def _parse_time(text: str | None, report: SignatureReport) -> dt.datetime | None
     return when.astimezone(dt.UTC)
 
 
+#: XAdES versions whose schema has ``xad:DigestMethod``/``xad:DigestValue`` in a digest holder:
+#: 1.1.1, the one the PES XSD imports. The ETSI 1.2.2 schema references ``ds:`` elements there,
+#: while PES signers (Hélios's own, Libriciel, Berger-Levrault, demat) write ``xad:`` ones in
+#: both versions: in 1.2.2 either form is read without a word.
+_XAD_DIGEST_CHILDREN = frozenset({"http://uri.etsi.org/01903/v1.1.1#"})
+
+
+def _digest_parts(holder: Any, xad: str, report: SignatureReport) -> tuple[Any, str | None]:
+    """(DigestMethod, DigestValue text) of a XAdES digest holder (``CertDigest``,
+    ``SigPolicyHash``), read leniently as xmlsec1 and other verifiers do: ``xad:`` or ``ds:``
+    children. ``ds:`` ones where the version's schema wants ``xad:`` are a warning
+    (``CERT_DIGEST_SCHEMA``, ``DIGEST_SCHEMA``), not a failure."""
+    for ns in (xad, DS_NS):
+        method = holder.find(f"{{{ns}}}DigestMethod")
+        if method is None:
+            continue
+        if ns == DS_NS and xad in _XAD_DIGEST_CHILDREN:
+            name = local_name(holder)
+            report.warn(
+                "CERT_DIGEST_SCHEMA" if name == "CertDigest" else "DIGEST_SCHEMA",
+                f"{name} contient ds:DigestMethod/ds:DigestValue, où le schéma XAdES "
+                f"{XADES_VERSIONS.get(xad, xad)} (celui qu'importe le XSD PES) attend xad:… (lu quand même)",
+            )
+        return method, holder.findtext(f"{{{ns}}}DigestValue")
+    return None, None
+
+
 def _pick_signer_cert(
     certs: list[x509.Certificate], sp: Any, xad: str | None, report: SignatureReport
 ) -> x509.Certificate | None:
@@ -323,16 +351,17 @@ def _pick_signer_cert(
     cert_ids = sp.findall(f".//{{{xad}}}SigningCertificate/{{{xad}}}Cert") if sp is not None else []
     if sp is not None and not cert_ids:
         report.warn("NO_SIGNING_CERTIFICATE", "propriété SigningCertificate absente")
-    if not cert_ids:
+    if not cert_ids or xad is None:
         return certs[0]
     for cert_id in cert_ids:
-        algo = cert_id.find(f"{{{xad}}}CertDigest/{{{xad}}}DigestMethod")
+        holder = cert_id.find(f"{{{xad}}}CertDigest")
+        algo, value = _digest_parts(holder, xad, report) if holder is not None else (None, None)
         algo_uri = algo.get("Algorithm") if algo is not None else None
         if algo_uri not in DIGESTS:
             continue
         report.algorithms["certificate_digest"] = algo_uri
         try:
-            want = b64decode(cert_id.findtext(f"{{{xad}}}CertDigest/{{{xad}}}DigestValue"))
+            want = b64decode(value)
         except ValueError:
             continue
         for cert in certs:
@@ -379,7 +408,8 @@ def _read_xades(sig: Any, qp: Any, sp: Any, xad: str, report: SignatureReport) -
             report.warn("POLICY_ID_MISSING", "identifiant de politique de signature absent")
         if not policy.findtext(f".//{{{xad}}}SPURI"):
             report.warn("POLICY_QUALIFIER_MISSING", "URL de la politique de signature (SPURI) absente")
-        hash_method = policy.find(f".//{{{xad}}}SigPolicyHash/{{{xad}}}DigestMethod")
+        policy_hash = policy.find(f".//{{{xad}}}SigPolicyHash")
+        hash_method, _ = _digest_parts(policy_hash, xad, report) if policy_hash is not None else (None, None)
         if hash_method is not None:
             report.algorithms["policy_hash"] = hash_method.get("Algorithm")
     role = ssp.findtext(f"{{{xad}}}SignerRole/{{{xad}}}ClaimedRoles/{{{xad}}}ClaimedRole")
@@ -542,7 +572,12 @@ def verify_signature(sig: Any, ids: IdIndex, options: VerifyOptions | None = Non
 
 @dataclass
 class VerifyReport:
-    """A file's verdict: ``valid`` only if it has signatures, all valid, and no file-level error."""
+    """A file's verdict: ``valid`` only if it has signatures, all valid, and no file-level error.
+
+    ``valid`` says the signatures are intact and their certificates were usable when they
+    signed; *who* signed is only known when a trust store was given (``signer_checked``):
+    :attr:`verdict` tells the two apart.
+    """
 
     file: str | None
     valid: bool = False
@@ -550,11 +585,26 @@ class VerifyReport:
     errors: list[Issue] = field(default_factory=list)
     warnings: list[Issue] = field(default_factory=list)
 
+    @property
+    def signer_checked(self) -> bool:
+        """Whether every signer's certificate was checked against a trust store."""
+        return bool(self.signatures) and all(s.chain_valid is not None for s in self.signatures)
+
+    @property
+    def verdict(self) -> str:
+        """``valid`` (intact, signers checked against the trust store), ``intact`` (intact,
+        signers checked against no authority: anyone may have signed) or ``invalid``."""
+        if not self.valid:
+            return "invalid"
+        return "valid" if self.signer_checked else "intact"
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
         return {
             "file": self.file,
+            "verdict": self.verdict,
             "valid": self.valid,
+            "signer_checked": self.signer_checked,
             "signatures": [s.to_dict() for s in self.signatures],
             "errors": [i.to_dict() for i in self.errors],
             "warnings": [i.to_dict() for i in self.warnings],
