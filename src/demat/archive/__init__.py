@@ -1,4 +1,63 @@
-"""demat.archive."""
+"""demat.archive: the intermediate archive's protocol code (pure, synchronous).
 
-#: Nothing yet: the package is a placeholder for the coming flow.
-__all__: list[str] = []
+* :mod:`~demat.archive.seda`: SEDA 2.1/2.2/2.3 ``ArchiveTransfer`` packages from a finished
+  transmission (:func:`build_package`, :class:`Package`), deterministic SIP zips;
+* :mod:`~demat.archive.rules`: retention rules as data (DUA, final action, access), per flow,
+  overridable per profile;
+* :mod:`~demat.archive.formats`: format identification by content (Siegfried, PRONOM ids);
+* :mod:`~demat.archive.reply`: SAE replies read leniently (:func:`read_reply`);
+* :mod:`~demat.archive.seal`: a package's seal (CMS signature over the manifest, RFC 3161
+  timestamp), verified at issuance and later;
+* :mod:`~demat.archive.ledger`: the hash-chained ledger of archive operations, sealed as Vitam
+  seals its logbooks (canonical JSON leaves, SHA-512 Merkle tree, chained timestamps);
+* :mod:`~demat.archive.sip`: re-reading a SIP zip and checking it against its manifest.
+
+Storage, the TSA over HTTP and the service that ties them together live in :mod:`demat.storage`.
+"""
+
+from typing import TYPE_CHECKING
+
+from demat._lazy import lazy_names
+
+if TYPE_CHECKING:
+    from demat.archive.formats import FormatInfo, identify
+    from demat.archive.model import Agency, ArchivalProfileRef, ArchiveDocument, ArchiveInput
+    from demat.archive.reply import ArchiveReply, read_reply
+    from demat.archive.rules import DEFAULT_RULES, RetentionRule, RuleSet
+    from demat.archive.seda import Package, PackageObject, build_package
+
+_WHERE = {
+    "FormatInfo": "demat.archive.formats",
+    "identify": "demat.archive.formats",
+    "Agency": "demat.archive.model",
+    "ArchivalProfileRef": "demat.archive.model",
+    "ArchiveDocument": "demat.archive.model",
+    "ArchiveInput": "demat.archive.model",
+    "ArchiveReply": "demat.archive.reply",
+    "read_reply": "demat.archive.reply",
+    "DEFAULT_RULES": "demat.archive.rules",
+    "RetentionRule": "demat.archive.rules",
+    "RuleSet": "demat.archive.rules",
+    "Package": "demat.archive.seda",
+    "PackageObject": "demat.archive.seda",
+    "build_package": "demat.archive.seda",
+}
+
+__getattr__ = lazy_names(__name__, _WHERE, globals())
+
+__all__ = [
+    "DEFAULT_RULES",
+    "Agency",
+    "ArchivalProfileRef",
+    "ArchiveDocument",
+    "ArchiveInput",
+    "ArchiveReply",
+    "FormatInfo",
+    "Package",
+    "PackageObject",
+    "RetentionRule",
+    "RuleSet",
+    "build_package",
+    "identify",
+    "read_reply",
+]
