@@ -95,6 +95,34 @@ class SignatureError(DematError):
     code = "SIGNATURE"
 
 
+class TimestampError(SignatureError):
+    """An RFC 3161 timestamp could not be had, or the token does not hold: wrong imprint, nonce
+    not echoed, TSA not trusted or its certificate not valid at the token's time."""
+
+    code = "TIMESTAMP"
+
+
+class StorageError(DematError):
+    """The archive storage failed (write, read, list) or refused an operation."""
+
+    retryable = True
+    code = "STORAGE"
+
+
+class ObjectExists(StorageError):
+    """A write-once key already holds other bytes: nothing was written."""
+
+    retryable = False
+    code = "STORAGE_EXISTS"
+
+
+class ObjectMissing(StorageError):
+    """The archive storage has no object under that key."""
+
+    retryable = False
+    code = "STORAGE_MISSING"
+
+
 class PackagingError(DematError):
     """An archive cannot be built or is refused on extraction (traversal, links, bombs)."""
 
@@ -229,6 +257,8 @@ __all__ = [
     "FileUnwritable",
     "IdentityMismatch",
     "JournalError",
+    "ObjectExists",
+    "ObjectMissing",
     "PackagingError",
     "PlatformTimeout",
     "ProtocolError",
@@ -236,8 +266,10 @@ __all__ = [
     "SchemaError",
     "ServerError",
     "SignatureError",
+    "StorageError",
     "StoreError",
     "TLSError",
+    "TimestampError",
     "TransportError",
     "ValidationError",
     "XMLSecurityError",

@@ -24,6 +24,7 @@ from demat.errors import (
     RemoteRejected,
     SchemaError,
     SignatureError,
+    StorageError,
     StoreError,
     TransportError,
     ValidationError,
@@ -60,6 +61,7 @@ EXIT_CODES: Mapping[type[BaseException], int] = {
     FileUnwritable: EXIT_USAGE,
     SchemaError: EXIT_USAGE,
     StoreError: EXIT_USAGE,
+    StorageError: EXIT_USAGE,
     TransportError: EXIT_USAGE,
     OSError: EXIT_USAGE,
 }
