@@ -104,3 +104,34 @@ def test_demat_creates_its_data_folder_and_store_private(tmp_path: Path) -> None
     assert files["demat.sqlite3"] == 0o600
     assert all(m == 0o600 for m in files.values()), files
     assert all(mode(p) == 0o700 for p in state.rglob("*") if p.is_dir())
+
+
+def test_saved_documents_are_private(
+    tmp_path: Path, open_umask: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from demat.cli import main
+    from demat.tracking import Event, Move, NewDocument, State
+
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("DEMAT_")]:
+        monkeypatch.delenv(name)
+    (tmp_path / "demat.toml").write_text('data_dir = "state"\n', "utf-8")
+
+    async def fill() -> str:
+        async with Store.open(f"sqlite:///{tmp_path / 'state' / 'demat.sqlite3'}") as store:
+            await store.add_inbound("s2low", "pes_retour", "7", b"<PES_Retour/>", name="R.xml")
+            tr, _ = await store.record("ville", "actes", "1" * 64, "acte")
+            await store.move(Move(tr.id, Event.SEND_STARTED, expect=State.ACCEPTED))
+            await store.move(Move(tr.id, Event.SUBMITTED, expect=State.SENDING, remote_id="9"))
+            ar = NewDocument("aracte", b"<ARActe/>", "ar.xml")
+            await store.move(Move(tr.id, Event.ACK_OK, expect=State.SENT, documents=[ar]))
+            return tr.id
+
+    tid = asyncio.run(fill())
+    assert main(["retours", "--save", "retours/kept"]) == 0
+    assert main(["ack", tid, "--save", "acks"]) == 0
+    saved = [*(tmp_path / "retours" / "kept").iterdir(), *(tmp_path / "acks").iterdir()]
+    assert len(saved) == 2
+    assert [mode(p) for p in saved] == [0o600, 0o600]
+    folders = (tmp_path / "retours", tmp_path / "retours" / "kept", tmp_path / "acks")
+    assert [mode(p) for p in folders] == [0o700] * 3

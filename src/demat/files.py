@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 #: Mode of a folder demat creates for documents or personal data.
@@ -53,10 +54,30 @@ def private_file(path: Path) -> bool:
     return True
 
 
+def write_private(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` 0600 (its folder made private, see :func:`private_dir`):
+    written to a temporary file beside it, flushed, renamed over ``path``, so a crash never
+    leaves a half-written file under the real name and a link at ``path`` is replaced, never
+    followed."""
+    folder = private_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name[:40]}.", suffix=".part")
+    try:
+        make_private(fd)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def make_private(fd: int) -> None:
     """Set an open file's mode to 0600 (a temporary file about to be renamed into place)."""
     with contextlib.suppress(OSError):  # not ours to change (another owner): the rename decides
         os.fchmod(fd, PRIVATE_FILE)
 
 
-__all__ = ["PRIVATE_DIR", "PRIVATE_FILE", "make_private", "private_dir", "private_file"]
+__all__ = ["PRIVATE_DIR", "PRIVATE_FILE", "make_private", "private_dir", "private_file", "write_private"]

@@ -21,6 +21,7 @@ from demat.cli._common import (
     settings_from,
 )
 from demat.errors import ConfigError, DematError
+from demat.files import private_dir, write_private
 
 
 def register(sub: Any) -> None:
@@ -404,13 +405,13 @@ def _retours(args: argparse.Namespace) -> int:
     async def body(gw: Gateway) -> int:
         found = await gw.store.inbound(kind="pes_retour", profile=args.profile)
         if args.save:
-            args.save.mkdir(parents=True, exist_ok=True)
+            private_dir(args.save)  # PES_Retour and acknowledgements hold personal data: 0700/0600
         for doc in found:
             saved = None
             if args.save:
                 # The platform's name, stripped to a file name, prefixed by the id: never outside DIR.
                 saved = args.save / f"{doc.id}_{Path(doc.name or 'PES_Retour.xml').name}"
-                saved.write_bytes(doc.content)
+                write_private(saved, doc.content)
             info = dict(doc.info)
             if args.json:
                 row = {
@@ -450,13 +451,13 @@ def _ack(args: argparse.Namespace) -> int:
         out: dict[str, Any] = {"id": t.id, "state": t.state.value, "documents": []}
         lines = [f"{short(t.id)} {t.name}: {t.state.value}"]
         if args.save:
-            args.save.mkdir(parents=True, exist_ok=True)
+            private_dir(args.save)  # PES_Retour and acknowledgements hold personal data: 0700/0600
         for doc in docs:
             record, said = _received(doc, gw.settings)
             if args.save:
                 # The platform's name, stripped to a file name, prefixed by the id: never outside DIR.
                 saved = args.save / f"{short(t.id)}_{Path(doc.name or doc.kind).name}"
-                saved.write_bytes(doc.content)
+                write_private(saved, doc.content)
                 record["saved"] = str(saved)
                 said.append(f"  saved as {saved}")
             out["documents"].append(record)
