@@ -1,0 +1,31 @@
+"""demat.storage: where the intermediate archive keeps its packages, seals and ledger proofs.
+
+* :mod:`~demat.storage.base`: the :class:`Storage` protocol (write-once objects, deletion only
+  with a proof);
+* :mod:`~demat.storage.filesystem`: :class:`FilesystemStorage`, the embedded default;
+* :mod:`~demat.storage.tsa`: RFC 3161 timestamping authorities (HTTP, or in process);
+* :mod:`~demat.storage.service`: :class:`ArchiveStore`, which deposits a package (seal, store,
+  ledger entry, crash-safe), verifies everything, reports DUAs due and eliminates with proof.
+"""
+
+from typing import TYPE_CHECKING
+
+from demat._lazy import lazy_names
+
+if TYPE_CHECKING:
+    from demat.storage.base import Storage, StoredObject
+    from demat.storage.filesystem import FilesystemStorage
+
+_WHERE = {
+    "Storage": "demat.storage.base",
+    "StoredObject": "demat.storage.base",
+    "FilesystemStorage": "demat.storage.filesystem",
+}
+
+__getattr__ = lazy_names(__name__, _WHERE, globals())
+
+__all__ = [
+    "FilesystemStorage",
+    "Storage",
+    "StoredObject",
+]
