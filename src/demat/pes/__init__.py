@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         detect_encoding,
         iter_to_latin1,
         to_latin1,
+        to_latin1_file,
     )
     from demat.pes.inspect import (
         BordereauInfo,
@@ -146,6 +147,7 @@ _WHERE = {
     "detect_encoding": "demat.pes.encoding",
     "iter_to_latin1": "demat.pes.encoding",
     "to_latin1": "demat.pes.encoding",
+    "to_latin1_file": "demat.pes.encoding",
     "DGP": "demat.pes.model",
     "PJ": "demat.pes.model",
     "Adresse": "demat.pes.model",
@@ -248,6 +250,7 @@ __all__ = [
     "sign_pes_tree",
     "synthetic_pes",
     "to_latin1",
+    "to_latin1_file",
     "validate_pes",
     "validate_xsd",
     "verify_pes",
