@@ -17,18 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from demat.cli._common import EXIT_INVALID, EXIT_OK, emit_json, existing_file, exit_code, file_failed
-from demat.elections import (
-    builtin_format,
-    check_extractions,
-    diff_extractions,
-    export_with_format,
-    export_xml,
-    load_format,
-    read_extraction,
-)
-from demat.elections.check import RULES
-from demat.elections.formats import BUILTIN_FORMATS
 from demat.errors import DematError
+
+# demat.elections is imported by each command when it runs: `demat --help` builds every
+# parser and must not load pydantic, openpyxl and the rules to do so.
 
 
 def _date(value: str) -> dt.date:
@@ -39,6 +31,8 @@ def _date(value: str) -> dt.date:
 
 
 def _read(args: argparse.Namespace) -> int:
+    from demat.elections import read_extraction
+
     worst = EXIT_OK
     for path in args.files:
         try:
@@ -77,6 +71,9 @@ def _read(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from demat.elections import check_extractions
+    from demat.elections.check import RULES
+
     reports = check_extractions(args.files, today=args.today, max_per_code=args.max_per_code)
     worst = EXIT_OK
     for report in reports:
@@ -103,6 +100,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from demat.elections import builtin_format, export_with_format, export_xml, load_format, read_extraction
+    from demat.elections.formats import BUILTIN_FORMATS
+
     if args.format == "xml":
         fmt = None
     elif args.format in BUILTIN_FORMATS:
@@ -142,6 +142,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
+    from demat.elections import diff_extractions
+
     try:
         tableau = diff_extractions(args.old, args.new, pre2019=args.pre2019)
     except DematError as exc:
@@ -203,7 +205,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--format",
         default="elistelec",
-        help=f"{', '.join(BUILTIN_FORMATS)}, xml, or a format file (.toml)",
+        help="elistelec (default) or another shipped format (prefecture-civilite, "
+        "prefecture-largeur-fixe), xml, or a format file (.toml)",
     )
     p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="folder for the files")
     p.add_argument("--today", type=_date, help="the list's date when the file gives none")
