@@ -367,11 +367,13 @@ def _due_now(move: Any, now: dt.datetime) -> Any:
 def _resolve(args: argparse.Namespace) -> int:
     from demat.cli.ops import run_gateway
 
+    reason = _reason(args, "resolve")  # before opening anything: a usage error is said at once
+    if args.verdict == "sent" and not args.remote_id:
+        raise ConfigError("--as sent needs --remote-id: the platform's transaction id", code="USAGE")
+
     async def body(gw: Gateway) -> int:
         t = await find(gw, args.id)
-        moved = await settle(
-            gw, t, args.verdict, by=_who(args), reason=_reason(args, "resolve"), remote_id=args.remote_id
-        )
+        moved = await settle(gw, t, args.verdict, by=_who(args), reason=reason, remote_id=args.remote_id)
         then = "followed from there" if args.verdict == "sent" else "sent again"
         print(f"{short(t.id)} {t.name}: {t.state.value} → {moved.state.value} ({then} by the poller)")
         return EXIT_OK
