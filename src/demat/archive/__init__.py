@@ -21,10 +21,13 @@ from demat._lazy import lazy_names
 
 if TYPE_CHECKING:
     from demat.archive.formats import FormatInfo, identify
+    from demat.archive.ledger import Ledger, LedgerEntry, LedgerProblem
     from demat.archive.model import Agency, ArchivalProfileRef, ArchiveDocument, ArchiveInput
     from demat.archive.reply import ArchiveReply, read_reply
     from demat.archive.rules import DEFAULT_RULES, RetentionRule, RuleSet
+    from demat.archive.seal import PackageSeal, seal_package, verify_seal
     from demat.archive.seda import Package, PackageObject, build_package
+    from demat.archive.timestamp import TimestampToken, TsaTrust
 
 _WHERE = {
     "FormatInfo": "demat.archive.formats",
@@ -41,6 +44,14 @@ _WHERE = {
     "Package": "demat.archive.seda",
     "PackageObject": "demat.archive.seda",
     "build_package": "demat.archive.seda",
+    "Ledger": "demat.archive.ledger",
+    "LedgerEntry": "demat.archive.ledger",
+    "LedgerProblem": "demat.archive.ledger",
+    "PackageSeal": "demat.archive.seal",
+    "seal_package": "demat.archive.seal",
+    "verify_seal": "demat.archive.seal",
+    "TimestampToken": "demat.archive.timestamp",
+    "TsaTrust": "demat.archive.timestamp",
 }
 
 __getattr__ = lazy_names(__name__, _WHERE, globals())
@@ -53,11 +64,19 @@ __all__ = [
     "ArchiveInput",
     "ArchiveReply",
     "FormatInfo",
+    "Ledger",
+    "LedgerEntry",
+    "LedgerProblem",
     "Package",
     "PackageObject",
+    "PackageSeal",
     "RetentionRule",
     "RuleSet",
+    "TimestampToken",
+    "TsaTrust",
     "build_package",
     "identify",
     "read_reply",
+    "seal_package",
+    "verify_seal",
 ]

@@ -20,8 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-#: What a certificate is for: a CA, document signing, a TLS server or a TLS client.
-Kind = Literal["ca", "signing", "server", "client"]
+#: What a certificate is for: a CA, document signing, a TLS server, a TLS client or an RFC 3161
+#: timestamping authority.
+Kind = Literal["ca", "signing", "server", "client", "tsa"]
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,10 @@ def issue(
     elif kind == "client":
         builder = builder.add_extension(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+        )
+    elif kind == "tsa":  # RFC 3161 §2.3: the only purpose, marked critical
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True
         )
     cert = builder.sign(ca.key, hashes.SHA256())
     return Issued(key, cert, (ca.cert, *ca.chain))

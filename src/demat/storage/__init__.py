@@ -15,17 +15,33 @@ from demat._lazy import lazy_names
 if TYPE_CHECKING:
     from demat.storage.base import Storage, StoredObject
     from demat.storage.filesystem import FilesystemStorage
+    from demat.storage.service import ArchiveStore, Deposit, Problem, VerifyReport
+    from demat.storage.tsa import AsyncTimestamper, HttpTimestamper, in_process
 
 _WHERE = {
     "Storage": "demat.storage.base",
     "StoredObject": "demat.storage.base",
     "FilesystemStorage": "demat.storage.filesystem",
+    "ArchiveStore": "demat.storage.service",
+    "Deposit": "demat.storage.service",
+    "Problem": "demat.storage.service",
+    "VerifyReport": "demat.storage.service",
+    "AsyncTimestamper": "demat.storage.tsa",
+    "HttpTimestamper": "demat.storage.tsa",
+    "in_process": "demat.storage.tsa",
 }
 
 __getattr__ = lazy_names(__name__, _WHERE, globals())
 
 __all__ = [
+    "ArchiveStore",
+    "AsyncTimestamper",
+    "Deposit",
     "FilesystemStorage",
+    "HttpTimestamper",
+    "Problem",
     "Storage",
     "StoredObject",
+    "VerifyReport",
+    "in_process",
 ]

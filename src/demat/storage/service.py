@@ -1,0 +1,649 @@
+"""The intermediate archive: deposit, verify, list, report DUAs due, eliminate with proof.
+
+:class:`ArchiveStore` ties the protocol code (:mod:`demat.archive`) to a :class:`Storage`, a
+ledger file and a TSA. Its folder (``archive_dir``) holds the ledger (``ledger.jsonl``), a lock
+(one writer at a time, across processes) and a staging area; packages and proofs go to the
+storage:
+
+* ``packages/<manifest sha512>/sip.zip``: the SIP as built (:meth:`Package.to_zip`);
+* ``packages/<manifest sha512>/seal.json``: its seal (:class:`~demat.archive.seal.PackageSeal`);
+* ``ledger/seals/<seq>.zip``: each ledger seal as Vitam stores its traceability files
+  (``data.txt`` the lines sealed, ``token.tsp``, ``computing_information.txt``,
+  ``additional_information.txt``).
+
+**Deposit** (:meth:`ArchiveStore.deposit`), in an order a crash cannot spoil: the package is
+sealed (signature and timestamp, checked), the SIP and the seal are written to the storage
+(whole or absent), then the ``deposit`` line is appended to the ledger (the commit point: until
+then nothing is visible), then the tracking journal's head is recorded and the ledger sealed.
+A crash before the ledger line leaves objects no line names: the next opening removes them (with
+an ``orphan_removed`` line); a crash after it leaves a deposit whose ledger is sealed at the next
+opportunity. The same package again is the same deposit.
+
+**Verify** (:meth:`ArchiveStore.verify`) re-reads everything: the ledger (chain, seals,
+timestamps), each deposited package (the zip's digest, the manifest's, every file against its
+manifest ``MessageDigest`` and ``Size``, the seal's signature and timestamp), the storage
+against the ledger (a package or ledger seal gone, deleted without an elimination line, or
+present though the ledger never recorded it) and names each problem's package or ledger entry.
+
+**Retention**: :meth:`due` lists the deposits whose DUA has run out; :meth:`eliminate` removes a
+package only after writing (and sealing) an ``eliminate`` line with who, why and the rule, whose
+hash the storage keeps as the tombstone's proof.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import fcntl
+import hashlib
+import io
+import os
+import secrets
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from demat.archive.ledger import Ledger, LedgerEntry, LedgerProblem, SealedHead, format_at
+from demat.archive.seal import PackageSeal, PendingSeal, prepare_seal, verify_seal
+from demat.archive.seda import MANIFEST_NAME, Package
+from demat.archive.timestamp import TsaTrust
+from demat.errors import ObjectMissing, PackagingError, SignatureError, StorageError, ValidationError
+from demat.gateway.offload import offload
+from demat.signing.keys import Signer
+from demat.storage.base import Storage
+from demat.storage.filesystem import FilesystemStorage
+from demat.storage.tsa import AsyncTimestamper
+from demat.tracking.journal import JournalHead
+
+#: Gives the tracking journal's head now (``Store.journal_head``), to anchor it in the seals.
+HeadSource = Callable[[], Awaitable[JournalHead]]
+
+_CHUNK = 1 << 20
+
+
+def package_keys(digest: str) -> tuple[str, str]:
+    """Storage keys of a package's SIP and seal."""
+    return f"packages/{digest}/sip.zip", f"packages/{digest}/seal.json"
+
+
+def seal_key(seq: int) -> str:
+    """Storage key of the ledger seal written at ``seq``."""
+    return f"ledger/seals/{seq:012d}.zip"
+
+
+@dataclass(frozen=True)
+class Deposit:
+    """A package the archive holds (or held): what its ``deposit`` line says, and its
+    elimination when there was one."""
+
+    digest: str
+    seq: int
+    at: str
+    data: Mapping[str, Any]
+    eliminated: Mapping[str, Any] | None = None
+
+    @property
+    def transmission_id(self) -> str:
+        """The transmission the package archives."""
+        return str(self.data.get("transmission", ""))
+
+    @property
+    def due(self) -> dt.date:
+        """The day its DUA runs out."""
+        return dt.date.fromisoformat(str(self.data["due"]))
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form (``demat archive list|show --json``)."""
+        return {
+            "package": self.digest,
+            "ledger_seq": self.seq,
+            "deposited_at": self.at,
+            **dict(self.data),
+            "eliminated": dict(self.eliminated) if self.eliminated else None,
+        }
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing that does not hold: which package (digest) or ledger entry (seq), what kind
+    (``altered``, ``missing``, ``seal``, ``timestamp``, ``chain``, ``unknown_object``…) and why."""
+
+    kind: str
+    message: str
+    package: str | None = None
+    ledger_seq: int | None = None
+    transmission: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return {
+            "kind": self.kind,
+            "package": self.package,
+            "transmission": self.transmission,
+            "ledger_seq": self.ledger_seq,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The result of :meth:`ArchiveStore.verify`: ``ok`` when nothing is wrong."""
+
+    ok: bool
+    problems: list[Problem]
+    packages: int = 0
+    ledger_entries: int = 0
+    unsealed_entries: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON contract of ``demat archive verify --json``."""
+        return {
+            "ok": self.ok,
+            "packages": self.packages,
+            "ledger_entries": self.ledger_entries,
+            "unsealed_entries": self.unsealed_entries,
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+@dataclass(frozen=True)
+class SealedJournalHead:
+    """A tracking-journal head the archive's ledger recorded and a seal covers: a
+    :class:`~demat.tracking.journal.HeadAnchor` whose :meth:`vouched_head` checks the audit path
+    and the RFC 3161 token before answering."""
+
+    proof: SealedHead
+
+    def vouched_head(self) -> JournalHead:
+        """The head, once its proof holds (:class:`ValueError` otherwise)."""
+        entry = self.proof.vouched_line()
+        if entry.op != "journal_head":
+            raise ValueError(f"ledger line {entry.seq} is not a journal head")
+        return JournalHead(int(entry.data["seq"]), str(entry.data["hash"]))
+
+
+@dataclass
+class ArchiveStore:
+    """The archive service (see the module docstring). Open it with :meth:`open`."""
+
+    archive_dir: Path
+    storage: Storage
+    timestamper: AsyncTimestamper
+    trust: TsaTrust
+    signer: Signer | None = None
+    journal_head: HeadSource | None = None
+    ledger: Ledger = field(init=False, repr=False)
+    _lock_fd: int = field(init=False, repr=False, default=-1)
+
+    @classmethod
+    async def open(
+        cls,
+        archive_dir: Path,
+        *,
+        timestamper: AsyncTimestamper,
+        trust: TsaTrust,
+        storage: Storage | None = None,
+        signer: Signer | None = None,
+        journal_head: HeadSource | None = None,
+    ) -> ArchiveStore:
+        """Open (creating) the archive in ``archive_dir``: take the writer's lock, recover what
+        a crash left (see the module docstring). ``storage`` defaults to a
+        :class:`FilesystemStorage` in ``archive_dir/objects``."""
+        archive_dir = Path(archive_dir)
+        archive_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        store = cls(
+            archive_dir,
+            storage if storage is not None else FilesystemStorage(archive_dir / "store"),
+            timestamper,
+            trust,
+            signer,
+            journal_head,
+        )
+        store._lock_fd = os.open(archive_dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        await offload(fcntl.flock, store._lock_fd, fcntl.LOCK_EX)
+        store.ledger = await offload(Ledger, archive_dir / "ledger.jsonl")
+        staging = archive_dir / "tmp"
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir(mode=0o700)
+        await store._recover()
+        return store
+
+    async def close(self) -> None:
+        """Release the writer's lock."""
+        if self._lock_fd >= 0:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    async def __aenter__(self) -> ArchiveStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- the ledger's view -------------------------------------------------------------------
+
+    def deposits(self) -> dict[str, Deposit]:
+        """Every package the ledger says was deposited, by digest (eliminated ones too)."""
+        found: dict[str, Deposit] = {}
+        for entry in self.ledger.entries():
+            if entry.op == "deposit":
+                digest = str(entry.data.get("package", ""))
+                found.setdefault(digest, Deposit(digest, entry.seq, entry.at, entry.data))
+            elif entry.op == "eliminate":
+                digest = str(entry.data.get("package", ""))
+                held = found.get(digest)
+                if held is not None:
+                    found[digest] = Deposit(
+                        held.digest,
+                        held.seq,
+                        held.at,
+                        held.data,
+                        {**entry.data, "seq": entry.seq, "at": entry.at},
+                    )
+        return found
+
+    def find(self, ref: str) -> Deposit:
+        """A deposit by package digest (or a unique prefix of at least 8 characters) or by
+        transmission id; :class:`~demat.errors.StorageError` when none or several match."""
+        deposits = self.deposits()
+        matches = [
+            d
+            for d in deposits.values()
+            if d.transmission_id == ref or (len(ref) >= 8 and d.digest.startswith(ref))
+        ]
+        if len(matches) != 1:
+            what = "no package" if not matches else f"{len(matches)} packages"
+            raise StorageError(f"{what} match {ref!r}", code="ARCHIVE_NOT_FOUND")
+        return matches[0]
+
+    # -- recovery ----------------------------------------------------------------------------
+
+    async def _recover(self) -> None:
+        deposits = self.deposits()
+        known = set(deposits)
+        for key in await self.storage.list("packages/"):
+            digest = key.split("/")[1]
+            if digest not in known:
+                # Written by a deposit that never reached the ledger: never visible, removed.
+                entry = await offload(
+                    self.ledger.append,
+                    "orphan_removed",
+                    {"key": key, "reason": "dépôt interrompu avant le registre"},
+                )
+                await self.storage.delete(key, proof=f"ledger {entry.seq} {entry.hash}")
+        for deposit in deposits.values():
+            if deposit.eliminated is None:
+                continue
+            for key in package_keys(deposit.digest):
+                if await self.storage.exists(key):  # an elimination interrupted after its line
+                    seq = int(deposit.eliminated["seq"])
+                    await self.storage.delete(key, proof=f"ledger {seq} elimination")
+        if self.ledger.last_seq and (
+            not self.ledger.seals or self.ledger.seals[-1].seq != self.ledger.last_seq
+        ):
+            await self.seal()
+
+    # -- deposit -----------------------------------------------------------------------------
+
+    async def deposit(self, package: Package, *, signer: Signer | None = None, by: str = "demat") -> Deposit:
+        """Seal, store and record ``package`` (see the module docstring); the same package
+        again returns its existing deposit."""
+        digest = package.digest
+        existing = self.deposits().get(digest)
+        if existing is not None and existing.eliminated is None:
+            return existing
+        if existing is not None:
+            raise StorageError(
+                f"package {digest[:16]}… was eliminated: it cannot come back", code="ARCHIVE_ELIMINATED"
+            )
+        pending: PendingSeal = await offload(prepare_seal, package.manifest_bytes, signer or self.signer)
+        response = await self.timestamper(pending.request)
+        seal: PackageSeal = await offload(pending.complete, response, self.trust)
+        sip_key, seal_json_key = package_keys(digest)
+        staged = self.archive_dir / "tmp" / f"{secrets.token_hex(8)}.zip"
+        try:
+            await offload(package.to_zip, staged)
+            stored = await self.storage.put(sip_key, staged)
+        finally:
+            staged.unlink(missing_ok=True)
+        await self.storage.put(seal_json_key, seal.to_json())
+        data = {
+            "package": digest,
+            "transmission": package.transmission_id,
+            "profile": package.profile,
+            "flow": package.flow,
+            "message_identifier": package.message_identifier,
+            "seda_version": package.seda_version,
+            "files": len(package.objects),
+            "content_bytes": package.size,
+            "sip_key": sip_key,
+            "sip_sha512": stored.sha512,
+            "sip_size": stored.size,
+            "seal_key": seal_json_key,
+            "sealed_at": format_at(seal.sealed_at),
+            "signer": seal.signer,
+            "rule": package.rule.as_dict(),
+            "rule_start": package.rule_start.isoformat(),
+            "due": package.due.isoformat(),
+            "by": by,
+        }
+        entry = await offload(self.ledger.append, "deposit", data)
+        await self.seal()
+        return Deposit(digest, entry.seq, entry.at, entry.data)
+
+    async def note(self, op: str, data: Mapping[str, Any], *, seal: bool = True) -> LedgerEntry:
+        """Record another archive operation (a transfer, its reply…) in the ledger."""
+        if op in {"deposit", "eliminate", "seal", "journal_head", "orphan_removed"}:
+            raise ValueError(f"{op!r} lines are written by the archive itself")
+        entry = await offload(self.ledger.append, op, data)
+        if seal:
+            await self.seal()
+        return entry
+
+    async def seal(self) -> LedgerEntry | None:
+        """Record the tracking journal's head (when a source is set), then seal the ledger and
+        store the seal's files; ``None`` when nothing was written since the last seal."""
+        if self.journal_head is not None:
+            head = await self.journal_head()
+            last = next(
+                (e for e in reversed(list(self.ledger.entries())[-3:]) if e.op == "journal_head"), None
+            )
+            if last is None or last.data.get("hash") != head.hash:
+                await offload(self.ledger.append, "journal_head", {"seq": head.seq, "hash": head.hash})
+        pending = await offload(self.ledger.prepare_seal)
+        if pending is None:
+            return None
+        response = await self.timestamper(pending.request)
+        entry: LedgerEntry = await offload(self.ledger.commit_seal, pending, response, self.trust)
+        await self.storage.put(seal_key(entry.seq), await offload(self._seal_zip, entry))
+        return entry
+
+    def _seal_zip(self, entry: LedgerEntry) -> bytes:
+        data = entry.data
+        lines = list(self.ledger.lines_between(int(data["start"]), int(data["end"])))
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+
+            def member(name: str, content: bytes) -> None:
+                info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, content)
+
+            member("data.txt", b"".join(line + b"\n" for line in lines))
+            member("token.tsp", base64.b64decode(data["token"]))
+            member(
+                "computing_information.txt",
+                f"currentHash={data['root']}\npreviousSeal={data['previous']}\n"
+                f"previousSealMinusOneMonth={data['month']}\npreviousSealMinusOneYear={data['year']}\n".encode(),
+            )
+            member(
+                "additional_information.txt",
+                f"numberOfElements={data['count']}\nstartSeq={data['start']}\nendSeq={data['end']}\n"
+                f"sealedAt={entry.at}\nsecurisationVersion={data['version']}\n".encode(),
+            )
+            member("seal.json", entry.line + b"\n")
+        return buf.getvalue()
+
+    # -- retention ---------------------------------------------------------------------------
+
+    def due(self, on: dt.date | None = None) -> list[Deposit]:
+        """Deposits still held whose DUA has run out by ``on`` (today), oldest first."""
+        day = on or dt.datetime.now(dt.UTC).date()
+        held = [d for d in self.deposits().values() if d.eliminated is None and d.due <= day]
+        return sorted(held, key=lambda d: (d.due, d.seq))
+
+    async def eliminate(self, ref: str, *, reason: str, by: str, on: dt.date | None = None) -> LedgerEntry:
+        """Eliminate a package whose DUA has run out and whose final action is ``Destroy``:
+        an ``eliminate`` line first (sealed), then the objects, each tombstone keeping that
+        line's hash as its proof. Anything else is refused (:class:`~demat.errors.ValidationError`)."""
+        deposit = self.find(ref)
+        day = on or dt.datetime.now(dt.UTC).date()
+        if deposit.eliminated is not None:
+            raise ValidationError(
+                f"package {deposit.digest[:16]}… already eliminated", code="ARCHIVE_ELIMINATED"
+            )
+        rule = deposit.data.get("rule", {})
+        if rule.get("final_action") != "Destroy":
+            raise ValidationError(
+                f"package {deposit.digest[:16]}…: final action {rule.get('final_action')}, not Destroy",
+                code="ARCHIVE_KEEP",
+            )
+        if deposit.due > day:
+            raise ValidationError(
+                f"package {deposit.digest[:16]}…: DUA runs until {deposit.due.isoformat()}",
+                code="ARCHIVE_NOT_DUE",
+            )
+        if not reason.strip() or not by.strip():
+            raise ValidationError("an elimination needs a reason and who decided it", code="ARCHIVE_NO_PROOF")
+        entry = await offload(
+            self.ledger.append,
+            "eliminate",
+            {
+                "package": deposit.digest,
+                "transmission": deposit.transmission_id,
+                "deposit_seq": deposit.seq,
+                "rule": rule,
+                "due": deposit.due.isoformat(),
+                "reason": reason,
+                "by": by,
+            },
+        )
+        await self.seal()
+        for key in package_keys(deposit.digest):
+            await self.storage.delete(key, proof=f"ledger {entry.seq} {entry.hash}")
+        return entry
+
+    # -- journal anchors ---------------------------------------------------------------------
+
+    def journal_anchors(self) -> list[SealedJournalHead]:
+        """The tracking journal's heads this ledger recorded and sealed, as anchors for
+        ``Store.verify_journal(anchors=…)``."""
+        anchors = []
+        for entry in self.ledger.entries():
+            if entry.op == "journal_head":
+                proof = self.ledger.prove(entry.seq, self.trust)
+                if proof is not None:
+                    anchors.append(SealedJournalHead(proof))
+        return anchors
+
+    # -- verification ------------------------------------------------------------------------
+
+    async def verify(self) -> VerifyReport:
+        """Check everything (see the module docstring)."""
+        problems: list[Problem] = []
+        ledger_problems, unsealed = await offload(self.ledger.verify, self.trust)
+        problems += [_ledger_problem(p) for p in ledger_problems]
+        deposits = self.deposits()
+        entries = list(self.ledger.entries())
+        live = 0
+        for deposit in deposits.values():
+            if deposit.eliminated is None:
+                live += 1
+                problems += await self._verify_package(deposit)
+            else:
+                problems += await self._verify_eliminated(deposit)
+        known = set(deposits)
+        for key in await self.storage.list("packages/"):
+            digest = key.split("/")[1]
+            if digest not in known:
+                problems.append(
+                    Problem(
+                        "unknown_object",
+                        f"{key} est dans le stockage mais le registre ne l'a jamais enregistré"
+                        " (registre tronqué ou réécrit ?)",
+                        package=digest,
+                    )
+                )
+        problems += await self._verify_seal_objects(entries)
+        return VerifyReport(not problems, problems, live, len(entries), unsealed)
+
+    async def _verify_package(self, deposit: Deposit) -> list[Problem]:
+        sip_key, seal_json_key = package_keys(deposit.digest)
+
+        def problem(kind: str, message: str) -> Problem:
+            return Problem(kind, message, deposit.digest, deposit.seq, deposit.transmission_id)
+
+        found: list[Problem] = []
+        stone = await self.storage.tombstone(sip_key)
+        if not await self.storage.exists(sip_key):
+            why = f" (supprimé hors registre : {stone})" if stone else ""
+            return [
+                problem(
+                    "missing",
+                    f"paquet {deposit.digest[:16]}… ({deposit.transmission_id}) absent du stockage{why}",
+                )
+            ]
+        local = self.storage.local_path(sip_key)
+        tmp: Path | None = None
+        if local is None:
+            tmp = Path(tempfile.mkstemp(prefix="demat-verify-", dir=self.archive_dir / "tmp")[1])
+            await self.storage.fetch(sip_key, tmp)
+            local = tmp
+        try:
+            messages, manifest = await offload(_check_sip, local, deposit)
+        finally:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+        found += [problem("altered", m) for m in messages]
+        try:
+            seal = PackageSeal.from_json(await self.storage.get(seal_json_key))
+        except ObjectMissing:
+            return [*found, problem("missing", f"sceau du paquet {deposit.digest[:16]}… absent du stockage")]
+        except SignatureError as exc:
+            return [*found, problem("seal", exc.message)]
+        if manifest is not None:
+            for message in await offload(verify_seal, seal, manifest, self.trust):
+                found.append(problem("timestamp" if message.startswith("horodatage") else "seal", message))
+        if format_at(seal.sealed_at) != deposit.data.get("sealed_at"):
+            found.append(problem("seal", "le sceau stocké n'est pas celui que le registre a enregistré"))
+        return found
+
+    async def _verify_eliminated(self, deposit: Deposit) -> list[Problem]:
+        found = []
+        for key in package_keys(deposit.digest):
+            if await self.storage.exists(key):
+                found.append(
+                    Problem(
+                        "not_eliminated",
+                        f"{key} est encore stocké alors que le registre l'a éliminé",
+                        deposit.digest,
+                        deposit.seq,
+                        deposit.transmission_id,
+                    )
+                )
+        return found
+
+    async def _verify_seal_objects(self, entries: list[LedgerEntry]) -> list[Problem]:
+        found = []
+        seals = {e.seq: e for e in entries if e.op == "seal"}
+        stored = {int(k.rsplit("/", 1)[1].split(".")[0]): k for k in await self.storage.list("ledger/seals/")}
+        for seq, entry in seals.items():
+            key = stored.get(seq)
+            if key is None:
+                if seq != max(seals):  # the last seal's files may not be written yet after a crash
+                    found.append(
+                        Problem("missing", f"fichiers du sceau {seq} absents du stockage", ledger_seq=seq)
+                    )
+                continue
+            kept = await self.storage.get(key)
+            with zipfile.ZipFile(io.BytesIO(kept)) as zf:
+                if zf.read("seal.json").rstrip(b"\n") != entry.line:
+                    found.append(
+                        Problem(
+                            "altered", f"le sceau {seq} du registre diffère de celui stocké", ledger_seq=seq
+                        )
+                    )
+        for seq in sorted(set(stored) - set(seals)):
+            found.append(
+                Problem(
+                    "ledger_truncated",
+                    f"le stockage garde le sceau {seq} que le registre n'a plus (entrées retirées)",
+                    ledger_seq=seq,
+                )
+            )
+        return found
+
+
+def _ledger_problem(p: LedgerProblem) -> Problem:
+    return Problem(p.kind, f"registre, {p.message}", ledger_seq=p.seq)
+
+
+def _check_sip(path: Path, deposit: Deposit) -> tuple[list[str], bytes | None]:
+    """What does not hold in the SIP zip at ``path`` for ``deposit``, and its manifest."""
+    messages: list[str] = []
+    h = hashlib.sha512()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+    if h.hexdigest() != deposit.data.get("sip_sha512") or size != deposit.data.get("sip_size"):
+        messages.append(f"le SIP stocké a changé depuis le dépôt ({deposit.data.get('sip_key')})")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            manifest = zf.read(MANIFEST_NAME)
+            if hashlib.sha512(manifest).hexdigest() != deposit.digest:
+                messages.append("manifest.xml modifié (son empreinte n'est plus celle du dépôt)")
+            messages += _check_objects(zf, manifest)
+    except (zipfile.BadZipFile, KeyError, PackagingError, OSError, ValueError) as exc:
+        return [*messages, f"SIP illisible : {exc}"], None
+    return messages, manifest
+
+
+def _check_objects(zf: zipfile.ZipFile, manifest: bytes) -> list[str]:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        root = etree.fromstring(manifest, parser)
+    except etree.XMLSyntaxError as exc:
+        return [f"manifest.xml illisible : {exc}"]
+    ns = {"s": etree.QName(root).namespace or ""}
+    messages = []
+    listed = set()
+    for bdo in root.iterfind(".//s:BinaryDataObject", ns):
+        uri = bdo.findtext("s:Uri", namespaces=ns) or ""
+        listed.add(uri)
+        expected = (bdo.findtext("s:MessageDigest", namespaces=ns) or "").strip().lower()
+        declared_size = bdo.findtext("s:Size", namespaces=ns)
+        try:
+            member = zf.open(uri)
+        except KeyError:
+            messages.append(f"{uri} : fichier absent du SIP")
+            continue
+        h = hashlib.sha512()
+        size = 0
+        with member:
+            while chunk := member.read(_CHUNK):
+                h.update(chunk)
+                size += len(chunk)
+        if h.hexdigest() != expected:
+            messages.append(
+                f"{uri} : contenu modifié (SHA-512 {h.hexdigest()[:16]}…, le manifeste dit {expected[:16]}…)"
+            )
+        if (declared_size is None and size != 0) or (
+            declared_size is not None and int(declared_size) != size
+        ):
+            messages.append(f"{uri} : {size} octets, le manifeste dit {declared_size or 0}")
+    for name in zf.namelist():
+        if name != MANIFEST_NAME and name not in listed:
+            messages.append(f"{name} : fichier ajouté au SIP, absent du manifeste")
+    return messages
+
+
+__all__ = [
+    "ArchiveStore",
+    "Deposit",
+    "HeadSource",
+    "Problem",
+    "SealedJournalHead",
+    "VerifyReport",
+    "package_keys",
+    "seal_key",
+]
