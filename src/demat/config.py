@@ -94,6 +94,16 @@ class PlatformAccount(_Strict):
     login_password_env: str | None = None
     login_method: Literal["basic", "nonce"] = "basic"
     force_tls12: bool = False
+    #: Vitam (``kind = "vitam"``): the tenant (``X-Tenant-Id``), required.
+    tenant: int | None = None
+    #: Vitam: the ingest workflow (``X-Context-Id``); ``BLANK_TEST`` for a dry run.
+    context_id: str = "DEFAULT_WORKFLOW"
+    #: Vitam: an access contract (``X-Access-Contract-Id``) allowed to read the operation logbook,
+    #: where a transfer whose answer was lost is found again; without it, a person settles it.
+    access_contract: str | None = None
+    #: as@lae (``kind = "asalae"``): packages larger than this many bytes are uploaded in chunks
+    #: of this size (0: always in one request).
+    chunk_size: int = Field(default=0, ge=0)
 
     @field_validator("url")
     @classmethod

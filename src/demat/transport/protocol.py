@@ -294,6 +294,77 @@ class ActesLookup(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class SipTransfer:
+    """A package to transfer to a definitive SAE (Vitam, as@lae): the SIP (a zip holding
+    ``manifest.xml`` at its root and the files under ``content/``), what its manifest says of
+    it, and ``session``, demat's own id for this transfer, which the SAE keeps where it can
+    (Vitam: ``X-Application-Id``, searchable in its operation logbook) so that a transfer
+    whose answer was lost can be found again."""
+
+    sip: Path
+    message_identifier: str
+    originating_agency: str
+    session: str
+
+
+@dataclass(frozen=True)
+class TransferRef:
+    """What an SAE knows a transfer by: its own id (``remote_id``: Vitam's operation id; as@lae
+    answers to the message identifier) and the manifest's identifiers."""
+
+    remote_id: str
+    message_identifier: str
+    originating_agency: str
+
+
+@dataclass(frozen=True)
+class TransferAnswer:
+    """The SAE's answer to a transfer: its id for it, or, when it refused the package at once,
+    no id and the ``reply`` it gave (Vitam's 503 carries a KO ArchiveTransferReply). Taking a
+    package is never archiving it: only the transfer reply says that."""
+
+    remote_id: str | None
+    reply: bytes | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class TransferProgress:
+    """Where a transfer stands (``status``: its code, label and meaning, ``fetch == "reply"``
+    once the ArchiveTransferReply is here), with what the SAE gave: its acknowledgement of
+    receipt (as@lae) and its transfer reply, as bytes."""
+
+    status: PlatformStatus
+    acknowledgement: bytes | None = None
+    reply: bytes | None = None
+
+
+@runtime_checkable
+class ArchiveTransferPlatform(Protocol):
+    """A definitive SAE that takes SEDA packages (service ``"sae"`` of the ``vitam`` and
+    ``asalae`` platform kinds)."""
+
+    async def transfer(self, transfer: SipTransfer) -> TransferAnswer:
+        """Send the package. Never retried: a lost answer is reconciled (see
+        :class:`ArchiveTransferLookup`)."""
+        ...
+
+    async def progress(self, ref: TransferRef) -> TransferProgress:
+        """Where the transfer stands, with the acknowledgement and reply once they exist."""
+        ...
+
+
+@runtime_checkable
+class ArchiveTransferLookup(Protocol):
+    """Optional capability of an SAE: find a transfer whose answer was lost. ``UNKNOWN`` when
+    the account cannot search (a person must look)."""
+
+    async def find_transfer(self, transfer: SipTransfer) -> LookupResult:
+        """Whether the SAE holds this transfer, and under which id."""
+        ...
+
+
 @runtime_checkable
 class Platform(Protocol):
     """An opened platform account: its services by name, each implementing one of the
@@ -317,6 +388,8 @@ __all__ = [
     "ActesPlatform",
     "ActesStatus",
     "ActesTransactionType",
+    "ArchiveTransferLookup",
+    "ArchiveTransferPlatform",
     "Attachment",
     "DuplicateSubmission",
     "HeliosLookup",
@@ -330,6 +403,10 @@ __all__ = [
     "PrefectureAnswer",
     "PrefectureDocumentRef",
     "RetourRef",
+    "SipTransfer",
     "Source",
     "SubmitResult",
+    "TransferAnswer",
+    "TransferProgress",
+    "TransferRef",
 ]

@@ -23,6 +23,8 @@ _KINDS: dict[str, PlatformOpener | str] = {
     "s2low": "demat.transport.s2low.client:open_account",
     "s2low-sandbox": "demat.sandbox.platform:open_account",
     "depot": "demat.transport.depot.client:open_account",
+    "vitam": "demat.transport.vitam.client:open_account",
+    "asalae": "demat.transport.asalae.client:open_account",
 }
 
 

@@ -14,11 +14,8 @@ with the server's reason) is :class:`~demat.errors.RemoteRejected`.
 
 from __future__ import annotations
 
-import asyncio
-import builtins
 import contextlib
 import json
-import random
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,11 +26,12 @@ import aiohttp
 from aiohttp import payload as aio_payload
 
 from demat.config import PlatformAccount
-from demat.errors import ConfigError, DematError, ProtocolError, RemoteRejected, ServerError
+from demat.errors import ConfigError, ProtocolError, RemoteRejected, ServerError
 from demat.transport.depot.statuses import depot_status
+from demat.transport.http import HttpService
 from demat.transport.protocol import Lookup, LookupResult, PlatformStatus, Source
-from demat.transport.s2low.client import RetryPolicy, Timeouts, map_client_error
-from demat.transport.tls import ClientTLS, client_context, tls_from_account
+from demat.transport.s2low.client import RetryPolicy, Timeouts
+from demat.transport.tls import ClientTLS, tls_from_account
 
 #: Where the server's API lives.
 API = "/api/v1"
@@ -96,56 +94,27 @@ class DepotService:
         seed: int | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._ssl = tls if isinstance(tls, ssl.SSLContext) else client_context(tls)
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._timeouts = timeouts or Timeouts()
-        self._retry = retry or RetryPolicy()
-        self._rng = random.Random(seed)  # jitter only
-        self._session: aiohttp.ClientSession | None = None
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = HttpService(
+            self.base_url + API, tls, headers=headers, timeouts=timeouts, retry=retry, seed=seed
+        )
 
     async def close(self) -> None:
         """Release the connections."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=self._ssl, limit=8),
-                timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=self._timeouts.connect, sock_read=self._timeouts.read
-                ),
-                headers=self._headers,
-            )
-        return self._session
+        await self.http.close()
 
     async def _call(
         self, method: str, path: str, *, params: Mapping[str, str] | None = None, data: Any = None
     ) -> tuple[int, bytes, Mapping[str, str]]:
-        url = f"{self.base_url}{API}{path}"
-        try:
-            async with self._get_session().request(
-                method, url, params=params, data=data, allow_redirects=False
-            ) as resp:
-                return resp.status, await resp.read(), resp.headers
-        except (aiohttp.ClientError, ssl.SSLError, OSError, builtins.TimeoutError) as exc:
-            raise map_client_error(exc, path) from exc
+        reply = await self.http.call(method, path, params=params, data=data)
+        return reply.status, reply.body, reply.headers
 
     async def _get(
         self, path: str, params: Mapping[str, str] | None = None, *, ok: tuple[int, ...] = (200,)
     ) -> tuple[int, bytes]:
         """GET, retried on retryable failures; the status must be one of ``ok``."""
-        for attempt in range(self._retry.attempts):
-            try:
-                status, body, _ = await self._call("GET", path, params=params)
-                _check(status, body, path, ok)
-                return status, body
-            except DematError as exc:
-                if not exc.retryable or attempt + 1 >= self._retry.attempts:
-                    raise
-                await asyncio.sleep(self._retry.delay(attempt, self._rng))
-        raise AssertionError("unreachable")  # pragma: no cover
+        reply = await self.http.read("GET", path, lambda r, p: _check(r.status, r.body, p, ok), params=params)
+        return reply.status, reply.body
 
     async def _json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         _, body = await self._get(path, params)
