@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from demat.cli._common import (
     EXIT_INVALID,
@@ -21,6 +20,9 @@ from demat.cli._common import (
     settings_from,
 )
 from demat.errors import ConfigError, DematError
+
+if TYPE_CHECKING:  # asyncio loads when a command runs: not for --help
+    import asyncio
 from demat.files import private_dir, write_private
 
 
@@ -130,6 +132,8 @@ def run_gateway(args: argparse.Namespace, body: Callable[[Any], Awaitable[int]])
     async def main() -> int:
         async with Gateway.open(settings) as gw:
             return await body(gw)
+
+    import asyncio
 
     return asyncio.run(main())
 
@@ -296,6 +300,8 @@ def _poll(args: argparse.Namespace) -> int:
         head = (await gw.store.journal_head()).seq
         if args.once:
             return await _poll_once(gw, head, args)
+        import asyncio
+
         stop = asyncio.Event()
         undo = install_signal_handlers(stop)
         log.info("polling (SIGTERM or Ctrl-C stops it, after the work in flight)")
@@ -336,6 +342,7 @@ async def _changes(gw: Any, after: int) -> tuple[int, list[str]]:
 
 async def _tail(gw: Any, head: int, stop: asyncio.Event, log: Any) -> None:
     """Log a line per journal entry while the poller runs (what it, or another poller, did)."""
+    import asyncio
     import contextlib
 
     while True:
@@ -712,6 +719,8 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    import asyncio
+
     from demat.demo import run_demo
 
     return asyncio.run(run_demo(keep=args.keep))
