@@ -152,3 +152,21 @@ def test_pes_retour_reads_a_file(workdir: Path) -> None:
     assert first["cod_bud"] == "00"
     assert second["file"] == "aller.xml"
     assert "error" in second
+
+
+def test_a_quick_look_reads_no_settings_unless_there_are_some(workdir: Path) -> None:
+    import argparse
+
+    from demat.cli._common import xml_limits_from
+    from demat.config import Settings
+    from demat.gateway.options import xml_limits
+    from demat.xml.safe import DEFAULT_LIMITS
+
+    assert xml_limits(Settings()) == DEFAULT_LIMITS  # the shortcut gives what the settings would
+    assert xml_limits_from(argparse.Namespace(config=None)) == DEFAULT_LIMITS
+    (workdir / "demat.toml").write_text("[limits]\nmax_xml_depth = 12\n")
+    assert xml_limits_from(argparse.Namespace(config=None)).max_depth == 12
+    (workdir / "deep.xml").write_text("<a>" * 20 + "</a>" * 20)
+    refused = run("pes", "inspect", "deep.xml", cwd=workdir)
+    assert refused.returncode == 1
+    assert "12" in refused.stderr

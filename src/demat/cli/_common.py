@@ -68,6 +68,7 @@ EXIT_CODES: Mapping[type[BaseException], int] = {
 
 if TYPE_CHECKING:  # the settings (pydantic) load when a command reads them: not for --help
     from demat.config import Settings
+    from demat.xml.safe import XmlLimits
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -139,6 +140,24 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
     path = getattr(args, "config", None)
     return load_settings(Path(path) if path else None)
+
+
+def xml_limits_from(args: argparse.Namespace) -> XmlLimits:
+    """The caps on one XML document: the settings' (``[limits]``), or the protocol's defaults,
+    which are the same, without reading settings nor loading pydantic when there are none to
+    read (no ``--config``, no ``$DEMAT_CONFIG`` or other ``DEMAT_*`` variable, no
+    ``./demat.toml``): a quick look at a file answers at once."""
+    if (
+        getattr(args, "config", None)
+        or Path("demat.toml").is_file()
+        or any(k.startswith("DEMAT_") for k in os.environ)
+    ):
+        from demat.gateway.options import xml_limits
+
+        return xml_limits(settings_from(args))
+    from demat.xml.safe import DEFAULT_LIMITS
+
+    return DEFAULT_LIMITS
 
 
 def existing_file(value: str) -> Path:
@@ -248,4 +267,5 @@ __all__ = [
     "run",
     "settings_from",
     "size",
+    "xml_limits_from",
 ]

@@ -15,6 +15,7 @@ from demat.cli._common import (
     fail,
     file_failed,
     settings_from,
+    xml_limits_from,
 )
 from demat.errors import DematError, SchemaError
 
@@ -51,10 +52,9 @@ def register(pes_sub: Any) -> None:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from demat.gateway.options import xml_limits
     from demat.pes.inspect import inspect_pes
 
-    limits = xml_limits(settings_from(args))
+    limits = xml_limits_from(args)
     status = EXIT_OK
     for path in args.files:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from demat.cli._common import EXIT_OK, emit_json, existing_file, file_failed, settings_from
+from demat.cli._common import EXIT_OK, emit_json, existing_file, file_failed, xml_limits_from
 from demat.errors import DematError
 
 
@@ -24,10 +24,9 @@ def register(pes_sub: Any) -> None:
 
 
 def _retour(args: argparse.Namespace) -> int:
-    from demat.gateway.options import xml_limits
     from demat.pes.retour import read_retour_header
 
-    limits = xml_limits(settings_from(args))
+    limits = xml_limits_from(args)
     status = EXIT_OK
     for path in args.files:
         try:
