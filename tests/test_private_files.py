@@ -135,3 +135,36 @@ def test_saved_documents_are_private(
     assert [mode(p) for p in saved] == [0o600, 0o600]
     folders = (tmp_path / "retours", tmp_path / "retours" / "kept", tmp_path / "acks")
     assert [mode(p) for p in folders] == [0o700] * 3
+
+
+def test_what_a_command_writes_is_private(tmp_path: Path) -> None:
+    """Files a command writes with -o (a signed or built PES, a sealed budget: personal data)
+    are 0600 whatever the umask: the command line runs under umask 077."""
+    from demat.actes.budget.synthetic import synthetic_budget
+
+    (tmp_path / "budget.xml").write_bytes(synthetic_budget(siret="21310555400017", exercice=2024))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEMAT_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "demat.cli", "totem", "seal", "budget.xml", "-o", "sealed.xml"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        preexec_fn=lambda: os.umask(0o002),
+    )
+    assert done.returncode == 0, done.stderr
+    assert mode(tmp_path / "sealed.xml") == 0o600
+
+
+def test_main_gives_the_caller_its_umask_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from demat.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    old = os.umask(0o022)
+    try:
+        main(["pes", "build", "--synthetic", "--size", "20KB", "-o", "PES.xml"])
+        assert os.umask(0o022) == 0o022
+    finally:
+        os.umask(old)

@@ -8,6 +8,7 @@ bug in demat (one line too; ``DEMAT_DEBUG=1`` shows the traceback). No traceback
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -33,13 +34,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``demat`` with ``argv`` (default: the command line); return its exit code."""
-    parser = build_parser()
+    """Run ``demat`` with ``argv`` (default: the command line); return its exit code.
+
+    Runs under umask 077 (the caller's is given back after): what a command writes holds
+    documents or personal data (a signed PES, a sealed budget, acknowledgements, the store), so
+    it is created 0600 and its folders 0700 whatever the umask the shell had."""
+    umask = os.umask(0o077)
     try:
-        args = parser.parse_args(argv)
-    except (DematError, OSError) as exc:  # an argument's type refused it (a file that does not exist…)
-        return _common.report(exc)
-    return _common.run(args)
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except (DematError, OSError) as exc:  # an argument's type refused it (a file that does not exist…)
+            return _common.report(exc)
+        return _common.run(args)
+    finally:
+        os.umask(umask)
 
 
 __all__ = ["build_parser", "main"]
