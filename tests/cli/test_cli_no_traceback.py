@@ -73,9 +73,12 @@ def test_an_output_name_component_over_255_characters(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []  # nothing left behind
 
 
-@pytest.mark.parametrize("port", ["70000", "-1", "http"])
-def test_an_out_of_range_port(tmp_path: Path, port: str) -> None:
-    code, _, err = demat(tmp_path, "sandbox", "--port", port, "--dir", "sb")
+@pytest.mark.parametrize(
+    ("command", "port"),
+    [("sandbox", "70000"), ("sandbox", "-1"), ("sandbox", "http"), ("depot serve", "70000")],
+)
+def test_an_out_of_range_port(tmp_path: Path, command: str, port: str) -> None:
+    code, _, err = demat(tmp_path, *command.split(), "--port", port, "--dir", "sb")
     assert code == 2
     assert "port" in err and "Traceback" not in err
 

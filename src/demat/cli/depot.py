@@ -11,7 +11,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from demat.cli._common import EXIT_OK, emit_json, existing_file
+from demat.cli._common import EXIT_OK, emit_json, existing_file, port
 from demat.errors import ConfigError
 
 
@@ -32,7 +32,7 @@ def register(sub: Any) -> None:
     )
     _storage(s)
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    s.add_argument("--port", type=int, default=0, help="port (default: any free port)")
+    s.add_argument("--port", type=port, default=0, help="port (default: any free port)")
     s.add_argument("--cert", type=existing_file, help="the server's TLS certificate (PEM)")
     s.add_argument("--key", type=existing_file, help="the server's TLS key (PEM)")
     s.add_argument(
