@@ -617,7 +617,8 @@ data_dir = ".demat"
 # One block per tiers de télétransmission account.
 [platforms.s2low]
 kind = "s2low"                          # the wire API (s2low; s2low-sandbox for `demat sandbox`)
-url = "https://s2low.example.org"
+url = "https://s2low.example.org"       # https:// only (documents and passwords must not go in clear)
+# allow_plain_http_loopback = true     # only for demat's sandbox on http://127.0.0.1
 client_cert = "certs/client.pem"       # or client_p12 = "certs/client.p12"
 client_key = "certs/client.key"
 password_env = "DEMAT_S2LOW_KEY_PASSWORD"  # key password, read from the environment
