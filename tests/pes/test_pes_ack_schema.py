@@ -69,7 +69,8 @@ def test_an_acquit_its_schema_refuses_is_never_read_as_accepted(
     path = _ack(tmp_path, UNKNOWN_BLOCK)
     assert main(["pes", "ack", str(path)]) == 1
     out = capsys.readouterr().out
-    assert "ACCEPTÉ" not in out and "NON CONFORME" in out and "ElementACQUITBis" in out
+    assert ": invalid (NomFic" in out and "not a PES_ACQUIT as its schema defines it" in out
+    assert "accepted" not in out and "ElementACQUITBis" in out
     assert main(["pes", "ack", "--json", str(path)]) == 1
     record = json.loads(capsys.readouterr().out)
     assert record["accepted"] is False and record["conforms"] is False

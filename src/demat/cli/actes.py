@@ -20,6 +20,7 @@ from demat.cli._common import (
     file_failed,
     settings_from,
 )
+from demat.cli.voice import INVALID, VALID, finding, tally, verdict
 from demat.errors import ConfigError, DematError, FileMissing, ValidationError
 
 if TYPE_CHECKING:  # pydantic loads when a command runs: not for --help
@@ -268,7 +269,7 @@ def _package(args: argparse.Namespace) -> int:
     else:
         print(dest)
         for w in pkg.warnings:
-            print(f"attention : {w}", file=sys.stderr)
+            print(f"warning: {w}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -373,7 +374,7 @@ def _inspect(args: argparse.Namespace) -> int:
                 print(f"{where}  {msg.type}{ida}")
         if pkg is not None and not args.json:
             for d in pkg.documents:
-                print(f"{path}:{d.name}  document {d.format.label} {d.size} octets")
+                print(f"{path}:{d.name}  document {d.format.label} {d.size} bytes")
     return status
 
 
@@ -443,9 +444,10 @@ def _validate(args: argparse.Namespace) -> int:
                 }
             )
         else:
-            print(f"{path}: {'conforme' if not errors else 'NON CONFORME'}")
+            warnings = len(findings) - len(errors)
+            print(verdict(path, INVALID if errors else VALID, tally(len(errors), warnings)))
             for f in findings:
-                print(f"  {f.severity}: {f}")
+                print(finding(f.severity, f.code, f.message, where=f.field))
     return status
 
 

@@ -17,6 +17,7 @@ from demat.cli._common import (
     settings_from,
     xml_limits_from,
 )
+from demat.cli.voice import ACCEPTED, INVALID, REJECTED, VALID, finding, shown, tally, verdict
 from demat.errors import DematError, SchemaError
 
 
@@ -65,38 +66,41 @@ def _inspect(args: argparse.Namespace) -> int:
         if args.json:
             emit_json(info.to_dict())
             continue
-        print(f"{path}")
-        print(
-            f"  NomFic {info.nom_fic}  TypFic {info.typ_fic}  encodage {info.encoding or 'UTF-8 (implicite)'}"
-        )
-        print(
-            f"  IdPost {info.id_post}  IdColl {info.id_coll}  CodCol {info.cod_col}  CodBud {info.cod_bud}"
-            + (f"  « {info.libelle_col_bud} »" if info.libelle_col_bud else "")
-        )
-        blocks = ", ".join(
-            f"{d.name} (IdVer {d.id_ver}, InfoDematerialisee {d.info_dematerialisee or '0'})"
-            for d in info.domains.values()
-        )
-        print(f"  blocs: {blocks or 'aucun'}{', PES_PJ' if info.pj_block else ''}")
-        print(f"  signature globale: {'oui' if info.root_signed else 'non'}")
-        for b in info.bordereaux:
-            print(
-                f"  {b.domain} {b.label} TypBord {b.typ_bord} Id {b.id}: "
-                f"NbrPce {b.nbr_pce} (compté {b.pieces}), "
-                f"HT {b.mt_bord_ht} (somme {b.sum_ht}), TVA {b.mt_bord_tva} (somme {b.sum_tva}), "
-                f"{b.lines} ligne(s), {'signé' if b.signed else 'non signé'}"
-            )
-        for pj in info.pjs:
-            size = (
-                f"{pj.inflated_size} octets décompressés"
-                if pj.inflated_size is not None
-                else "taille inconnue"
-            )
-            print(
-                f"  PJ {pj.id_unique} « {pj.nom_pj} » TypePJ {pj.type_pj} {pj.mime_type}: "
-                f"{pj.base64_length} car. base64, {size}"
-            )
+        _print_info(path, info)
     return status
+
+
+def _print_info(path: Any, info: Any) -> None:
+    v = shown
+    print(
+        f"{path}: PES_Aller {v(info.typ_fic)} {v(info.nom_fic)}, "
+        f"encoding {v(info.encoding, 'UTF-8 (implicit)')}"
+    )
+    about = f"  « {info.libelle_col_bud} »" if info.libelle_col_bud else ""
+    print(
+        f"  IdPost {v(info.id_post)}  IdColl {v(info.id_coll)}  CodCol {v(info.cod_col)}  "
+        f"CodBud {v(info.cod_bud)}{about}"
+    )
+    blocks = ", ".join(
+        f"{d.name} (IdVer {v(d.id_ver)}, InfoDematerialisee {d.info_dematerialisee or '0'})"
+        for d in info.domains.values()
+    )
+    print(f"  blocks: {blocks or 'none'}{', PES_PJ' if info.pj_block else ''}")
+    print(f"  signature of the whole file: {'yes' if info.root_signed else 'no'}")
+    for b in info.bordereaux:
+        print(
+            f"  {b.domain} {v(b.label)} TypBord {v(b.typ_bord)} Id {v(b.id)}: "
+            f"NbrPce {v(b.nbr_pce)} (counted {b.pieces}), "
+            f"HT {v(b.mt_bord_ht)} (sum {v(b.sum_ht)}), TVA {v(b.mt_bord_tva)} (sum {v(b.sum_tva)}), "
+            f"{b.lines} line(s), {'signed' if b.signed else 'not signed'}"
+        )
+    for pj in info.pjs:
+        size = f"{pj.inflated_size} bytes inflated" if pj.inflated_size is not None else "size unknown"
+        name = f" « {pj.nom_pj} »" if pj.nom_pj else ""
+        print(
+            f"  PJ {v(pj.id_unique)}{name} TypePJ {v(pj.type_pj)} {v(pj.mime_type)}: "
+            f"{pj.base64_length} base64 characters, {size}"
+        )
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -131,12 +135,11 @@ def _validate(args: argparse.Namespace) -> int:
         if args.json:
             emit_json(report.to_dict())
             continue
-        verdict = "VALIDE" if report.valid else "NON VALIDE"
-        print(f"{path}: {verdict}" + (f" [{report.schema}]" if report.schema else " [sans XSD]"))
+        against = f"schema {report.schema}" if report.schema else "rules only, no schema"
+        detail = f"{against}; {tally(len(report.errors), len(report.warnings))}"
+        print(verdict(path, VALID if report.valid else INVALID, detail))
         for f in report.errors + report.warnings:
-            where = f"ligne {f.line}: " if f.line else ""
-            kind = "erreur" if f.severity == "error" else "avertissement"
-            print(f"  {kind} {f.code}: {where}{f.message}")
+            print(finding(f.severity, f.code, f.message, line=f.line))
     return status
 
 
@@ -158,11 +161,13 @@ def _ack(args: argparse.Namespace) -> int:
         if args.json:
             emit_json(acquit.to_dict())
             continue
-        verdict = "ACCEPTÉ" if acquit.accepted else "REJETÉ" if acquit.conforms else "NON CONFORME"
-        print(f"{path}: {verdict} (NomFic {acquit.nom_fic})")
+        word = ACCEPTED if acquit.accepted else REJECTED if acquit.conforms else INVALID
+        detail = f"NomFic {shown(acquit.nom_fic)}"
+        if not acquit.conforms:
+            detail += "; not a PES_ACQUIT as its schema defines it"
+        print(verdict(path, word, detail))
         for d in acquit.deviations:
-            kind = "erreur" if d.severity == "error" else "avertissement"
-            print(f"  {kind} {d.code}: ligne {d.line}: {d.message}")
+            print(finding(d.severity, d.code, d.message, line=d.line))
         for e in acquit.elements:
             print(f"  {'OK' if e.ok else 'KO'} {e.domaine_label}: {e.subject}")
             for err in e.errors:

@@ -158,40 +158,43 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 _VERDICTS = {
-    "valid": "VALIDE",
-    "intact": "SIGNATURES INTACTES, SIGNATAIRE NON VÉRIFIÉ",
-    "invalid": "INVALIDE",
+    "valid": "signatures valid",
+    "intact": "signatures intact, signer not checked",
+    "invalid": "signatures invalid",
 }
 
 
 def _print_report(report: Any) -> None:
-    print(f"{report.file}: {_VERDICTS[report.verdict]}")
+    from demat.cli.voice import finding, verdict
+
+    print(verdict(report.file, _VERDICTS[report.verdict]))
     if report.verdict == "intact":
         print(
-            "  le certificat des signataires n'a été vérifié auprès d'aucune autorité (aucun magasin "
-            "de confiance : --trust DIR, ou trust_dir dans les réglages) : rien ne dit qui a signé"
+            "  no authority checked the signers' certificates (no trust store: --trust DIR, or "
+            "trust_dir in the settings): nothing says who signed"
         )
     for issue in report.errors:
-        print(f"  erreur {issue}")
+        print(finding("error", issue.code, issue.message))
     for issue in report.warnings:
-        print(f"  attention {issue}")
+        print(finding("warning", issue.code, issue.message))
     for sig in report.signatures:
         target = sig.target.id or sig.target.path if sig.target else "?"
         cert = sig.certificate
+        crypto = "ok" if sig.crypto_valid else "KO"
         print(
             f"  signature {sig.signature_id or sig.path} -> {target}: "
-            f"{'valide' if sig.valid else 'invalide'} (cryptographie {'ok' if sig.crypto_valid else 'KO'})"
+            f"{'valid' if sig.valid else 'invalid'} (cryptography {crypto})"
         )
         if cert is not None:
-            print(f"    signataire {cert.subject} (émis par {cert.issuer}, n° {cert.serial})")
+            print(f"    signer {cert.subject} (issued by {cert.issuer}, serial {cert.serial})")
             print(
-                f"    validité {cert.not_before:%Y-%m-%d} → {cert.not_after:%Y-%m-%d}, "
-                f"signé le {sig.signing_time}"
+                f"    valid {cert.not_before:%Y-%m-%d} → {cert.not_after:%Y-%m-%d}, "
+                f"signed at {sig.signing_time}"
             )
         for issue in sig.errors:
-            print(f"    erreur {issue}")
+            print(finding("error", issue.code, issue.message, indent="    "))
         for issue in sig.warnings:
-            print(f"    attention {issue}")
+            print(finding("warning", issue.code, issue.message, indent="    "))
 
 
 __all__ = [

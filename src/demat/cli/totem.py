@@ -20,6 +20,7 @@ from demat.cli._common import (
     file_failed,
     settings_from,
 )
+from demat.cli.voice import INVALID, VALID, finding, tally, verdict
 from demat.errors import ConfigError, DematError, SchemaError
 
 if TYPE_CHECKING:  # the budget code loads when a command runs: not for --help
@@ -92,12 +93,12 @@ def _validate(args: argparse.Namespace) -> int:
         if args.json:
             emit_json(report.to_dict())
             continue
-        print(f"{'valide' if report.valid else 'INVALIDE'}: {path} ({report.engine})")
+        detail = f"{report.engine}; {tally(len(report.errors), 0)}"
+        print(verdict(path, VALID if report.valid else INVALID, detail))
         for issue in report.errors[: args.max_errors]:
-            where = f"ligne {issue.line} " if issue.line else ""
-            print(f"  {where}{issue.path or ''}: {issue.message}")
+            print(finding("error", None, issue.message, line=issue.line, where=issue.path))
         if len(report.errors) > args.max_errors:
-            print(f"  … et {len(report.errors) - args.max_errors} autre(s)")
+            print(f"  … and {len(report.errors) - args.max_errors} more (--max-errors N)")
     return worst
 
 
@@ -118,14 +119,12 @@ def _verify(args: argparse.Namespace) -> int:
             emit_json(report.to_dict())
             continue
         if not report.sealed:
-            print(f"NON SCELLÉ: {path}")
+            print(verdict(path, "not sealed"))
         elif report.seal_valid:
-            print(f"scellement valide: {path} (scellé le {report.date})")
+            print(verdict(path, "sealed, seal valid", f"sealed {report.date}"))
         else:
-            print(
-                f"SCELLEMENT INVALIDE: {path} "
-                f"(md5 attendu {report.expected_md5}, calculé {report.actual_md5})"
-            )
+            md5 = f"md5 expected {report.expected_md5}, computed {report.actual_md5}"
+            print(verdict(path, "seal invalid", md5))
     return worst
 
 
