@@ -150,6 +150,34 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+#: The states whose reaching may archive a transmission (its life is over, or settled).
+ArchivedState = Literal["acknowledged", "rejected", "failed", "cancelled"]
+
+
+class AutoArchive(_Strict):
+    """What becomes of a transmission once it settles (``[auto_archive]``; a profile's own
+    ``[profiles.NAME.auto_archive]`` replaces it for that profile): its package is built and
+    deposited in the intermediate archive, then transferred to a definitive SAE if one is named."""
+
+    #: The flows archived automatically, each with the states that trigger it
+    #: (``pes = ["acknowledged", "rejected"]``); a flow not named is archived only on demand.
+    flows: dict[str, list[ArchivedState]] = {}
+    #: The SAE account packages go on to (a ``[platforms.NAME]`` of kind ``vitam`` or
+    #: ``asalae``); none: they stay in the intermediate archive. Also the default destination of
+    #: ``demat archive transfer``.
+    transfer_to: str | None = None
+    #: The SEDA version of the packages (what the SAE reads).
+    seda_version: Literal["2.1", "2.2", "2.3"] = "2.2"
+    #: The archival agreement the SAE gave (Vitam: the ingest contract, required there).
+    archival_agreement: str | None = None
+    #: The SAE's identifier as archival agency.
+    archival_agency: str | None = None
+
+    def triggers(self, flow: str, state: str) -> bool:
+        """Whether a transmission of ``flow`` reaching ``state`` is archived."""
+        return state in self.flows.get(flow, ())
+
+
 class Profile(_Strict):
     """One collectivité: identity, PES budget identifiers, ACTES identity, signer, platform."""
 
@@ -170,6 +198,8 @@ class Profile(_Strict):
     referent_nom: str | None = None
     referent_email: str | None = None
     referent_telephone: str | None = None
+    #: This profile's own archiving (replaces ``[auto_archive]`` for it).
+    auto_archive: AutoArchive | None = None
 
     @field_validator("siret")
     @classmethod
@@ -240,6 +270,8 @@ class Settings(BaseSettings):
     #: Transmissions leased per poll cycle, and handled at once.
     poll_batch: int = 100
     poll_concurrency: int = 8
+    #: Archiving of settled transmissions (see :class:`AutoArchive`).
+    auto_archive: AutoArchive = AutoArchive()
 
     @classmethod
     def settings_customise_sources(
@@ -275,12 +307,19 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _names_resolve(self) -> Settings:
         # ConfigError, not ValueError: pydantic lets it through as it is, key path and all.
-        for name, prof in self.profiles.items():
-            if prof.platform is not None and prof.platform not in self.platforms:
+        named = [(f"profiles.{name}.platform", prof.platform) for name, prof in self.profiles.items()]
+        named.append(("auto_archive.transfer_to", self.auto_archive.transfer_to))
+        named += [
+            (f"profiles.{name}.auto_archive.transfer_to", prof.auto_archive.transfer_to)
+            for name, prof in self.profiles.items()
+            if prof.auto_archive is not None
+        ]
+        for where, account in named:
+            if account is not None and account not in self.platforms:
                 raise ConfigError(
-                    f"no platform account {prof.platform!r} under [platforms]"
-                    + _closest(prof.platform, self.platforms, "accounts"),
-                    path=f"profiles.{name}.platform",
+                    f"no platform account {account!r} under [platforms]"
+                    + _closest(account, self.platforms, "accounts"),
+                    path=where,
                     code="CONFIG_UNKNOWN_NAME",
                 )
         if self.pes_schema == "official" and self.schemas_dir is None:
@@ -290,6 +329,11 @@ class Settings(BaseSettings):
                 code="CONFIG_MISSING",
             )
         return self
+
+    def archiving(self, profile: str) -> AutoArchive:
+        """The archiving that applies to ``profile``: its own, else ``[auto_archive]``."""
+        own = self.profile(profile).auto_archive
+        return own if own is not None else self.auto_archive
 
     def profile(self, name: str) -> Profile:
         """The profile called ``name``; :class:`~demat.errors.ConfigError` naming the closest one
@@ -417,6 +461,8 @@ def _bare(annotation: Any) -> Any:
 
 __all__ = [
     "DEFAULT_POLL_SCHEDULES",
+    "ArchivedState",
+    "AutoArchive",
     "Limits",
     "PlatformAccount",
     "Profile",

@@ -22,7 +22,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from demat.actes.model import Acte, ActeDocument
 from demat.config import Settings
@@ -56,6 +56,10 @@ from demat.tracking.schedule import schedules
 from demat.transport.protocol import Platform
 from demat.xml.schemas import SchemaRegistry, default_registry
 
+if TYPE_CHECKING:
+    from demat.gateway.flows.archive import AutoArchiver
+    from demat.storage.service import ArchiveStore
+
 log = logging.getLogger("demat.gateway")
 
 Callback = Callable[[Transmission], Awaitable[None] | None]
@@ -88,8 +92,13 @@ class Gateway:
         lease_seconds: float = 120.0,
         concurrency: int = 8,
         batch: int = 100,
+        archive: ArchiveStore | None = None,
     ) -> None:
         self.settings = settings
+        #: The intermediate archive settled transmissions are deposited in (none: packages are
+        #: only built, and transferred when the profile's archiving names an SAE).
+        self.archive = archive
+        self._archiver: AutoArchiver | None = None
         self.store = store
         self.platforms = platforms
         self.spool = spool
@@ -268,8 +277,25 @@ class Gateway:
         """One poller cycle: reconcile what is in doubt, then send and poll what is due (see
         :meth:`~demat.tracking.Poller.run_once` for ``stop`` and ``handed_out``)."""
         report = await self.poller.reconcile_and_run(stop, handed_out=handed_out)
-        await self._fire_callbacks()
+        moved = await self._fire_callbacks()
+        if moved and self._archiving():
+            await self.archiver.settled(moved)
         return report
+
+    @property
+    def archiver(self) -> AutoArchiver:
+        """What archives settled transmissions (see :mod:`demat.gateway.flows.archive`)."""
+        if self._archiver is None:
+            from demat.gateway.flows.archive import FLOW, ArchiveTransferFlow, AutoArchiver
+
+            self._archiver = AutoArchiver(
+                self.context, cast(ArchiveTransferFlow, self.flow(FLOW)), self.archive
+            )
+        return self._archiver
+
+    def _archiving(self) -> bool:
+        policies = [self.settings.auto_archive, *(p.auto_archive for p in self.settings.profiles.values())]
+        return self.archive is not None or any(p is not None and (p.flows or p.transfer_to) for p in policies)
 
     async def run_poller(self, stop: asyncio.Event, *, letters_every: float = 600.0) -> None:
         """Poll until ``stop`` is set (finishing the work in flight, releasing what has not
@@ -277,6 +303,8 @@ class Gateway:
         Cycles overlap (see :meth:`~demat.tracking.Poller.drive`)."""
         loop = asyncio.get_running_loop()
         letters_due = loop.time()
+        if self._archiving():  # what settled while no poller ran
+            await self.archiver.catch_up()
 
         async def inbox() -> None:
             nonlocal letters_due
@@ -289,10 +317,11 @@ class Gateway:
 
         await self.poller.drive(cycle, stop, between=inbox)
 
-    async def _fire_callbacks(self) -> None:
+    async def _fire_callbacks(self) -> list[str]:
+        """Call the callbacks of what settled since last time; the ids of what settled."""
         moved, self._moved = self._moved, {}
         if not (self._callbacks.acknowledged or self._callbacks.rejected):
-            return  # nobody listens: spare a store read per settled transmission
+            return list(moved)  # nobody listens: spare a store read per settled transmission
         for tid in moved:
             t = await self.store.get(tid)
             if t.state not in SETTLED:
@@ -307,6 +336,7 @@ class Gateway:
                         await result
                 except Exception:
                     log.exception("callback failed for %s", tid)
+        return list(moved)
 
     async def wait(
         self,

@@ -25,11 +25,15 @@ class Platforms:
         name = profile.platform
         if name is None:
             raise ConfigError(f"profile {profile.name!r} names no platform account")
+        return self.account(name, f"profile {profile.name!r}: ")
+
+    def account(self, name: str, context: str = "") -> Platform:
+        """The account ``name`` of the settings (an SAE a package goes on to…), opened on first use."""
         found = self._open.get(name)
         if found is None:
             account = self._settings.platforms.get(name)
             if account is None:
-                raise ConfigError(f"profile {profile.name!r}: unknown platform account {name!r}")
+                raise ConfigError(f"{context}unknown platform account {name!r}")
             found = self._open[name] = open_platform(account)
             self._owned.append(found)
         return found

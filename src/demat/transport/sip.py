@@ -18,10 +18,15 @@ import re
 import tarfile
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from demat.errors import PackagingError
+from lxml import etree
 
+from demat.errors import PackagingError
+from demat.xml.safe import local_name, parse_bytes
+
+_SEDA = "fr:gouv:culture:archivesdefrance:seda:v"
 #: A root entry Vitam takes for the manifest (its own pattern).
 MANIFEST_NAME = re.compile(r"^([a-zA-Z0-9_\-]{0,56}[_-]{1}){0,1}(manifest.xml)\b")
 
@@ -57,6 +62,42 @@ def read_manifest(sip: Path) -> bytes:
 def manifest_sha512(sip: Path) -> str:
     """SHA-512 of the manifest, lowercase hex (Vitam's ``X-Manifest-Digest-Value``)."""
     return hashlib.sha512(read_manifest(sip)).hexdigest()
+
+
+@dataclass(frozen=True)
+class SipIdentity:
+    """What a transfer is known by, read from its manifest: its ``MessageIdentifier``, the
+    originating agency (``ManagementMetadata/OriginatingAgencyIdentifier``, else the transferring
+    agency), the ``ArchivalAgreement`` and the SEDA version."""
+
+    message_identifier: str
+    originating_agency: str
+    archival_agreement: str | None
+    seda_version: str
+
+
+def sip_identity(manifest: bytes) -> SipIdentity:
+    """Read a manifest's identity (:class:`~demat.errors.PackagingError` when it is not a SEDA
+    2.x ArchiveTransfer with a MessageIdentifier and an agency)."""
+    root = parse_bytes(manifest, name="manifest.xml").getroot()
+    namespace = etree.QName(root).namespace or ""
+    if local_name(root) != "ArchiveTransfer" or not namespace.startswith(_SEDA):
+        raise PackagingError(
+            f"manifest.xml: not a SEDA 2.x ArchiveTransfer ({namespace})", code="SIP_NOT_SEDA"
+        )
+    ns = {"s": namespace}
+
+    def text(path: str) -> str | None:
+        found = root.findtext(path, namespaces=ns)
+        return found.strip() or None if found else None
+
+    message = text("s:MessageIdentifier")
+    agency = text("s:DataObjectPackage/s:ManagementMetadata/s:OriginatingAgencyIdentifier") or text(
+        "s:TransferringAgency/s:Identifier"
+    )
+    if not message or not agency:
+        raise PackagingError("manifest.xml: no MessageIdentifier or no agency", code="SIP_NOT_SEDA")
+    return SipIdentity(message, agency, text("s:ArchivalAgreement"), namespace.removeprefix(_SEDA))
 
 
 def split_for_asalae(sip: Path, workdir: Path) -> tuple[bytes, Path]:
@@ -101,4 +142,12 @@ def _zip_time(info: zipfile.ZipInfo) -> float:
         return 0.0
 
 
-__all__ = ["MANIFEST_NAME", "manifest_entry", "manifest_sha512", "read_manifest", "split_for_asalae"]
+__all__ = [
+    "MANIFEST_NAME",
+    "SipIdentity",
+    "manifest_entry",
+    "manifest_sha512",
+    "read_manifest",
+    "sip_identity",
+    "split_for_asalae",
+]

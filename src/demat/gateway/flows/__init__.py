@@ -91,6 +91,7 @@ _FLOWS: dict[str, FlowFactory | str] = {
     "actes": "demat.gateway.flows.actes:ActesFlow",
     "budget": "demat.gateway.flows.budget:BudgetFlow",
     "elections": "demat.gateway.flows.elections:ElectionsFlow",
+    "archive_transfer": "demat.gateway.flows.archive:ArchiveTransferFlow",
 }
 
 
