@@ -286,6 +286,11 @@ class ArchiveStore:
                 if await self.storage.exists(key):  # an elimination interrupted after its line
                     seq = int(deposit.eliminated["seq"])
                     await self.storage.delete(key, proof=f"ledger {seq} elimination")
+        stored = set(await self.storage.list("ledger/seals/"))
+        for entry in self.ledger.entries():
+            if entry.op == "seal" and seal_key(entry.seq) not in stored:
+                # A crash between the seal's line and its files: they are rebuilt from the ledger.
+                await self.storage.put(seal_key(entry.seq), await offload(self._seal_zip, entry))
         if self.ledger.last_seq and (
             not self.ledger.seals or self.ledger.seals[-1].seq != self.ledger.last_seq
         ):
