@@ -170,3 +170,30 @@ def test_a_quick_look_reads_no_settings_unless_there_are_some(workdir: Path) -> 
     refused = run("pes", "inspect", "deep.xml", cwd=workdir)
     assert refused.returncode == 1
     assert "12" in refused.stderr
+
+
+def test_o_dash_is_standard_output_and_each_writer_confirms(workdir: Path) -> None:
+    made = run("pes", "build", "--synthetic", "--size", "50KB", "-o", "PES.xml", cwd=workdir)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith("PES.xml: written, ")  # text, not JSON
+    assert made.stdout.rstrip().endswith("ISO-8859-1, 1 bordereau(x), 20 pièce(s), 1 PJ")
+    utf8 = run("pes", "build", "--synthetic", "--encoding", "UTF-8", "-o", "U.xml", cwd=workdir)
+    assert utf8.returncode == 2  # refused, not silently ignored
+    assert "--encoding" in utf8.stderr
+    run("keys", "dev", "--dir", "keys", cwd=workdir)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    signed = subprocess.run(
+        [*DEMAT, "pes", "sign", "PES.xml", "-o", "-", "--p12", "keys/signer.p12"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert signed.returncode == 0, signed.stderr
+    assert signed.stdout.startswith(b'<?xml version="1.0" encoding="ISO-8859-1"?>')  # the document: bytes
+    assert b"SignatureValue" in signed.stdout
+    assert b"wrote" in signed.stderr and b"standard output" in signed.stderr
+    assert not (workdir / "-").exists()
+    converted = run("pes", "transcode", "PES.xml", "-o", "latin1.xml", cwd=workdir)
+    assert converted.returncode == 0, converted.stderr
+    assert converted.stdout.startswith("latin1.xml: written, ")

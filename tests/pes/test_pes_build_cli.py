@@ -68,8 +68,19 @@ def test_build_from_json_spec(
     spec.write_text(json.dumps(SPEC, ensure_ascii=False), "utf-8")
     out = tmp_path / "out.xml"
     assert main(["pes", "build", str(spec), "-o", str(out)]) == 0
+    said = capsys.readouterr().out  # text by default, one line
+    assert said.startswith(f"{out}: written, ")
+    assert said.endswith(" bytes, ISO-8859-1, 1 bordereau(x), 1 pièce(s), 1 PJ\n")
+    assert main(["pes", "build", str(spec), "-o", str(out), "--json"]) == 0
     report = _last_json(capsys)
-    assert report == {"output": str(out), "bytes": out.stat().st_size, "bordereaux": 1, "pieces": 1, "pj": 1}
+    assert report == {
+        "output": str(out),
+        "bytes": out.stat().st_size,
+        "encoding": "ISO-8859-1",
+        "bordereaux": 1,
+        "pieces": 1,
+        "pj": 1,
+    }
     data = out.read_bytes()
     assert_valid(data)
     bloc = f.parse(data).find("PES_DepenseAller/Bordereau/BlocBordereau")
@@ -104,7 +115,7 @@ LigneDePiece = [ { IdLigne = 1, Nature = "6064", MtHT = "19.99" } ]
     spec = tmp_path / "spec.toml"
     spec.write_text(toml, "utf-8")
     out = tmp_path / "out.xml"
-    assert main(["pes", "build", str(spec), "-o", str(out)]) == 0
+    assert main(["pes", "build", str(spec), "-o", str(out), "--json"]) == 0
     assert _last_json(capsys)["pieces"] == 1
     assert_valid(out.read_bytes())
 
@@ -143,7 +154,9 @@ def test_synthetic_recette(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], f: Any, assert_valid: Any
 ) -> None:
     out = tmp_path / "syn.xml"
-    code = main(["pes", "build", "--synthetic", "--size", "400KB", "--recette", "--ormc", "-o", str(out)])
+    code = main(
+        ["pes", "build", "--synthetic", "--size", "400KB", "--recette", "--ormc", "-o", str(out), "--json"]
+    )
     assert code == 0
     report = _last_json(capsys)
     assert report["bytes"] == out.stat().st_size

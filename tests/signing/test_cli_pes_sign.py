@@ -69,6 +69,7 @@ def test_sign_global_with_p12(
     out = material["dir"] / "global.xml"
     argv = ["pes", "sign", str(material["in"]), "-o", str(out), "--p12", str(material["p12"])]
     assert main([*argv, "--password-file", str(pw_file), "--global"]) == 0
+    assert capsys.readouterr().out.startswith(f"{out}: written, ")  # sign says what it wrote
     assert main(["pes", "verify", str(out), "--json", "--integrity-only"]) == 0
     line = json.loads(capsys.readouterr().out)
     assert line["signatures"][0]["target"]["path"] == "/PES_Aller"

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import shutil
+import sys
+import tempfile
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +40,13 @@ def register(pes_sub: Any) -> None:
     parser.add_argument("spec", nargs="?", type=existing_file, help="specification (.json or .toml)")
     parser.add_argument("-o", "--output", required=True, type=output_file, help="output XML file")
     parser.add_argument(
-        "--encoding", default="ISO-8859-1", choices=["ISO-8859-1", "UTF-8"], help="output encoding"
+        "--encoding",
+        default=None,
+        choices=["ISO-8859-1", "UTF-8"],
+        help="output encoding of a SPEC's PES (default ISO-8859-1, what S²LOW takes; synthetic files are "
+        "always ISO-8859-1)",
     )
+    parser.add_argument("--json", action="store_true", help="say what was written as one JSON object")
     parser.add_argument(
         "--unmappable",
         default="error",
@@ -76,16 +86,47 @@ def register_transcode(pes_sub: Any) -> None:
 
 
 def _transcode(args: argparse.Namespace) -> int:
+    from demat.cli import progress
     from demat.gateway.options import xml_limits
     from demat.pes.encoding import to_latin1_file
 
-    to_latin1_file(
-        args.input,
-        args.output,
-        errors="replace" if args.replace else "strict",
-        limits=xml_limits(settings_from(args)),
-    )
+    total = args.input.stat().st_size
+    with output_path(args.output) as out:
+        with progress.writing(out, f"transcoding {args.input.name}", total):
+            to_latin1_file(
+                args.input,
+                out,
+                errors="replace" if args.replace else "strict",
+                limits=xml_limits(settings_from(args)),
+            )
+        size = out.stat().st_size
+    wrote(args.output, size, f"ISO-8859-1, from {args.input}")
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def output_path(output: Path) -> Iterator[Path]:
+    """Where a command writes its document: ``output`` itself, or for ``-`` a private temporary
+    file whose bytes go to standard output once it is complete (never a file called ``-``)."""
+    if str(output) != "-":
+        yield output
+        return
+    with tempfile.TemporaryDirectory(prefix="demat-") as tmp:
+        path = Path(tmp) / "document.xml"
+        yield path
+        with path.open("rb") as document:
+            shutil.copyfileobj(document, sys.stdout.buffer, 1 << 20)
+        sys.stdout.buffer.flush()
+
+
+def wrote(output: Path, size: int, what: str) -> None:
+    """Confirm what was written, ``size`` bytes: on standard output, or on standard error when
+    the document itself went there (``-o -``)."""
+    amount = f"{size:,}".replace(",", " ")
+    if str(output) == "-":
+        print(f"demat: wrote {amount} bytes to standard output, {what}", file=sys.stderr)
+    else:
+        print(f"{output}: written, {amount} bytes, {what}")
 
 
 def _load_spec(path: Path) -> Any:
@@ -100,53 +141,62 @@ def _load_spec(path: Path) -> Any:
 
 
 def _build(args: argparse.Namespace) -> int:
+    if args.synthetic == (args.spec is not None):
+        fail("pes build: give either SPEC or --synthetic")
+        return EXIT_USAGE
+    if args.synthetic and args.encoding not in (None, "ISO-8859-1"):
+        fail("pes build: synthetic files are ISO-8859-1 (what S²LOW takes); --encoding is for a SPEC")
+        return EXIT_USAGE
+    with output_path(args.output) as out:
+        made, encoding = _write(args, out, f"building {args.output.name}")
+        size = out.stat().st_size
+    if args.json:
+        emit_json({"output": str(args.output), "bytes": size, "encoding": encoding, **made})
+    else:
+        counts = f"{made['bordereaux']} bordereau(x), {made['pieces']} pièce(s), {made['pj']} PJ"
+        wrote(args.output, size, f"{encoding}, {counts}")
+    return EXIT_OK
+
+
+def _write(args: argparse.Namespace, out: Path, label: str) -> tuple[dict[str, int], str]:
+    """Write the PES ``args`` describe to ``out``; what it holds, and its encoding."""
+    from demat.cli import progress
     from demat.pes.build import build_pes
     from demat.pes.model import parse_spec
     from demat.pes.synthetic import write_synthetic
 
-    if args.synthetic == (args.spec is not None):
-        fail("pes build: give either SPEC or --synthetic")
-        return EXIT_USAGE
     if args.synthetic:
-        stats = write_synthetic(
-            args.output,
-            args.size,
-            siret=args.siret,
-            id_post=args.id_post,
-            cod_col=args.cod_col,
-            cod_bud=args.cod_bud,
-            domain="recette" if args.recette else "depense",
-            ormc=args.ormc,
-            seed=args.seed,
-            wrong_totals=args.wrong_totals,
-        )
-        emit_json(
-            {
-                "output": str(stats.path),
-                "bytes": stats.size,
-                "bordereaux": stats.bordereaux,
-                "pieces": stats.pieces,
-                "pj": stats.pjs,
-            }
-        )
-        return EXIT_OK
+        with progress.writing(out, label, args.size):
+            stats = write_synthetic(
+                out,
+                args.size,
+                siret=args.siret,
+                id_post=args.id_post,
+                cod_col=args.cod_col,
+                cod_bud=args.cod_bud,
+                domain="recette" if args.recette else "depense",
+                ormc=args.ormc,
+                seed=args.seed,
+                wrong_totals=args.wrong_totals,
+            )
+        return {"bordereaux": stats.bordereaux, "pieces": stats.pieces, "pj": stats.pjs}, "ISO-8859-1"
     spec_path: Path = args.spec
     pes = parse_spec(_load_spec(spec_path), base_dir=spec_path.parent, name=str(spec_path))
-    build_pes(pes, args.output, encoding=args.encoding, unmappable=args.unmappable)
+    encoding = args.encoding or "ISO-8859-1"
+    with progress.writing(out, label):
+        build_pes(pes, out, encoding=encoding, unmappable=args.unmappable)
     sections = [s for s in (pes.depense, pes.recette) if s is not None]
-    emit_json(
-        {
-            "output": str(args.output),
-            "bytes": args.output.stat().st_size,
-            "bordereaux": sum(len(s.bordereaux) for s in sections),
-            "pieces": sum(len(b.pieces) for s in sections for b in s.bordereaux),
-            "pj": len(pes.pj.pjs) if pes.pj else 0,
-        }
-    )
-    return EXIT_OK
+    made = {
+        "bordereaux": sum(len(s.bordereaux) for s in sections),
+        "pieces": sum(len(b.pieces) for s in sections for b in s.bordereaux),
+        "pj": len(pes.pj.pjs) if pes.pj else 0,
+    }
+    return made, encoding
 
 
 __all__ = [
+    "output_path",
     "register",
     "register_transcode",
+    "wrote",
 ]

@@ -129,7 +129,15 @@ def _sign(args: argparse.Namespace) -> int:
         xades_version=args.xades,
         include_chain=args.include_chain,
     )
-    sign_pes_file(args.input, args.output, signer, options=options)
+    from demat.cli import progress
+    from demat.cli.pes_build import output_path, wrote
+
+    with output_path(args.output) as out:
+        with progress.working(f"signing {args.input.name}"):
+            sign_pes_file(args.input, out, signer, options=options)
+        size = out.stat().st_size
+    how = "one signature on the whole PES" if args.global_ else "one signature per bordereau"
+    wrote(args.output, size, f"signed ({how}) by {signer.cert.subject.rfc4514_string()}")
     return EXIT_OK
 
 
