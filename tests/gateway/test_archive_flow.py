@@ -7,7 +7,11 @@ transmissions are archived automatically (deposited, transferred) per profile an
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +21,7 @@ from tests.gateway.test_toy_flow import server  # noqa: F401 - the toy flow and 
 from tests.transport.sae_samples import build_sip, spoil
 
 from demat.archive import read_reply
-from demat.config import AutoArchive, PlatformAccount, Settings
+from demat.config import AutoArchive, PlatformAccount, Settings, load_settings
 from demat.demo import demo_profile
 from demat.errors import ConfigError, PackagingError
 from demat.gateway import Gateway
@@ -316,3 +320,94 @@ async def test_with_an_intermediate_archive_the_package_is_deposited_and_its_tra
     assert noted.data["transmission"] == transfer.id and noted.data["archived"] is True
     assert noted.data["reply_code"] == "OK" and noted.data["package"] == deposit.digest
     assert report.ok, report.problems
+
+
+# -- a crash in the middle ----------------------------------------------------------------------
+
+DRIVER = Path(__file__).with_name("archive_driver.py")
+
+
+def settings_toml(tmp_path: Path, vitam: VitamSandbox, asalae: AsalaeSandbox) -> Path:
+    cert, key = vitam.client_cert_paths()
+    path = tmp_path / "demat.toml"
+    path.write_text(
+        f"""
+data_dir = "{tmp_path / "state"}"
+[platforms.vitam]
+kind = "vitam"
+url = "{vitam.url}"
+client_cert = "{cert}"
+client_key = "{key}"
+ca_bundle = "{vitam.ca_path}"
+tenant = 0
+access_contract = "AC-DEMAT"
+[platforms.asalae]
+kind = "asalae"
+url = "{asalae.url}"
+ca_bundle = "{asalae.ca_path}"
+login = "versant"
+login_password_env = "{PASSWORD_ENV}"
+[profiles.demo]
+siren = "214400152"
+siret = "21440015200010"
+"""
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("sae", "moment", "spoiled"),
+    [
+        ("vitam", "after_upload", False),
+        ("vitam", "during_upload", False),
+        ("vitam", "after_upload", True),
+        ("asalae", "after_upload", False),
+        ("asalae", "during_upload", True),
+    ],
+)
+async def test_a_sender_killed_in_the_middle_is_reconciled_and_sends_once(
+    vitam: VitamSandbox, asalae: AsalaeSandbox, tmp_path: Path, sae: str, moment: str, spoiled: bool
+) -> None:
+    sip = build_sip(tmp_path / "sip.zip", extra=400_000)  # several reads: a kill lands inside
+    if spoiled:
+        sip = spoil(sip, tmp_path / "bad.zip")
+    app = vitam.app if sae == "vitam" else asalae.app
+    if moment == "after_upload":
+        app.hold, held = True, app.uploaded  # the SAE has it all, its answer does not leave
+    else:
+        app.hold_upload, held = True, app.receiving  # the SAE has read a part of it
+    config = settings_toml(tmp_path, vitam, asalae)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), PASSWORD_ENV: "secret"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(DRIVER), str(config), str(sip), sae, stdout=asyncio.subprocess.PIPE, env=env
+    )
+    try:
+        await asyncio.wait_for(held.wait(), timeout=30)
+    finally:
+        proc.send_signal(signal.SIGKILL)  # kill -9 of the sender, its upload in the SAE's hands
+        await proc.wait()
+    app.hold = app.hold_upload = False
+    app.release.set()
+    for _ in range(100):  # the SAE notices the dead connection (during the upload) or answers no one
+        await asyncio.sleep(0.01)
+        if moment == "after_upload" or not (vitam.operations or asalae.transfers):
+            break
+    held_before = len(vitam.operations) + len(asalae.transfers)
+    os.environ[PASSWORD_ENV] = "secret"
+    try:
+        async with Gateway.open(load_settings(config), schedule=FAST) as gw:
+            [t] = await gw.store.transmissions(flow=FLOW)
+            assert t.state is State.SENDING  # the dead sender's: outcome unknown
+            [t] = await gw.wait([t.id], timeout=30, interval=0.02)
+            events = [e for e, _ in await journal(gw, t)]
+            replies = await gw.store.documents(t.id, kind="transfer_reply")
+    finally:
+        del os.environ[PASSWORD_ENV]
+    assert len(vitam.operations) + len(asalae.transfers) == 1  # received once, never twice
+    assert t.state is (State.REJECTED if spoiled else State.ACKNOWLEDGED) and len(replies) == 1
+    if moment == "after_upload":
+        assert held_before == 1 and events[:3] == ["recorded", "send_started", "found"]
+    else:
+        assert held_before == 0
+        assert events[:5] == ["recorded", "send_started", "absent", "send_started", "submitted"]
+    assert events[-1] == ("ack_ko" if spoiled else "ack_ok")

@@ -18,7 +18,8 @@
 * ``GET /ping``, ``GET /versions``.
 
 Tests steer it through :class:`AsalaeSandbox`: ``hold`` keeps the answer to a complete transfer
-back (``uploaded`` is set), ``chunks`` says whether it takes chunked uploads.
+back (``uploaded`` is set), ``hold_upload`` stops reading the attachments half way
+(``receiving`` is set), ``chunks`` says whether it takes chunked uploads.
 """
 
 from __future__ import annotations
@@ -174,6 +175,8 @@ class AsalaeApp:
         self.transfers: dict[tuple[str, str], Received] = {}
         self.sessions: dict[str, ChunkSession] = {}
         self.hold = False
+        self.hold_upload = False
+        self.receiving = asyncio.Event()
         self.uploaded = asyncio.Event()
         self.release = asyncio.Event()
         self.posts = 0
@@ -211,6 +214,9 @@ class AsalaeApp:
             with open(fd, "wb") as out:
                 while block := await field_reader.read_chunk(1 << 16):
                     out.write(block)
+                    if self.hold_upload and not self.receiving.is_set():
+                        self.receiving.set()
+                        await self.release.wait()
         except BaseException:
             path.unlink(missing_ok=True)
             raise
