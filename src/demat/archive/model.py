@@ -90,4 +90,64 @@ class ArchivalProfileRef:
     rng: bytes | None = field(default=None, repr=False)
 
 
-__all__ = ["Agency", "ArchivalProfileRef", "ArchiveDocument", "ArchiveInput", "Direction"]
+def _when(value: Any, what: str) -> dt.datetime:
+    try:
+        at = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{what}: {value!r} is not an ISO 8601 date and time") from None
+    if at.tzinfo is None:
+        raise ValueError(f"{what}: {value!r} has no time zone")
+    return at
+
+
+def _agency(value: Any) -> Agency:
+    if isinstance(value, str):
+        return Agency(value)
+    return Agency(str(value["identifier"]), str(value.get("name", "")))
+
+
+def archive_input_from_json(data: Mapping[str, Any], base: Path) -> ArchiveInput:
+    """An :class:`ArchiveInput` from its JSON description (what ``demat archive build`` reads):
+    the fields of the class, dates in ISO 8601 with a zone, agencies as ``{"identifier", "name"}``
+    or a bare identifier, each document ``{"name", "path", "kind", "direction", "at"}`` with
+    ``path`` relative to ``base``. :class:`ValueError` (or :class:`KeyError`) names what is wrong."""
+    docs = []
+    for i, doc in enumerate(data["documents"]):
+        path = base / str(doc["path"])
+        docs.append(
+            ArchiveDocument(
+                str(doc.get("name") or path.name),
+                path,
+                str(doc["kind"]),
+                "received" if doc.get("direction") == "received" else "sent",
+                _when(doc["at"], f"documents[{i}].at") if doc.get("at") else None,
+            )
+        )
+    transferring = data.get("transferring_agency")
+    return ArchiveInput(
+        transmission_id=str(data["transmission_id"]),
+        profile=str(data["profile"]),
+        originating_agency=_agency(data["originating_agency"]),
+        flow=str(data["flow"]),
+        name=str(data["name"]),
+        documents=docs,
+        started=_when(data["started"], "started"),
+        finished=_when(data["finished"], "finished"),
+        journal=list(data.get("journal", [])),
+        identifiers={str(k): str(v) for k, v in dict(data.get("identifiers", {})).items()},
+        state=str(data.get("state", "")),
+        remote_id=str(data["remote_id"]) if data.get("remote_id") is not None else None,
+        archival_agency=_agency(data.get("archival_agency", "SAE-INTERMEDIAIRE")),
+        transferring_agency=_agency(transferring) if transferring else None,
+        archival_agreement=str(data["archival_agreement"]) if data.get("archival_agreement") else None,
+    )
+
+
+__all__ = [
+    "Agency",
+    "ArchivalProfileRef",
+    "ArchiveDocument",
+    "ArchiveInput",
+    "Direction",
+    "archive_input_from_json",
+]

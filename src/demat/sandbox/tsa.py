@@ -19,7 +19,9 @@ from asn1crypto import keys as asn1_keys
 from asn1crypto import tsp
 from asn1crypto import x509 as asn1_x509
 from certomancer.services import TimeStamper
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from demat.archive.timestamp import TsaTrust
 from demat.signing.devpki import Issued, issue, make_ca
@@ -64,6 +66,25 @@ class SandboxTSA:
         )
         tsa = issue(ca, "demat sandbox TSA", kind="tsa", not_before=not_before, not_after=not_after)
         return cls(ca, tsa, fixed_time)
+
+    @classmethod
+    def load_or_create(cls, directory: Path) -> SandboxTSA:
+        """The TSA kept in ``directory`` (``ca.cert.pem``, ``tsa.cert.pem``, ``tsa.key.pem``
+        0600), made there on first use: a throwaway TSA whose tokens still verify tomorrow."""
+        ca_path, cert_path, key_path = (directory / n for n in ("ca.cert.pem", "tsa.cert.pem", "tsa.key.pem"))
+        if ca_path.is_file() and cert_path.is_file() and key_path.is_file():
+            ca_cert = x509.load_pem_x509_certificate(ca_path.read_bytes())
+            key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+            if not isinstance(key, rsa.RSAPrivateKey):
+                raise ValueError(f"{key_path}: not an RSA key")
+            cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+            # Only the TSA's key is kept: the CA's is not needed once the certificate is issued.
+            return cls(Issued(key, ca_cert), Issued(key, cert, (ca_cert,)))
+        made = cls.create()
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ca_path.write_bytes(made.ca.cert_pem())
+        made.tsa.write(directory, "tsa")
+        return made
 
     @property
     def trust(self) -> TsaTrust:

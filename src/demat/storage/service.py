@@ -33,6 +33,7 @@ hash the storage keeps as the tombstone's proof.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import fcntl
 import hashlib
@@ -53,7 +54,14 @@ from demat.archive.ledger import Ledger, LedgerEntry, LedgerProblem, SealedHead,
 from demat.archive.seal import PackageSeal, PendingSeal, prepare_seal, verify_seal
 from demat.archive.seda import MANIFEST_NAME, Package
 from demat.archive.timestamp import TsaTrust
-from demat.errors import ObjectMissing, PackagingError, SignatureError, StorageError, ValidationError
+from demat.errors import (
+    ConfigError,
+    ObjectMissing,
+    PackagingError,
+    SignatureError,
+    StorageError,
+    ValidationError,
+)
 from demat.gateway.offload import offload
 from demat.signing.keys import Signer
 from demat.storage.base import Storage
@@ -294,7 +302,9 @@ class ArchiveStore:
         if self.ledger.last_seq and (
             not self.ledger.seals or self.ledger.seals[-1].seq != self.ledger.last_seq
         ):
-            await self.seal()
+            # Opened without a TSA (to verify, list…): sealed at the next deposit.
+            with contextlib.suppress(ConfigError):
+                await self.seal()
 
     # -- deposit -----------------------------------------------------------------------------
 
