@@ -333,6 +333,8 @@ def settings_toml(tmp_path: Path, vitam: VitamSandbox, asalae: AsalaeSandbox) ->
     path.write_text(
         f"""
 data_dir = "{tmp_path / "state"}"
+[poll_schedules]
+sent = [[0.05, 400]]
 [platforms.vitam]
 kind = "vitam"
 url = "{vitam.url}"
@@ -359,8 +361,7 @@ siret = "21440015200010"
     ("sae", "moment", "spoiled"),
     [
         ("vitam", "after_upload", False),
-        ("vitam", "during_upload", False),
-        ("vitam", "after_upload", True),
+        ("vitam", "during_upload", True),
         ("asalae", "after_upload", False),
         ("asalae", "during_upload", True),
     ],
@@ -411,3 +412,42 @@ async def test_a_sender_killed_in_the_middle_is_reconciled_and_sends_once(
         assert held_before == 0
         assert events[:5] == ["recorded", "send_started", "absent", "send_started", "submitted"]
     assert events[-1] == ("ack_ko" if spoiled else "ack_ok")
+
+
+# -- demat archive transfer -----------------------------------------------------------------------
+
+
+async def demat(config: Path, *args: str) -> tuple[int, list[dict[str, Any]]]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), PASSWORD_ENV: "secret"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "demat.cli",
+        "--config",
+        str(config),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode is not None
+    return proc.returncode, [json.loads(line) for line in out.decode().splitlines() if line.strip()]
+
+
+async def test_demat_archive_transfer_waits_for_the_reply(
+    vitam: VitamSandbox, asalae: AsalaeSandbox, tmp_path: Path
+) -> None:
+    config = settings_toml(tmp_path, vitam, asalae)
+    good = build_sip(tmp_path / "good.zip")
+    bad = spoil(build_sip(tmp_path / "other.zip", transmission="t-0002"), tmp_path / "bad.zip")
+    args = ("archive", "transfer", "--profile", "demo", "--wait", "--timeout", "30", "--json")
+    code, rows = await demat(config, *args, "--to", "vitam", str(good))
+    assert code == 0
+    recorded, verdict = rows
+    assert recorded["sae"] == "vitam" and recorded["message_identifier"] == "DEMAT-t-0001"
+    assert (
+        verdict["archived"] is True and verdict["reply_code"] == "OK" and verdict["state"] == "acknowledged"
+    )
+    code, rows = await demat(config, *args, "--to", "asalae", str(bad))
+    assert code == 1
+    assert rows[-1]["archived"] is False and rows[-1]["reply_code"] == "207" and "207" in rows[-1]["reason"]

@@ -355,10 +355,13 @@ class AutoArchiver:
                 log.warning("%s: not archived now (%s); tried again at the next start", t.id, exc)
         return done
 
-    async def archive_one(self, t: Transmission, *, force: bool = False) -> Archived:
-        """Build ``t``'s package, deposit it, record its transfer (idempotent: the same package
-        is the same deposit and the same transfer)."""
+    async def archive_one(self, t: Transmission, *, to: str | None = None, force: bool = False) -> Archived:
+        """Build ``t``'s package, deposit it, record its transfer to ``to`` (default: the
+        profile's ``transfer_to``). Idempotent: the same package is the same deposit and the
+        same transfer."""
         policy = self.ctx.settings.archiving(t.profile)
+        if to is not None:
+            policy = policy.model_copy(update={"transfer_to": to})
         facts = await archive_input(self.ctx, t, policy)
         build = functools.partial(build_package, seda_version=policy.seda_version)
         package: Package = await offload(build, facts)
