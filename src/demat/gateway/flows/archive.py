@@ -73,8 +73,9 @@ log = logging.getLogger("demat.gateway.archive")
 
 #: The flow's name in the store.
 FLOW = "archive_transfer"
-#: Kinds of the documents a transfer keeps.
+#: Kind of the document that keeps as@lae's acknowledgement of receipt.
 ACKNOWLEDGEMENT = "acknowledgement"
+#: Kind of the document that keeps the SAE's ArchiveTransferReply.
 TRANSFER_REPLY = "transfer_reply"
 
 
