@@ -134,6 +134,19 @@ def test_init_writes_an_acte_description_that_packages_under_the_profile(workdir
     named = run("actes", "package", "acte.toml", "-o", "sub/acte.tar.gz", cwd=workdir)
     assert named.returncode == 0, named.stderr
     assert (workdir / "sub" / "acte.tar.gz").is_file()
+    assert named.stdout.startswith("sub/acte.tar.gz: written, ")
+    assert "IDActe 044-214400152-20240507-DEL2024_042-DE" in named.stdout
+    # A synthetic PES of the profile's collectivité: what `demat send --profile ville` accepts.
+    built = run(
+        "pes", "build", "--synthetic", "--size", "30KB", "--profile", "ville", "-o", "v.xml", cwd=workdir
+    )
+    assert built.returncode == 0, built.stderr
+    inspected = json.loads(run("pes", "inspect", "v.xml", "--json", cwd=workdir).stdout)
+    assert (inspected["id_coll"], inspected["id_post"], inspected["cod_col"]) == (
+        "21440015200011",
+        "044001",
+        "001",
+    )
 
 
 def test_pes_retour_reads_a_file(workdir: Path) -> None:

@@ -267,7 +267,7 @@ def _package(args: argparse.Namespace) -> int:
             }
         )
     else:
-        print(dest)
+        print(f"{dest}: written, {size} bytes, IDActe {pkg.id_acte}")
         for w in pkg.warnings:
             print(f"warning: {w}", file=sys.stderr)
     return EXIT_OK

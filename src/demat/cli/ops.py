@@ -439,10 +439,10 @@ def _retours(args: argparse.Namespace) -> int:
                 about = (
                     info.get("error") or f"IdColl {info.get('id_coll')} CodBud {info.get('cod_bud')} {blocks}"
                 )
-                who = doc.profile or "(aucun profil)"
+                who = doc.profile or "(no profile)"
                 print(f"{doc.id:>5} {doc.received_at:%Y-%m-%d %H:%M} {who:<16} {doc.name}  {about}")
         if not found and not args.json:
-            print("aucun PES_Retour reçu")
+            print("no PES_Retour received yet (the poller collects them: demat poll)")
         return EXIT_OK
 
     return _run(args, body)

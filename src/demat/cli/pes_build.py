@@ -56,10 +56,13 @@ def register(pes_sub: Any) -> None:
     syn = parser.add_argument_group("synthetic files")
     syn.add_argument("--synthetic", action="store_true", help="write a synthetic PES instead of a spec")
     syn.add_argument("--size", type=size, default="10MB", help="approximate size, e.g. 500KB, 10MB, 500MB")
-    syn.add_argument("--siret", default="21310555400017")
-    syn.add_argument("--id-post", default="031007")
-    syn.add_argument("--cod-col", default="100")
-    syn.add_argument("--cod-bud", default="00")
+    syn.add_argument(
+        "--profile", help="the collectivité of this settings profile (SIRET, IdPost, CodCol, CodBud)"
+    )
+    syn.add_argument("--siret", help="default 21310555400017, or the profile's")
+    syn.add_argument("--id-post", help="default 031007, or the profile's")
+    syn.add_argument("--cod-col", help="default 100, or the profile's")
+    syn.add_argument("--cod-bud", help="default 00, or the profile's")
     syn.add_argument("--recette", action="store_true", help="titres de recette instead of mandats")
     syn.add_argument("--ormc", action="store_true", help="ORMC rôles (with --recette)")
     syn.add_argument("--seed", type=int, default=0)
@@ -158,6 +161,32 @@ def _build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: Who a synthetic PES is from when neither a profile nor a flag says (a real commune's SIRET).
+_SYNTHETIC = {"siret": "21310555400017", "id_post": "031007", "cod_col": "100", "cod_bud": "00"}
+
+
+def _collectivite(args: argparse.Namespace) -> dict[str, str]:
+    """SIRET, IdPost, CodCol, CodBud of a synthetic PES: the flags, else the profile's, else
+    :data:`_SYNTHETIC`."""
+    found = dict(_SYNTHETIC)
+    if args.profile:
+        prof = settings_from(args).profile(args.profile)
+        found.update(
+            {
+                k: v
+                for k, v in (
+                    ("siret", prof.siret),
+                    ("id_post", prof.id_post),
+                    ("cod_col", prof.cod_col),
+                    ("cod_bud", prof.cod_bud),
+                )
+                if v
+            }
+        )
+    found.update({k: getattr(args, k) for k in _SYNTHETIC if getattr(args, k)})
+    return found
+
+
 def _write(args: argparse.Namespace, out: Path, label: str) -> tuple[dict[str, int], str]:
     """Write the PES ``args`` describe to ``out``; what it holds, and its encoding."""
     from demat.cli import progress
@@ -166,14 +195,15 @@ def _write(args: argparse.Namespace, out: Path, label: str) -> tuple[dict[str, i
     from demat.pes.synthetic import write_synthetic
 
     if args.synthetic:
+        who = _collectivite(args)
         with progress.writing(out, label, args.size):
             stats = write_synthetic(
                 out,
                 args.size,
-                siret=args.siret,
-                id_post=args.id_post,
-                cod_col=args.cod_col,
-                cod_bud=args.cod_bud,
+                siret=who["siret"],
+                id_post=who["id_post"],
+                cod_col=who["cod_col"],
+                cod_bud=who["cod_bud"],
                 domain="recette" if args.recette else "depense",
                 ormc=args.ormc,
                 seed=args.seed,

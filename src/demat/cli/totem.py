@@ -144,6 +144,10 @@ def _seal(args: argparse.Namespace) -> int:
     if args.json:
         report = verify_seal(sealed, name=str(args.output), limits=limits)
         emit_json({**report.to_dict(), "source": str(args.file)})
+    else:
+        from demat.cli.pes_build import wrote
+
+        wrote(args.output, len(sealed), f"sealed, from {args.file}")
     return EXIT_OK
 
 
