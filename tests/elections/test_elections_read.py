@@ -13,6 +13,7 @@ import openpyxl
 import pytest
 
 from demat.elections import ListType, read_extraction
+from demat.elections import read as read_module
 from demat.elections.headers import ELISTELEC_COLUMNS, field_of
 from demat.elections.model import parse_birth_date, parse_list_type, sex_of
 from demat.elections.synthetic import VARIANTS, Commune, synthetic_commune, write_extraction
@@ -303,8 +304,10 @@ def _peak_reading(path: Path) -> tuple[int, int]:
     return count, peak
 
 
-def test_rows_stream_in_flat_memory(tmp_path: Path) -> None:
-    """Iterating keeps no row: reading 12,000 rows peaks no higher than reading 1,500."""
+def test_rows_stream_in_flat_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Iterating keeps no more than a batch of rows: reading 12,000 rows peaks no higher than
+    reading 1,500 (batches of 256 here, so that both files are several batches long)."""
+    monkeypatch.setattr(read_module, "BATCH_ROWS", 256)
     peaks = []
     for size in (1_500, 12_000):
         commune = synthetic_commune("59350", "Lille", size, seed=4, list_date=LIST_DATE)

@@ -383,14 +383,8 @@ class Elector:
     def commune_code(self) -> str:
         """INSEE code of the commune (or arrondissement) whose list this is: the row's column
         (a 3-digit ``CodeCommune`` is completed by ``CodeDepartement``), else the file name's."""
-        raw = self.raw("commune_code").strip()
-        if raw:
-            if len(raw) == 3 and raw.isdigit():
-                dept = self.raw("department_code").strip()
-                if dept:
-                    return (dept.zfill(2) if len(dept) < 3 else dept[:2]) + raw
-            return raw
-        return self.source.commune_code or ""
+        source = self.source
+        return commune_code_of(self.raw("commune_code"), self.raw("department_code"), source.commune_code)
 
     @property
     def file(self) -> str:
@@ -410,6 +404,19 @@ class Elector:
 
     def __repr__(self) -> str:  # never the names: rows are personal data
         return f"Elector(file={self.file!r}, row={self.row})"
+
+
+def commune_code_of(raw: str, department: str, default: str | None) -> str:
+    """The INSEE code of a row's commune: its ``commune_code`` value stripped (a 3-digit
+    ``CodeCommune`` completed by the ``department`` value), else ``default`` (the file name's)."""
+    code = raw.strip()
+    if code:
+        if len(code) == 3 and code.isdigit():
+            dept = department.strip()
+            if dept:
+                return (dept.zfill(2) if len(dept) < 3 else dept[:2]) + code
+        return code
+    return default or ""
 
 
 def department_of(commune_code: str) -> str:
@@ -452,6 +459,7 @@ __all__ = [
     "Elector",
     "ListInfo",
     "ListType",
+    "commune_code_of",
     "department_of",
     "fold",
     "fold_name",

@@ -18,6 +18,7 @@ such line is kept for the report).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -26,15 +27,29 @@ import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain, repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
+from demat.elections.columns import Lookup
 from demat.elections.headers import HeaderMap, map_header
-from demat.elections.model import Elector, ListInfo, ListType, fold, parse_list_type
+from demat.elections.model import (
+    FIELD_INDEX,
+    Elector,
+    ListInfo,
+    ListType,
+    commune_code_of,
+    fold,
+    parse_list_type,
+)
 from demat.errors import FileUnreadable, ValidationError
 
 #: Bytes read at a time from a CSV file.
 CHUNK = 1 << 18
+#: Rows handed over at a time by :meth:`Extraction.batches` (memory stays flat: a batch is
+#: the only part of a file held).
+BATCH_ROWS = 2048
 #: Largest zip member (uncompressed) read; larger ones are refused as a probable zip bomb.
 MAX_MEMBER_BYTES = 2 << 30
 #: Largest ``.xlsx`` read (it is parsed from memory when it is a zip member).
@@ -186,7 +201,12 @@ class _Decoder:
 
 
 def _text_lines(raw: IO[bytes], decoder: _Decoder) -> Iterator[str]:
-    """Decoded lines (line ends kept, as ``csv`` wants them), read a block at a time."""
+    """Decoded lines (line ends kept, as ``csv`` wants them), read a block at a time (the
+    lines of a block are handed over by ``itertools.chain``, in C)."""
+    return chain.from_iterable(_text_blocks(raw, decoder))
+
+
+def _text_blocks(raw: IO[bytes], decoder: _Decoder) -> Iterator[io.StringIO]:
     carry = b""
     first = True
     while True:
@@ -208,7 +228,7 @@ def _text_lines(raw: IO[bytes], decoder: _Decoder) -> Iterator[str]:
             first = False
             if block.startswith(b"\xef\xbb\xbf"):
                 block = block[3:]
-        yield from io.StringIO(decoder.decode(block), newline="")
+        yield io.StringIO(decoder.decode(block), newline="")
         if not chunk:
             return
 
@@ -244,18 +264,124 @@ class _Opener:
             raise FileUnreadable.from_os_error(exc, self.source) from exc
 
 
+_LIST_TYPES: Lookup[str, ListType | None] = Lookup(parse_list_type)
+_COMMUNES: Lookup[tuple[str, str, str | None], str] = Lookup(lambda key: commune_code_of(*key))
+
+
+class RowBatch:
+    """Consecutive rows of one file (at most :data:`BATCH_ROWS`), for column-wise work.
+
+    ``rows`` holds each row's raw values as :attr:`Elector.values <demat.elections.model.Elector>`
+    does (padded or cut to the header's width, then the one ``""`` that fields the file lacks
+    point to), ``numbers`` the line each row starts at (header = 1), ``widths`` how many
+    fields a line really had, for the lines whose count differs from the header's (index in
+    the batch → count). Columns and the values derived from them are computed once per batch.
+    """
+
+    __slots__ = ("_columns", "_derived", "numbers", "rows", "source", "widths")
+
+    def __init__(self, source: SourceFile, rows: list[list[str]], numbers: list[int], widths: dict[int, int]):
+        self.source = source
+        self.rows = rows
+        self.numbers = numbers
+        self.widths = widths
+        self._columns: dict[int, list[str]] = {}
+        self._derived: dict[str, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def at(self, position: int) -> list[str]:
+        """The values of the column at ``position`` in every row (the header's width is the
+        position of the empty sentinel)."""
+        col = self._columns.get(position)
+        if col is None:
+            if position == self.source.header.width:
+                col = [""] * len(self.rows)
+            else:
+                col = list(map(itemgetter(position), self.rows))
+            self._columns[position] = col
+        return col
+
+    def position(self, name: str) -> int:
+        """Where field ``name`` is in a row (the sentinel's position when the file lacks it)."""
+        return self.source.positions[FIELD_INDEX[name]]
+
+    def column(self, name: str) -> list[str]:
+        """The raw values of field ``name`` in every row (``""`` where the file lacks it)."""
+        return self.at(self.source.positions[FIELD_INDEX[name]])
+
+    def list_types(self) -> list[ListType | None]:
+        """Each row's list (:attr:`Elector.list_type <demat.elections.model.Elector.list_type>`)."""
+        out: list[ListType | None] | None = self._derived.get("list_types")
+        if out is None:
+            default = self.source.list_type
+            if self.position("list_type") == self.source.header.width:
+                out = [default] * len(self.rows)
+            else:
+                raw = self.column("list_type")
+                out = _LIST_TYPES.map(raw)
+                if default is not None and "" in raw:
+                    out = [default if not r else lt for r, lt in zip(raw, out, strict=True)]
+            self._derived["list_types"] = out
+        return out
+
+    def commune_codes(self) -> list[str]:
+        """Each row's commune (:attr:`Elector.commune_code <demat.elections.model.Elector.commune_code>`)."""
+        out: list[str] | None = self._derived.get("commune_codes")
+        if out is None:
+            default = self.source.commune_code
+            if self.position("commune_code") == self.source.header.width:
+                out = [default or ""] * len(self.rows)
+            else:
+                out = _COMMUNES.map(
+                    zip(self.column("commune_code"), self.column("department_code"), repeat(default))
+                )
+            self._derived["commune_codes"] = out
+        return out
+
+    def width_of(self, index: int) -> int:
+        """How many fields the line of row ``index`` had."""
+        return self.widths.get(index, self.source.header.width)
+
+    def electors(self) -> Iterator[Elector]:
+        """The rows as :class:`~demat.elections.model.Elector` views."""
+        src = self.source
+        width = src.header.width
+        widths = self.widths
+        for i, (values, row) in enumerate(zip(self.rows, self.numbers, strict=True)):
+            yield Elector(values, src, row, widths.get(i, width) if widths else width)
+
+
+class _Batcher:
+    """Gathers rows into :class:`RowBatch` objects of :data:`BATCH_ROWS`."""
+
+    __slots__ = ("numbers", "rows", "source", "widths")
+
+    def __init__(self, source: SourceFile) -> None:
+        self.source = source
+        self.rows: list[list[str]] = []
+        self.numbers: list[int] = []
+        self.widths: dict[int, int] = {}
+
+    def take(self) -> RowBatch:
+        batch = RowBatch(self.source, self.rows, self.numbers, self.widths)
+        self.rows, self.numbers, self.widths = [], [], {}
+        return batch
+
+
 class _Reader:
     """One readable file (plain, or a zip member): its metadata and a way to stream its rows."""
 
-    def __init__(self, meta: SourceFile, rows: Callable[[SourceFile], Iterator[Elector]]) -> None:
+    def __init__(self, meta: SourceFile, rows: Callable[[SourceFile], Iterator[RowBatch]]) -> None:
         self.meta = meta
         self._rows = rows
 
-    def electors(self) -> Iterator[Elector]:
+    def batches(self) -> Iterator[RowBatch]:
         count = 0
-        for elector in self._rows(self.meta):
-            count += 1
-            yield elector
+        for batch in self._rows(self.meta):
+            count += len(batch.rows)
+            yield batch
         self.meta.electors = count
 
 
@@ -312,23 +438,32 @@ def _csv_reader(opener: Callable[[], IO[bytes]], name: str, defaults: dict[str, 
     _check_required(meta, name)
     width = hmap.width
 
-    def rows(target: SourceFile) -> Iterator[Elector]:
+    def rows(target: SourceFile) -> Iterator[RowBatch]:
         target.encoding = "utf-8"
         with opener() as raw:
             decoder = _Decoder(target)
             reader = csv.reader(_text_lines(raw, decoder), delimiter=delimiter)
             next(reader, None)  # the header
             last = reader.line_num
+            out = _Batcher(target)
+            rows, numbers = out.rows, out.numbers
             for values in reader:
                 row = last + 1
                 last = reader.line_num
-                n = len(values)
-                if n != width:
+                if len(values) != width:
+                    n = len(values)
                     if n == 0 or (n == 1 and not values[0].strip()):
                         continue  # a blank line
+                    out.widths[len(rows)] = n
                     values = values[:width] if n > width else values + [""] * (width - n)
                 values.append("")
-                yield Elector(values, target, row, n)
+                rows.append(values)
+                numbers.append(row)
+                if len(rows) == BATCH_ROWS:
+                    yield out.take()
+                    rows, numbers = out.rows, out.numbers
+            if rows:
+                yield out.take()
 
     return _Reader(meta, rows)
 
@@ -423,12 +558,13 @@ def _xlsx_reader(opener: Callable[[], IO[bytes]], name: str, defaults: dict[str,
     width = hmap.width
     field_at = {i: f for f, i in hmap.columns.items()}
 
-    def rows(target: SourceFile) -> Iterator[Elector]:
+    def rows(target: SourceFile) -> Iterator[RowBatch]:
         target.repairs.clear()
         converters = [_xl_converter(field_at.get(i), target.repairs) for i in range(width)]
         book = workbook()
         try:
             sheet = book.worksheets[0]
+            out = _Batcher(target)
             for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
                 if number <= header_at:
                     continue
@@ -439,7 +575,14 @@ def _xlsx_reader(opener: Callable[[], IO[bytes]], name: str, defaults: dict[str,
                     continue
                 values = [conv(cells[i] if i < len(cells) else None) for i, conv in enumerate(converters)]
                 values.append("")
-                yield Elector(values, target, number, n)
+                if n != width:
+                    out.widths[len(out.rows)] = n
+                out.rows.append(values)
+                out.numbers.append(number)
+                if len(out.rows) == BATCH_ROWS:
+                    yield out.take()
+            if out.rows:
+                yield out.take()
         finally:
             book.close()
 
@@ -477,6 +620,45 @@ def _file_reader(
     return _csv_reader(opener, name, defaults)
 
 
+class _Tally:
+    """Electors per list over a pass: the raw (commune, département, list type) values of a
+    file are counted as they come (``Counter.update``, in C) and read as lists at its end."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, ListType | None, str]] = Counter()
+        self.names: dict[tuple[str, ListType | None], str] = {}
+        self._raw: Counter[tuple[str, str, str]] = Counter()
+        self._raw_names: dict[tuple[str, str, str], str] = {}
+
+    def add(self, batch: RowBatch) -> None:
+        keys = list(
+            zip(
+                batch.column("commune_code"),
+                batch.column("department_code"),
+                batch.column("list_type"),
+                strict=True,
+            )
+        )
+        raw = self._raw
+        before = len(raw)
+        raw.update(keys)
+        if len(raw) != before:  # new keys come last, in the order they first appear
+            names = batch.column("commune_name")
+            for key in list(raw)[before:]:
+                self._raw_names[key] = names[keys.index(key)]
+
+    def end_file(self, src: SourceFile) -> None:
+        for (commune, dept, lt), n in self._raw.items():
+            key = (
+                commune_code_of(commune, dept, src.commune_code),
+                parse_list_type(lt) if lt else src.list_type,
+            )
+            self.counts[(*key, src.name)] += n
+            self.names.setdefault(key, self._raw_names[(commune, dept, lt)])
+        self._raw.clear()
+        self._raw_names.clear()
+
+
 class Extraction:
     """An electoral-list extraction: one file, or a zip of one file per commune.
 
@@ -494,6 +676,7 @@ class Extraction:
         readers: list[_Reader],
         skipped: list[str],
         refused: list[tuple[str, ValidationError]] | None = None,
+        archive: _Archive | None = None,
     ) -> None:
         self.name = name
         self.container = container
@@ -501,6 +684,7 @@ class Extraction:
         self.skipped = skipped
         self.refused = refused or []
         self._lists: list[ListInfo] | None = None
+        self._archive = archive
 
     @property
     def files(self) -> list[SourceFile]:
@@ -531,23 +715,28 @@ class Extraction:
     def electors(self) -> Iterator[Elector]:
         """Every elector, file after file, row after row: a new pass over the source each time
         this is read. Fills :attr:`lists` on the way when the pass goes to the end."""
-        return self._pass()
+        return self._electors()
 
     def iter_electors(self) -> Iterator[Elector]:
         """Same as :attr:`electors`."""
-        return self._pass()
+        return self._electors()
 
-    def _pass(self) -> Iterator[Elector]:
-        counts: Counter[tuple[str, ListType | None, str]] = Counter()
-        names: dict[tuple[str, ListType | None], str] = {}
-        for reader in self._readers:
-            for elector in reader.electors():
-                key = (elector.commune_code, elector.list_type)
-                counts[(*key, reader.meta.name)] += 1
-                if key not in names:
-                    names[key] = elector.commune_name
-                yield elector
-        self._lists = self._build_lists(counts, names)
+    def _electors(self) -> Iterator[Elector]:
+        for batch in self.batches():
+            yield from batch.electors()
+
+    def batches(self) -> Iterator[RowBatch]:
+        """Every row, file after file, in :class:`RowBatch` batches (what the rules and the
+        exports work on, column by column): a new pass over the source each time it is called.
+        Fills :attr:`lists` on the way when the pass goes to the end."""
+        tally = _Tally()
+        with self._archive.held() if self._archive is not None else contextlib.nullcontext():
+            for reader in self._readers:
+                for batch in reader.batches():
+                    tally.add(batch)
+                    yield batch
+                tally.end_file(reader.meta)
+        self._lists = self._build_lists(tally.counts, tally.names)
 
     def _build_lists(
         self, counts: Counter[tuple[str, ListType | None, str]], names: dict[tuple[str, ListType | None], str]
@@ -569,7 +758,7 @@ class Extraction:
         """The lists held (commune, list type, date, count), sorted by commune then list; read
         from the last complete pass, or by a counting pass when there was none."""
         if self._lists is None:
-            for _ in self._pass():
+            for _ in self.batches():
                 pass
         assert self._lists is not None
         return self._lists
@@ -618,58 +807,93 @@ def read_extraction(
     with opener.open() as raw:
         head = raw.read(4)
     if head.startswith(b"PK\x03\x04"):
-        try:
-            with opener.open() as raw, zipfile.ZipFile(raw) as zf:
+        archive = _Archive(opener)
+        with contextlib.ExitStack() as held:
+            try:
+                zf = held.enter_context(archive.held())
                 if _is_xlsx_zip(zf):
                     reader = _xlsx_reader(opener.open, label, _defaults(label))
                     return Extraction(label, "xlsx", [reader], [])
                 infos = sorted((i for i in zf.infolist() if not i.is_dir()), key=lambda i: _member_name(i))
-        except zipfile.BadZipFile as exc:
-            raise ValidationError(f"archive zip illisible : {exc}", file=label, code="ELECT_FORMAT") from exc
-        readers: list[_Reader] = []
-        skipped: list[str] = []
-        refused: list[tuple[str, ValidationError]] = []
-        for info in infos:
-            member = _member_name(info)
-            if not _is_extraction_member(member):
-                skipped.append(member)
-                continue
-            if info.file_size > max_member_bytes:
-                raise ValidationError(
-                    f"membre {member} de {info.file_size} octets refusé (limite {max_member_bytes})",
-                    file=label,
-                    code="ELECT_FORMAT",
-                )
-            member_opener = _member_opener(opener, info)
-            with member_opener() as m:
-                mhead = m.read(4)
-            try:
-                readers.append(_file_reader(member_opener, member, mhead, _defaults(member, label)))
-            except ValidationError as exc:
-                refused.append((member, exc))
+            except zipfile.BadZipFile as exc:
+                message = f"archive zip illisible : {exc}"
+                raise ValidationError(message, file=label, code="ELECT_FORMAT") from exc
+            readers: list[_Reader] = []
+            skipped: list[str] = []
+            refused: list[tuple[str, ValidationError]] = []
+            for info in infos:
+                member = _member_name(info)
+                if not _is_extraction_member(member):
+                    skipped.append(member)
+                    continue
+                if info.file_size > max_member_bytes:
+                    raise ValidationError(
+                        f"membre {member} de {info.file_size} octets refusé (limite {max_member_bytes})",
+                        file=label,
+                        code="ELECT_FORMAT",
+                    )
+                member_opener = archive.member(info)
+                with member_opener() as m:
+                    mhead = m.read(4)
+                try:
+                    readers.append(_file_reader(member_opener, member, mhead, _defaults(member, label)))
+                except ValidationError as exc:
+                    refused.append((member, exc))
         if not readers and refused:
             raise refused[0][1]
         if not readers:
             raise ValidationError(
                 "l'archive ne contient aucun fichier CSV ni tableur", file=label, code="ELECT_FORMAT"
             )
-        return Extraction(label, "zip", readers, skipped, refused)
+        return Extraction(label, "zip", readers, skipped, refused, archive)
     reader = _file_reader(opener.open, label, head, _defaults(label))
     return Extraction(label, reader.meta.container, [reader], [])
 
 
-def _member_opener(opener: _Opener, info: zipfile.ZipInfo) -> Callable[[], IO[bytes]]:
-    def open_member() -> IO[bytes]:
-        outer = opener.open()
-        try:
-            zf = zipfile.ZipFile(outer)
-            inner = zf.open(info)
-        except BaseException:
-            outer.close()
-            raise
-        return io.BufferedReader(_Closing(inner, zf, outer), CHUNK)
+class _Archive:
+    """A zip's members, read through one ``ZipFile`` while something :meth:`held` it (the
+    opening, a pass): its central directory is read once, not once per member."""
 
-    return open_member
+    def __init__(self, opener: _Opener) -> None:
+        self._opener = opener
+        self._zip: zipfile.ZipFile | None = None
+        self._holders = 0
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[zipfile.ZipFile]:
+        if self._zip is None:
+            outer = self._opener.open()
+            try:
+                self._zip = zipfile.ZipFile(outer)
+            except BaseException:
+                outer.close()
+                raise
+        self._holders += 1
+        try:
+            yield self._zip
+        finally:
+            self._holders -= 1
+            if self._holders == 0:
+                zf, self._zip = self._zip, None
+                fp = zf.fp
+                zf.close()
+                if fp is not None:
+                    fp.close()
+
+    def member(self, info: zipfile.ZipInfo) -> Callable[[], IO[bytes]]:
+        def open_member() -> IO[bytes]:
+            if self._zip is not None:
+                return io.BufferedReader(_Closing(self._zip.open(info)), CHUNK)
+            outer = self._opener.open()
+            try:
+                zf = zipfile.ZipFile(outer)
+                inner = zf.open(info)
+            except BaseException:
+                outer.close()
+                raise
+            return io.BufferedReader(_Closing(inner, zf, outer), CHUNK)
+
+        return open_member
 
 
 class _Closing(io.RawIOBase):
@@ -699,10 +923,12 @@ class _Closing(io.RawIOBase):
 
 
 __all__ = [
+    "BATCH_ROWS",
     "CHUNK",
     "MAX_MEMBER_BYTES",
     "MAX_XLSX_BYTES",
     "Extraction",
+    "RowBatch",
     "Source",
     "SourceFile",
     "read_extraction",
