@@ -31,6 +31,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,8 +219,17 @@ class Ledger:
         self.last_seq = 0
         self.last_hash = GENESIS
         self.seals: list[SealInfo] = []
-        for entry in self._scan():
-            self._note(entry)
+        #: Byte offset of each line's start (line ``n`` at index ``n - 1``), and of the end.
+        self._offsets = array("Q")
+        self._end = 0
+        with open(self.path, "rb") as f:
+            for raw in f:
+                self._offsets.append(self._end)
+                self._end += len(raw)
+                try:
+                    self._note(parse_line(raw.rstrip(b"\n")))
+                except ValueError:
+                    continue
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -285,6 +295,8 @@ class Ledger:
             f.flush()
             os.fsync(f.fileno())
         for e in entries:
+            self._offsets.append(self._end)
+            self._end += len(e.line) + 1
             self._note(e)
 
     def append(self, op: str, data: Mapping[str, Any], *, at: dt.datetime | None = None) -> LedgerEntry:
@@ -334,12 +346,24 @@ class Ledger:
         )
 
     def lines_between(self, start: int, end: int) -> Iterator[bytes]:
-        """Raw lines whose position (1-based) is in ``[start, end]``."""
-        for index, line in enumerate(self.lines(), start=1):
-            if index > end:
-                break
-            if index >= start:
-                yield line
+        """Raw lines whose position (1-based) is in ``[start, end]`` (read from where the
+        first one starts: sealing a window does not read the ledger from its beginning)."""
+        end = min(end, len(self._offsets))
+        if start > end:
+            return
+        with open(self.path, "rb") as f:
+            f.seek(self._offsets[max(start, 1) - 1])
+            for _ in range(max(start, 1), end + 1):
+                yield f.readline().rstrip(b"\n")
+
+    def entry(self, seq: int) -> LedgerEntry | None:
+        """The entry on line ``seq`` (``None`` when unreadable or beyond the end)."""
+        for line in self.lines_between(seq, seq):
+            try:
+                return parse_line(line)
+            except ValueError:
+                return None
+        return None
 
     def _tokens(self, chained: tuple[int | None, ...]) -> list[bytes]:
         by_seq = {s.seq: s.token for s in self.seals}
@@ -381,7 +405,9 @@ class Ledger:
         seal = next((s for s in self.seals if s.seq > seq), None)
         if seal is None:
             return None
-        entry = next(e for e in self._scan() if e.seq == seal.seq)
+        entry = self.entry(seal.seq)
+        if entry is None:
+            return None
         start, end = int(entry.data["start"]), int(entry.data["end"])
         levels = merkle_levels(list(self.lines_between(start, end)))
         line = next(self.lines_between(seq, seq))

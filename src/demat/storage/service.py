@@ -188,6 +188,10 @@ class ArchiveStore:
     journal_head: HeadSource | None = None
     ledger: Ledger = field(init=False, repr=False)
     _lock_fd: int = field(init=False, repr=False, default=-1)
+    #: Deposits by digest and the last journal head recorded, kept up to date by this writer
+    #: (a deposit does not read the whole ledger).
+    _index: dict[str, Deposit] = field(init=False, repr=False, default_factory=dict)
+    _last_head: str | None = field(init=False, repr=False, default=None)
 
     @classmethod
     async def open(
@@ -275,7 +279,9 @@ class ArchiveStore:
     # -- recovery ----------------------------------------------------------------------------
 
     async def _recover(self) -> None:
-        deposits = self.deposits()
+        deposits = self._index = self.deposits()
+        heads = [e for e in self.ledger.entries() if e.op == "journal_head"]
+        self._last_head = str(heads[-1].data.get("hash")) if heads else None
         known = set(deposits)
         for key in await self.storage.list("packages/"):
             digest = key.split("/")[1]
@@ -312,7 +318,7 @@ class ArchiveStore:
         """Seal, store and record ``package`` (see the module docstring); the same package
         again returns its existing deposit."""
         digest = package.digest
-        existing = self.deposits().get(digest)
+        existing = self._index.get(digest)
         if existing is not None and existing.eliminated is None:
             return existing
         if existing is not None:
@@ -351,8 +357,9 @@ class ArchiveStore:
             "by": by,
         }
         entry = await offload(self.ledger.append, "deposit", data)
+        deposit = self._index[digest] = Deposit(digest, entry.seq, entry.at, entry.data)
         await self.seal()
-        return Deposit(digest, entry.seq, entry.at, entry.data)
+        return deposit
 
     async def note(self, op: str, data: Mapping[str, Any], *, seal: bool = True) -> LedgerEntry:
         """Record another archive operation (a transfer, its reply…) in the ledger."""
@@ -368,11 +375,9 @@ class ArchiveStore:
         store the seal's files; ``None`` when nothing was written since the last seal."""
         if self.journal_head is not None:
             head = await self.journal_head()
-            last = next(
-                (e for e in reversed(list(self.ledger.entries())[-3:]) if e.op == "journal_head"), None
-            )
-            if last is None or last.data.get("hash") != head.hash:
+            if self._last_head != head.hash:
                 await offload(self.ledger.append, "journal_head", {"seq": head.seq, "hash": head.hash})
+                self._last_head = head.hash
         pending = await offload(self.ledger.prepare_seal)
         if pending is None:
             return None
@@ -450,6 +455,13 @@ class ArchiveStore:
                 "reason": reason,
                 "by": by,
             },
+        )
+        self._index[deposit.digest] = Deposit(
+            deposit.digest,
+            deposit.seq,
+            deposit.at,
+            deposit.data,
+            {**entry.data, "seq": entry.seq, "at": entry.at},
         )
         await self.seal()
         for key in package_keys(deposit.digest):
