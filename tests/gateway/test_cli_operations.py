@@ -87,7 +87,9 @@ def test_send_wait_status_ack_and_journal(workdir: Path) -> None:
     ack = run("ack", ko_id, cwd=workdir)
     assert ack.returncode == 1
     assert "ERREUR_CUMUL_MONTANTS" in ack.stdout
-    assert run("ack", ok_id, cwd=workdir, check=True).stdout.count("OK") >= 1
+    assert "bordereau 1/2024: KO" in ack.stdout  # what was refused is spelled out
+    accepted = run("ack", ok_id, cwd=workdir, check=True).stdout
+    assert ": accepted (3 of 3 element(s) OK)" in accepted  # one line, not one per bordereau
 
     verify = run("journal", "verify", "--json", cwd=workdir, check=True)
     assert json.loads(verify.stdout)["valid"] is True

@@ -491,10 +491,14 @@ def _received(doc: Any, settings: Any) -> tuple[dict[str, Any], list[str]]:
         from demat.pes.ack import read_acquit
 
         acquit = read_acquit(doc.content, limits=xml_limits(settings))
-        lines = [f"PES_ACQUIT {doc.name}: " + ("accepted" if acquit.accepted else "rejected")]
+        ok = sum(1 for e in acquit.elements if e.ok)
+        word = "accepted" if acquit.accepted else "rejected"
+        lines = [f"PES_ACQUIT {doc.name}: {word} ({ok} of {len(acquit.elements)} element(s) OK)"]
         for e in acquit.elements:
+            if e.ok:  # only what was refused is spelled out
+                continue
             what = f"bordereau {e.num_bord}/{e.exercice_bord}" if e.num_bord else (e.domaine_label or "")
-            lines.append(f"  {what}: {'OK' if e.ok else 'KO'}")
+            lines.append(f"  {what}: KO")
             lines += [f"    {err}" for err in e.errors]
         return {**base, **acquit.to_dict()}, lines
     if doc.kind == "anomalie" and not doc.content.lstrip().startswith(b"<"):
