@@ -117,7 +117,7 @@ def split_for_asalae(sip: Path, workdir: Path) -> tuple[bytes, Path]:
         try:
             with (
                 out.open("wb") as raw,
-                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
+                gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=1, mtime=0) as gz,
                 tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
             ):
                 for info in archive.infolist():
