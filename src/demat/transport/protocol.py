@@ -29,6 +29,12 @@ tests show both behaviours: automatic reconciliation where the platform can answ
 left to a person where it cannot. With ``if_duplicate="resolve"``, ``submit_*`` turns a
 duplicate refusal into ``SubmitResult(remote_id, already_present=True)`` when the service can
 find the earlier transaction, and raises :class:`DuplicateSubmission` when not.
+
+Definitive SAEs (Vitam, as@lae) take SEDA packages through :class:`ArchiveTransferPlatform`
+(service ``"sae"``): a transfer answered is only received (:class:`TransferAnswer`), its
+:class:`TransferProgress` brings the acknowledgement and the transfer reply, which alone says
+whether the package was archived; :class:`ArchiveTransferLookup` finds a transfer whose answer
+was lost (Vitam's operation logbook, as@lae's acknowledgement).
 """
 
 from __future__ import annotations
