@@ -136,3 +136,14 @@ def test_refuses_unknown_version_and_missing_file(tmp_path: Path) -> None:
         build_package(transmission(), seda_version="2.0")
     with pytest.raises(PackagingError, match="no such file"):
         build_package(transmission(documents=[("x.pdf", tmp_path / "gone.pdf", "acte")]))
+
+
+def test_large_files_identified_from_both_ends(tmp_path: Path) -> None:
+    from demat.archive.formats import SAMPLE_BYTES, identify
+
+    big = tmp_path / "scan.bin"
+    big.write_bytes(b"%PDF-1.4\n" + b"0" * (3 * SAMPLE_BYTES) + b"\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+    assert (identify(big).pronom, identify(big.read_bytes()).pronom) == ("fmt/18", "fmt/18")
+    xml = tmp_path / "pes"
+    xml.write_bytes(b"<?xml version='1.0'?><PES_Aller>" + b"<P/>" * SAMPLE_BYTES + b"</PES_Aller>")
+    assert identify(xml).pronom == "fmt/101"

@@ -37,7 +37,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from demat.archive.merkle import MerkleRoot, Step, audit_path, canonical_json, merkle_levels, root_from_path
+from demat.archive.merkle import (
+    MerkleRoot,
+    Step,
+    audit_path,
+    canonical_json,
+    dumps_canonical,
+    merkle_levels,
+    refuse_float,
+    root_from_path,
+)
 from demat.archive.timestamp import (
     PendingTimestamp,
     Timestamper,
@@ -101,7 +110,7 @@ def make_entry(seq: int, at: dt.datetime | str, op: str, data: Mapping[str, Any]
 
 def parse_line(line: bytes) -> LedgerEntry:
     """The entry a line holds; :class:`ValueError` when it is not one or not canonical."""
-    body = json.loads(line)
+    body = json.loads(line, parse_float=refuse_float)
     if not isinstance(body, dict) or set(body) != {"seq", "at", "op", "data", "prev"}:
         raise ValueError("not a ledger entry")
     seq, at, op, data, prev = body["seq"], body["at"], body["op"], body["data"], body["prev"]
@@ -109,7 +118,7 @@ def parse_line(line: bytes) -> LedgerEntry:
         raise ValueError("ledger entry fields of the wrong type")
     if not isinstance(prev, str):
         raise ValueError("ledger entry fields of the wrong type")
-    if canonical_json(body) != line:
+    if dumps_canonical(body) != line:
         raise ValueError("ledger line not in canonical form")
     return LedgerEntry(seq, at, op, data, prev, line)
 
@@ -222,14 +231,22 @@ class Ledger:
         #: Byte offset of each line's start (line ``n`` at index ``n - 1``), and of the end.
         self._offsets = array("Q")
         self._end = 0
+        last = b""
         with open(self.path, "rb") as f:
             for raw in f:
                 self._offsets.append(self._end)
                 self._end += len(raw)
-                try:
-                    self._note(parse_line(raw.rstrip(b"\n")))
-                except ValueError:
-                    continue
+                last = raw
+                if b'"op":"seal"' in raw:  # only seals are needed to go on (verify reads the rest)
+                    with contextlib.suppress(ValueError):
+                        self._note(parse_line(raw.rstrip(b"\n")))
+        if last:
+            line = last.rstrip(b"\n")
+            self.last_hash = hashlib.sha512(line).hexdigest()
+            try:
+                self.last_seq = parse_line(line).seq
+            except ValueError:
+                self.last_seq = len(self._offsets)
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -40,6 +40,17 @@ _DEL = re.compile(r"(?<!\\)((?:\\\\)*)\\u007f")
 def canonical_json(value: Any) -> bytes:
     """``value`` in Vitam's canonical JSON (see the module docstring)."""
     _no_floats(value)
+    return dumps_canonical(value)
+
+
+def refuse_float(text: str) -> float:
+    """``parse_float`` hook of :func:`json.loads` refusing floats (see :func:`canonical_json`)."""
+    raise ValueError(f"float {text} in canonical JSON")
+
+
+def dumps_canonical(value: Any) -> bytes:
+    """:func:`canonical_json` for a value known to hold no float (read with
+    :func:`refuse_float`): the same bytes, without walking it first."""
     text = json.dumps(value, ensure_ascii=True, sort_keys=True, separators=(",", ":"), allow_nan=False)
     if "\\u007f" in text:  # Python escapes DEL, Vitam keeps it (an even run of backslashes before)
         text = _DEL.sub(lambda m: m.group(1) + "\x7f", text)
@@ -152,7 +163,9 @@ __all__ = [
     "Step",
     "audit_path",
     "canonical_json",
+    "dumps_canonical",
     "merkle_levels",
     "merkle_root",
+    "refuse_float",
     "root_from_path",
 ]
