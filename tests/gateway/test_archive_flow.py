@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -34,6 +35,9 @@ from demat.signing.devpki import issue, make_ca
 from demat.signing.keys import Signer
 from demat.storage import ArchiveStore, in_process
 from demat.tracking import Schedule, State, Transmission
+from demat.transport import ClientTLS
+from demat.transport.asalae import AsalaeService
+from demat.transport.vitam import VitamService
 
 FAST = Schedule([(0.02, 500)], jitter=0.0, error_base=0.02, error_cap=0.1)
 PASSWORD_ENV = "DEMAT_TEST_ASALAE_PASSWORD"
@@ -451,3 +455,32 @@ async def test_demat_archive_transfer_waits_for_the_reply(
     code, rows = await demat(config, *args, "--to", "asalae", str(bad))
     assert code == 1
     assert rows[-1]["archived"] is False and rows[-1]["reply_code"] == "207" and "207" in rows[-1]["reason"]
+
+
+async def test_demat_sandbox_serves_vitam_and_asalae_too(tmp_path: Path, sae_pki: SandboxPKI) -> None:
+    (tmp_path / "sb").mkdir()
+    shutil.copytree(sae_pki.ca_cert.parent, tmp_path / "sb" / "pki")  # reused: key generation is slow
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "PYTHONUNBUFFERED": "1"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "demat.cli", "sandbox", "--sae", "--dir", str(tmp_path / "sb"),
+        stdout=asyncio.subprocess.PIPE, env=env,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        info = json.loads(await asyncio.wait_for(proc.stdout.readline(), timeout=30))
+        cert, key = Path(info["client_cert"]), Path(info["client_key"])
+        vitam = VitamService(
+            info["vitam"], ClientTLS(cert=cert, key=key, ca_bundle=Path(info["ca"])), tenant=0
+        )
+        asalae = AsalaeService(
+            info["asalae"], ClientTLS(ca_bundle=Path(info["ca"])), login="versant", password="secret"
+        )
+        try:
+            await vitam.check_status()
+            assert await asalae.ping() == "pong"
+        finally:
+            await vitam.close()
+            await asalae.close()
+    finally:
+        proc.terminate()
+        await proc.wait()

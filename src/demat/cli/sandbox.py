@@ -28,6 +28,11 @@ def register(sub: Any) -> None:
     p.add_argument("--malformed-rate", type=float, default=0.0, help="share of malformed replies (0..1)")
     p.add_argument("--latency", type=float, default=0.0, help="up to this many seconds added to each answer")
     p.add_argument("--seed", type=int, default=0, help="seed of the fault injection")
+    p.add_argument(
+        "--sae",
+        action="store_true",
+        help="also serve a sandbox Vitam (same PKI) and as@lae (login versant, password secret)",
+    )
     p.set_defaults(handler=_run)
 
 
@@ -49,17 +54,23 @@ def _run(args: argparse.Namespace) -> int:
     )
 
     async def serve() -> None:
-        async with Sandbox.start(config) as sb:
+        async with Sandbox.start(config) as sb, contextlib.AsyncExitStack() as stack:
             cert, key = sb.client_cert_paths()
-            emit_json(
-                {
-                    "url": sb.url,
-                    "ca": str(sb.ca_path),
-                    "client_cert": str(cert),
-                    "client_key": str(key),
-                    "admin": sb.url + "/_sandbox/receipts",
-                }
-            )
+            shown = {
+                "url": sb.url,
+                "ca": str(sb.ca_path),
+                "client_cert": str(cert),
+                "client_key": str(key),
+                "admin": sb.url + "/_sandbox/receipts",
+            }
+            if args.sae:
+                from demat.sandbox.asalae import AsalaeSandbox
+                from demat.sandbox.vitam import VitamSandbox
+
+                vitam = await stack.enter_async_context(VitamSandbox.start(pki=sb.pki))
+                asalae = await stack.enter_async_context(AsalaeSandbox.start(pki=sb.pki))
+                shown |= {"vitam": vitam.url, "asalae": asalae.url}
+            emit_json(shown)
             await asyncio.Event().wait()  # until interrupted
 
     with contextlib.suppress(KeyboardInterrupt):
