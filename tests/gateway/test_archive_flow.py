@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import shutil
 import signal
@@ -484,3 +485,34 @@ async def test_demat_sandbox_serves_vitam_and_asalae_too(tmp_path: Path, sae_pki
     finally:
         proc.terminate()
         await proc.wait()
+
+
+@pytest.mark.usefixtures("server")
+async def test_an_archiving_that_failed_is_caught_up_by_the_running_poller(
+    asalae: AsalaeSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="demat.gateway.archive")
+    accounts = {**sae_accounts(None, asalae), "notes": PlatformAccount(kind="toy", url="https://toy.invalid")}
+    base = settings(tmp_path, accounts, flows={"toy": ["acknowledged"]}, transfer_to="asalae")
+    profile = base.profiles["demo"].model_copy(update={"platform": "notes"})
+    monkeypatch.delenv(PASSWORD_ENV)  # the SAE account cannot be opened: archiving fails
+    async with Gateway.open(base.model_copy(update={"profiles": {"demo": profile}}), schedule=FAST) as gw:
+        gw.poller.idle_seconds = 0.02
+        stop = asyncio.Event()
+        poller = asyncio.create_task(gw.run_poller(stop, letters_every=0.1))
+        try:
+            note = await gw.flow("toy").send(b"une note", profile="demo")  # type: ignore[attr-defined]
+            for _ in range(200):
+                if "not archived now" in caplog.text:
+                    break
+                await asyncio.sleep(0.02)
+            assert not await gw.store.transmissions(flow=FLOW)  # failed, logged
+            monkeypatch.setenv(PASSWORD_ENV, "secret")  # fixed
+            for _ in range(200):
+                if transfers_now := await gw.store.transmissions(flow=FLOW):
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            stop.set()
+            await poller
+    assert [t.identifiers["source"] for t in transfers_now] == [note.transmission.id]

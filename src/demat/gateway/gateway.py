@@ -299,18 +299,22 @@ class Gateway:
 
     async def run_poller(self, stop: asyncio.Event, *, letters_every: float = 600.0) -> None:
         """Poll until ``stop`` is set (finishing the work in flight, releasing what has not
-        started); collect what platforms send on their own every ``letters_every`` seconds.
-        Cycles overlap (see :meth:`~demat.tracking.Poller.drive`)."""
+        started); collect what platforms send on their own every ``letters_every`` seconds, and
+        archive what settled unarchived (at the start: while no poller ran; later: an archiving
+        that failed). Cycles overlap (see :meth:`~demat.tracking.Poller.drive`)."""
         loop = asyncio.get_running_loop()
         letters_due = loop.time()
-        if self._archiving():  # what settled while no poller ran
-            await self.archiver.catch_up()
 
         async def inbox() -> None:
             nonlocal letters_due
             if loop.time() >= letters_due:
                 letters_due = loop.time() + letters_every
                 await self.collect_inbox()
+                if self._archiving():
+                    try:
+                        await self.archiver.catch_up()
+                    except DematError as exc:  # the store or the archive is down: next round
+                        log.warning("archiving not caught up: %s", exc)
 
         async def cycle(handed_out: asyncio.Event) -> CycleReport:
             return await self.poll_once(stop, handed_out=handed_out)

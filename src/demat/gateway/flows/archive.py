@@ -21,8 +21,8 @@ archiving names for its flow (``[auto_archive] flows``), its package is built fr
 intermediate archive when the gateway has one, and, when ``transfer_to`` names an SAE, recorded
 for transfer. The gateway calls it after each poll cycle with what settled there, and
 :meth:`AutoArchiver.catch_up` at the poller's start for what settled while no poller ran
-(a crash between a move and its archiving loses nothing). Transfers that settle are noted in the
-archive's ledger.
+and every ``letters_every`` after (a crash between a move and its archiving, an archive that was
+down, lose nothing). Transfers that settle are noted in the archive's ledger.
 """
 
 from __future__ import annotations
@@ -344,7 +344,8 @@ class AutoArchiver:
 
     async def settled(self, ids: Iterable[str]) -> list[Archived]:
         """Archive those of ``ids`` that are to be; note settled transfers in the archive's ledger.
-        A failure is logged: :meth:`catch_up` tries again at the next start."""
+        A failure is logged: :meth:`catch_up` (run by the poller every ``letters_every``) tries
+        again."""
         done: list[Archived] = []
         for t in await self.ctx.store.get_many(sorted(set(ids))):
             try:
@@ -353,7 +354,7 @@ class AutoArchiver:
                 elif self.wants(t):
                     done.append(await self.archive_one(t))
             except DematError as exc:
-                log.warning("%s: not archived now (%s); tried again at the next start", t.id, exc)
+                log.warning("%s: not archived now (%s); tried again later", t.id, exc)
         return done
 
     async def archive_one(self, t: Transmission, *, to: str | None = None, force: bool = False) -> Archived:
