@@ -397,10 +397,20 @@ class AutoArchiver:
         known = {str(t.identifiers.get("source")) for t in await self.ctx.store.transmissions(flow=FLOW)}
         if self.archive is not None:
             known |= {d.transmission_id for d in self.archive.deposits().values()}
+        settings = self.ctx.settings
+        policies = [
+            settings.auto_archive,
+            *(p.auto_archive for p in settings.profiles.values() if p.auto_archive),
+        ]
+        wanted: dict[str, set[State]] = {}
+        for policy in policies:
+            for flow, names in policy.flows.items():
+                wanted.setdefault(flow, set()).update(State(s) for s in names)
         done: list[Archived] = []
-        for t in await self.ctx.store.transmissions(state=SETTLED):
-            if t.id not in known and self.wants(t):
-                done.extend(await self.settled([t.id]))
+        for flow, states in sorted(wanted.items()):
+            for t in await self.ctx.store.transmissions(state=states, flow=flow):
+                if t.id not in known and self.wants(t):
+                    done.extend(await self.settled([t.id]))
         return done
 
     async def _note_transfer(self, t: Transmission) -> None:
