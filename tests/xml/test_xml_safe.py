@@ -76,10 +76,58 @@ def test_size_cap() -> None:
 
 
 def test_huge_text_node_is_bounded_by_the_byte_cap() -> None:
-    doc = b"<a>" + b"A" * (12 * 1024 * 1024) + b"</a>"
-    assert len(parse_bytes(doc).getroot().text or "") == 12 * 1024 * 1024
+    doc = b"<a>" + b"A" * (9 * 1024 * 1024) + b"</a>"
+    assert len(parse_bytes(doc).getroot().text or "") == 9 * 1024 * 1024
     with pytest.raises(XMLSecurityError):
         parse_bytes(doc, limits=XmlLimits(max_bytes=1024 * 1024))
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        b"<a>" + b"A" * 10_000_001 + b"</a>",
+        b'<a v="' + b"A" * 10_000_001 + b'"/>',
+        b"<a><!--" + b"<" * 10_000_001 + b"--></a>",
+        b"<a><?pi " + b"<" * 10_000_001 + b"?></a>",
+        b"<a><![CDATA[" + b"<" * 10_000_001 + b"]]></a>",
+    ],
+    ids=["text", "attribute", "comment", "pi", "cdata"],
+)
+def test_text_attribute_comment_pi_over_the_text_cap_are_refused(doc: bytes, tmp_path: Path) -> None:
+    """No format demat reads needs a text node or an attribute over 10 MB: a tree parse gets
+    libxml2's own refusal, a stream the meter's, before the parser holds the whole run."""
+    with pytest.raises(XMLSecurityError) as caught:
+        parse_bytes(doc)
+    assert caught.value.code == "XML_TEXT_TOO_LONG"
+    path = tmp_path / "doc.xml"
+    path.write_bytes(doc)
+    with pytest.raises(XMLSecurityError) as caught:
+        list(iterparse(path))
+    assert caught.value.code == "XML_TEXT_TOO_LONG"
+
+
+def test_a_lower_text_cap_is_applied_to_trees_and_streams() -> None:
+    limits = XmlLimits(max_text=2 * 1024 * 1024)
+    doc = b'<a v="' + b"A" * (3 * 1024 * 1024) + b'"/>'
+    with pytest.raises(XMLSecurityError) as caught:
+        parse_bytes(doc, limits=limits)
+    assert caught.value.code == "XML_TEXT_TOO_LONG"
+    with pytest.raises(XMLSecurityError):
+        list(iterparse(doc, limits=limits))
+    assert parse_bytes(doc).getroot().get("v") is not None  # under the default cap
+    with pytest.raises(ValueError, match="max_text"):
+        XmlLimits(max_text=1000)  # runs shorter than a read are not measured
+
+
+def test_a_file_over_the_byte_cap_is_refused_from_its_size(tmp_path: Path) -> None:
+    path = tmp_path / "sparse.xml"
+    with path.open("wb") as f:
+        f.write(b"<a>")
+        f.truncate(2 * 1024 * 1024 * 1024)  # 2 GiB, sparse: reading it would take a while
+    with pytest.raises(XMLSecurityError) as caught:
+        list(iterparse(path, limits=XmlLimits(max_bytes=1024 * 1024)))
+    assert caught.value.code == "XML_TOO_LARGE"
+    assert "2147483648 bytes" in caught.value.message
 
 
 @pytest.mark.parametrize("doc", [b"", b"   ", b"%PDF-1.4 binary", b"\x00\x01\x02", b"<a><b></a>"])

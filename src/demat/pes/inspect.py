@@ -36,6 +36,10 @@ _REF_TAG = f"{{{DS_NS}}}Reference"
 
 #: Bytes fed to libxml2 at a time.
 CHUNK_SIZE = 1 << 20
+#: Default cap on the base64 text of one PJ (``Fichier``), the one text of a PES_Aller that
+#: may exceed the XML text cap: 64 MiB of base64 is a 48 MiB gzip. Reading it costs about
+#: twice that (libxml2's text node, then Python's string).
+DEFAULT_MAX_PJ_TEXT = 64 * 1024 * 1024
 
 #: Domain blocks a PES_Aller may carry, by element name → short name.
 DOMAIN_BLOCKS = {
@@ -700,10 +704,19 @@ def pull_events(
     a validity error and reports it at close; when ``close_errors`` is given, the error at
     close is appended to it instead of raised (the caller's probe tells schema from syntax).
     Nesting is capped by libxml2 itself (2048 levels), reported as ``XML_TOO_DEEP``.
+
+    Memory stays bounded whatever the elements: once the events of a chunk are consumed,
+    every element that is complete and is not on the path being parsed is deleted
+    (:func:`trim`), including those no event names (a million unknown elements cost one
+    chunk's worth). A document with no element of ``tag`` in its first
+    :data:`UNRECOGNISED_AFTER` bytes is refused (``XML_UNRECOGNISED``): nothing of it was
+    read, and until something is, it cannot be trimmed.
     """
     parser = etree.XMLPullParser(events=("end",), tag=tag, **parser_options(schema))
     index = 0
+    fed = 0
     root = None
+    seen: Any = None
     while True:
         chunk = stream.read(CHUNK_SIZE)
         if on_chunk is not None:
@@ -718,10 +731,39 @@ def pull_events(
             if close_errors is None or chunk:
                 raise _syntax_error(exc, name) from exc
             close_errors.append((str(exc.msg), exc.lineno))
-        yield from parser.read_events()
+        for event in parser.read_events():
+            if seen is None:
+                seen = event[1].getroottree().getroot()
+            yield event
         if not chunk:
             yield "close", root
             return
+        fed += len(chunk)
+        if seen is not None:
+            trim(seen)
+        elif fed > UNRECOGNISED_AFTER:
+            raise XMLSecurityError(
+                f"document refusé : aucun élément attendu dans ses {UNRECOGNISED_AFTER} premiers octets",
+                file=name,
+                code="XML_UNRECOGNISED",
+            )
+
+
+#: Bytes a pull parse reads without meeting any element it looks for before giving up.
+UNRECOGNISED_AFTER = 8 * 1024 * 1024
+
+
+def trim(root: Any) -> None:
+    """Delete every element of a tree being parsed that is complete and off the current path:
+    at each level from ``root`` down, all children but the last (which may still be growing)."""
+    node = root
+    while True:
+        count = len(node)
+        if not count:
+            return
+        if count > 1:
+            del node[: count - 1]
+        node = node[0]
 
 
 def scan(
@@ -733,14 +775,17 @@ def scan(
     on_chunk: Callable[[int, bytes], None] | None = None,
     close_errors: list[tuple[str, int | None]] | None = None,
     scanner: PesScanner | None = None,
+    max_pj_text: int = DEFAULT_MAX_PJ_TEXT,
 ) -> tuple[PesInfo, PesScanner]:
     """Run the scanner over a whole source; the building block of inspect and validate.
 
     Pass your own ``scanner`` to keep what was read when a security or syntax error aborts
     the pass; pass ``close_errors`` to collect (instead of raising) the error that libxml2
     reports when the document ends (validation decides whether it is a schema verdict).
+    Text nodes, attribute values, comments and PIs are capped at ``limits.max_text``, a PJ's
+    base64 (``Fichier``) at ``max_pj_text``, before libxml2 holds them (``XML_TEXT_TOO_LONG``).
     """
-    stream, name, owned = open_checked(source, limits)
+    stream, name, owned = open_checked(source, limits, long_text=pj_text_cap(max_pj_text))
     if scanner is None:
         scanner = PesScanner(PesInfo(), on_pj_content)
     scanner.max_depth = limits.max_depth
@@ -776,14 +821,22 @@ def scan(
     return info, scanner
 
 
-def inspect_pes(source: Source, *, limits: Limits = DEFAULT_LIMITS) -> PesInfo:
+def pj_text_cap(max_pj_text: int = DEFAULT_MAX_PJ_TEXT) -> dict[str, int]:
+    """The ``long_text`` of :func:`demat.xml.safe.open_checked` for a PES_Aller: a PJ's
+    ``Fichier`` is the one text allowed past the XML text cap."""
+    return {"Fichier": max_pj_text}
+
+
+def inspect_pes(
+    source: Source, *, limits: Limits = DEFAULT_LIMITS, max_pj_text: int = DEFAULT_MAX_PJ_TEXT
+) -> PesInfo:
     """Read a PES_Aller's header, bordereaux and PJ summaries in one bounded-memory pass.
 
     Raises :class:`demat.errors.XMLSecurityError` / :class:`demat.errors.XMLSyntaxError` for
     input that is not acceptable XML (DTD, too deep, too big, malformed), and
     :class:`demat.errors.ProtocolError` (code ``PES_ROOT``) when it is not a PES_Aller.
     """
-    info, _ = scan(source, limits=limits)
+    info, _ = scan(source, limits=limits, max_pj_text=max_pj_text)
     if info.root != "PES_Aller" or info.root_namespace != PES_ALLER_NS:
         raise ProtocolError(
             f"ce document n'est pas un PES_Aller (racine {info.root!r})", file=info.file, code="PES_ROOT"
@@ -845,9 +898,11 @@ def check_identity(
 __all__ = [
     "BULK_TAGS",
     "CHUNK_SIZE",
+    "DEFAULT_MAX_PJ_TEXT",
     "DOMAIN_BLOCKS",
     "LEAF_SETTERS",
     "SCAN_TAGS",
+    "UNRECOGNISED_AFTER",
     "BordereauInfo",
     "DomainInfo",
     "LeafSetter",
@@ -861,7 +916,9 @@ __all__ = [
     "identity_problems",
     "inspect_pes",
     "parser_options",
+    "pj_text_cap",
     "pull_events",
     "scan",
     "too_deep",
+    "trim",
 ]

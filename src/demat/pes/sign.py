@@ -59,7 +59,7 @@ from demat.signing.xades import (
     XadesVersion,
 )
 from demat.signing.xmldsig import ds
-from demat.xml.safe import Source, local_name, parse, parse_bytes
+from demat.xml.safe import DEFAULT_LIMITS, Source, XmlLimits, local_name
 
 #: Domain element → its header (where IdVer and InfoDematerialisee live).
 DOMAINS = {"PES_DepenseAller": "EnTeteDepense", "PES_RecetteAller": "EnTeteRecette"}
@@ -160,6 +160,11 @@ def _set_info_dematerialisee(domain: Any) -> None:
         raise SignatureError(
             f"{node_path(domain)}: en-tête {DOMAINS[local_name(domain)]} absent", code="PES_STRUCTURE"
         )
+    _set_header_flag(header)
+
+
+def _set_header_flag(header: Any) -> None:
+    """``InfoDematerialisee V="1"`` in a domain header, inserted after ``IdVer`` when absent."""
     info = header.find("InfoDematerialisee")
     if info is None:
         info = etree.Element("InfoDematerialisee")
@@ -172,6 +177,20 @@ def _set_info_dematerialisee(domain: Any) -> None:
             info.tail = header.text
         header.insert(index, info)
     info.set("V", "1")
+
+
+def _give_bordereau_id(b: Any, taken: set[str]) -> None:
+    """Give a bordereau without ``Id`` a fresh one (``BORDD2024_01_42``), not in ``taken``."""
+    if not b.get("Id"):
+        prefix = "BORDD" if local_name(b.getparent()) == "PES_DepenseAller" else "BORDR"
+        bloc = f"{_value(b, 'BlocBordereau/Exer')}_{_value(b, 'BlocBordereau/TypBord')}"
+        b.set("Id", _fresh_id(f"{prefix}{bloc}_{_value(b, 'BlocBordereau/IdBord')}", taken))
+
+
+def _give_root_id(root: Any, taken: set[str]) -> None:
+    """Give a PES_Aller without ``Id`` a fresh one built on its NomFic, not in ``taken``."""
+    if not root.get("Id"):
+        root.set("Id", _fresh_id(f"PES_{_value(root, 'Enveloppe/Parametres/NomFic')}", taken))
 
 
 def _check_pes_root(root: Any, name: str | None) -> None:
@@ -224,18 +243,14 @@ def sign_pes_tree(
                     "bordereau déjà signé", file=name, path=node_path(b), code="ALREADY_SIGNED"
                 )
         for b in bordereaux:
-            if not b.get("Id"):
-                prefix = "BORDD" if local_name(b.getparent()) == "PES_DepenseAller" else "BORDR"
-                bloc = f"{_value(b, 'BlocBordereau/Exer')}_{_value(b, 'BlocBordereau/TypBord')}"
-                b.set("Id", _fresh_id(f"{prefix}{bloc}_{_value(b, 'BlocBordereau/IdBord')}", taken))
+            _give_bordereau_id(b, taken)
         if options.set_info_dematerialisee:
             for d in domains:
                 if d.find("Bordereau") is not None:
                     _set_info_dematerialisee(d)
         return [signing.sign(b, signature_id=_signature_id(b.get("Id"), taken)) for b in bordereaux]
 
-    if not root.get("Id"):
-        root.set("Id", _fresh_id(f"PES_{_value(root, 'Enveloppe/Parametres/NomFic')}", taken))
+    _give_root_id(root, taken)
     if options.set_info_dematerialisee:
         for d in domains:
             _set_info_dematerialisee(d)
@@ -245,22 +260,32 @@ def sign_pes_tree(
 def sign_pes(
     xml: bytes, signer: Signer, *, options: PesSignOptions | None = None, name: str | None = None
 ) -> bytes:
-    """Sign a PES_Aller given as bytes; return the signed document's bytes (same encoding)."""
-    tree = parse_bytes(xml, name=name)
-    sign_pes_tree(tree, signer, options, name=name)
-    return _serialize(tree, xml)
+    """Sign a PES_Aller given as bytes; return the signed document's bytes (same encoding).
+
+    Bordereau by bordereau while the document streams (:mod:`demat.pes.sign_stream`): beside
+    the input and the output, memory is that of one bordereau and one PJ.
+    """
+    from demat.pes.sign_stream import sign_bytes
+
+    return sign_bytes(xml, signer, options, name=name)
 
 
 def sign_pes_file(
-    source: Path, destination: Path, signer: Signer, *, options: PesSignOptions | None = None
+    source: Path,
+    destination: Path,
+    signer: Signer,
+    *,
+    options: PesSignOptions | None = None,
+    limits: XmlLimits = DEFAULT_LIMITS,
 ) -> Path:
-    """Sign the PES at ``source`` into ``destination`` (written atomically); return ``destination``."""
-    data = source.read_bytes()
-    signed = sign_pes(data, signer, options=options, name=str(source))
-    tmp = destination.with_name(f".{destination.name}.tmp")
-    tmp.write_bytes(signed)
-    os.replace(tmp, destination)
-    return destination
+    """Sign the PES at ``source`` into ``destination`` (written atomically); return ``destination``.
+
+    Streams from file to file in bounded memory (:mod:`demat.pes.sign_stream`); a file bigger
+    than ``limits.max_bytes`` is refused before it is read.
+    """
+    from demat.pes.sign_stream import sign_file
+
+    return sign_file(source, destination, signer, options, limits=limits)
 
 
 # --- verification ----------------------------------------------------------------------------
@@ -344,8 +369,14 @@ def verify_pes_tree(
     at: dt.datetime | None = None,
     now: dt.datetime | None = None,
     require_non_repudiation: bool = False,
+    verified: dict[Any, SignatureReport] | None = None,
 ) -> VerifyReport:
-    """Verify every signature of a parsed PES_Aller; see :func:`verify_pes`."""
+    """Verify every signature of a parsed PES_Aller; see :func:`verify_pes`.
+
+    ``verified`` holds the reports of signatures already verified (with their policy checks)
+    while the document streamed by (:mod:`demat.pes.sign_stream`): ``tree`` is then the
+    skeleton of the document, and those signatures are only placed, not verified again.
+    """
     root = tree.getroot()
     result = VerifyReport(file=name)
     if root.tag != f"{{{PES_ALLER_NS}}}PES_Aller":
@@ -361,11 +392,13 @@ def verify_pes_tree(
 
     covered: set[Any] = set()
     for sig in root.iter(ds("Signature")):
-        report = verify_signature(sig, ids, options)
+        report = verified.get(sig) if verified is not None else None
+        if report is None:
+            report = verify_signature(sig, ids, options)
+            _policy_checks(report, sig)
         holder = sig.getparent()
         if not _legal_holder(holder, root):
             report.error("SIGNATURE_MISPLACED", f"signature placée dans {node_path(holder)}")
-        _policy_checks(report, sig)
         if _covers(report) and not any(e.code == "SIGNATURE_MISPLACED" for e in report.errors):
             covered.add(holder)
         result.signatures.append(report)
@@ -416,21 +449,27 @@ def verify_pes(
     at: dt.datetime | None = None,
     now: dt.datetime | None = None,
     require_non_repudiation: bool = False,
+    limits: XmlLimits = DEFAULT_LIMITS,
 ) -> VerifyReport:
-    """Verify every signature of a PES_Aller (path, bytes or stream).
+    """Verify every signature of a PES_Aller (path, bytes or stream), in bounded memory.
+
+    The file streams by once (twice when a signature covers an element too big to hold, and
+    the way it asks to be digested was not foreseen): each signature is verified as soon as
+    what it covers has gone by, the rest of the document is dropped as it goes
+    (:mod:`demat.pes.sign_stream`); a small file is verified as one tree, with the same report.
 
     ``trust_dir`` (or a ready ``trust`` store) enables the chain check; without it
     ``chain_valid`` is None. ``at`` judges certificates at that time instead of each
     signature's SigningTime (e.g. a trusted reception time); ``now`` is only used to tell
     "expired since" apart.
     """
+    from demat.pes.sign_stream import verify_source
+
     if trust is None and trust_dir is not None:
         trust = TrustStore.from_dir(trust_dir)
     name = os.fspath(source) if isinstance(source, str | os.PathLike) else None
-    tree = parse(source)
-    return verify_pes_tree(
-        tree, name=name, trust=trust, at=at, now=now, require_non_repudiation=require_non_repudiation
-    )
+    options = VerifyOptions(trust=trust, at=at, now=now, require_non_repudiation=require_non_repudiation)
+    return verify_source(source, options=options, name=name, limits=limits)
 
 
 __all__ = [

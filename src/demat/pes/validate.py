@@ -35,10 +35,12 @@ from demat.errors import XMLSecurityError, XMLSyntaxError
 from demat.pes.inspect import (
     BULK_TAGS,
     CHUNK_SIZE,
+    DEFAULT_MAX_PJ_TEXT,
     PesInfo,
     PesScanner,
     PjInfo,
     parser_options,
+    pj_text_cap,
     pull_events,
     scan,
 )
@@ -297,13 +299,16 @@ def validate_pes(
     max_pj_inflated: int = DEFAULT_MAX_PJ_INFLATED,
     check_pj_content: bool = True,
     limits: Limits = DEFAULT_LIMITS,
+    max_pj_text: int = DEFAULT_MAX_PJ_TEXT,
 ) -> ValidationReport:
     """Validate a PES_Aller: XSD (streamed), business rules and PJ content, in one pass.
 
     ``registry``/``origin``/``version`` choose the schema set (default: the newest bundled
     one); ``schema=False`` skips the XSD. Raises only when the file cannot be read or no
     schema is found (:class:`demat.errors.SchemaError`); every problem of the document
-    itself, hostile XML included, is a finding of the returned report.
+    itself, hostile XML included, is a finding of the returned report. ``limits`` caps the
+    file, its depth and its text nodes and attributes (``max_text``); ``max_pj_text`` caps a
+    PJ's base64 text, refused before the parser holds it whole.
     """
     xsd = None
     label = None
@@ -317,7 +322,9 @@ def validate_pes(
         start = source.tell()
 
     def work(probe: _Probe) -> ValidationReport:
-        return _validate(source, xsd, label, probe, start, max_pj_inflated, check_pj_content, limits)
+        return _validate(
+            source, xsd, label, probe, start, max_pj_inflated, check_pj_content, limits, max_pj_text
+        )
 
     return _probed(work)
 
@@ -331,6 +338,7 @@ def _validate(
     max_pj_inflated: int,
     check_pj_content: bool,
     limits: Limits,
+    max_pj_text: int,
 ) -> ValidationReport:
     chunk_lines: list[int] = []
     next_line = 1
@@ -347,7 +355,15 @@ def _validate(
     findings: list[Finding] = []
     broken = False
     try:
-        scan(source, schema=xsd, limits=limits, on_chunk=on_chunk, close_errors=close_errors, scanner=scanner)
+        scan(
+            source,
+            schema=xsd,
+            limits=limits,
+            on_chunk=on_chunk,
+            close_errors=close_errors,
+            scanner=scanner,
+            max_pj_text=max_pj_text,
+        )
     except (XMLSecurityError, XMLSyntaxError) as exc:
         if exc.code == "IO":
             raise
@@ -439,7 +455,8 @@ def validate_xsd(
 
         close_errors: list[tuple[str, int | None]] = []
         findings: list[Finding] = []
-        stream, name, owned = open_checked(source, limits)
+        long_text = pj_text_cap() if kind == "pes_aller" else None
+        stream, name, owned = open_checked(source, limits, long_text=long_text)
         try:
             for event, elem in pull_events(
                 stream, name, schema=xsd, tag=BULK_TAGS, on_chunk=on_chunk, close_errors=close_errors
@@ -497,6 +514,7 @@ _FRENCH = {
     "XML_TOO_DEEP": "document refusé : imbrication trop profonde",
     "XML_TOO_LARGE": "document refusé : taille maximale dépassée",
     "XML_PROLOG_TOO_LONG": "document refusé : prologue XML trop long",
+    "XML_TEXT_TOO_LONG": "document refusé : texte, attribut ou commentaire trop long",
     "XML_ENCODING_FORBIDDEN": "document refusé : encodage non accepté (ISO-8859-1 ou UTF-8 attendu)",
     "XML_DECLARATION": "document refusé : déclaration XML illisible",
 }

@@ -181,6 +181,14 @@ class IdIndex:
     def duplicates(self) -> dict[str, list[Any]]:
         return {k: v for k, v in self.by_id.items() if len(v) > 1}
 
+    def digest(self, target: Any, signature: Any, c14n_args: dict[str, Any], algorithm: str) -> bytes:
+        """The ``algorithm`` digest of ``target``'s C14N, ``signature`` left out when given (the
+        enveloped transform). An index over a document read in pieces overrides it for the
+        elements it digested as they streamed by (:mod:`demat.pes.sign_stream`)."""
+        if signature is not None:
+            return digest(c14n_without(target, signature, **c14n_args), algorithm)
+        return digest(c14n(target, **c14n_args), algorithm)
+
 
 @dataclass(frozen=True)
 class VerifyOptions:
@@ -271,17 +279,13 @@ def _check_reference(ref: Any, sig: Any, ids: IdIndex, report: SignatureReport) 
     if uri in ("",) or (uri or "").startswith("#"):
         # Same-document references ("" and bare-name "#Id") drop comments before any c14n.
         c14n_args["with_comments"] = False
-    data = (
-        c14n_without(target, sig, **c14n_args)
-        if enveloped and _is_descendant(sig, target)
-        else c14n(target, **c14n_args)
-    )
+    actual = ids.digest(target, sig if enveloped and _is_descendant(sig, target) else None, c14n_args, algo)
     try:
         expected = b64decode(ref.findtext(ds("DigestValue")))
     except ValueError:
         report.error("MALFORMED", f"DigestValue illisible pour {uri}")
         return target, False
-    if digest(data, algo) != expected:
+    if actual != expected:
         report.error(
             "DIGEST_MISMATCH", f"l'empreinte de {uri or 'document'} ne correspond pas (contenu modifié)"
         )

@@ -122,17 +122,21 @@ class XadesSigner:
         self.serial = str(signer.cert.serial_number)
         self.time = format_signing_time(options.signing_time or dt.datetime.now(dt.UTC))
 
-    def sign(self, element: Any, *, signature_id: str) -> Any:
+    def sign(self, element: Any, *, signature_id: str, content_digest: bytes | None = None) -> Any:
         """Append an enveloped XAdES signature of ``element`` as its last child; return the ``ds:Signature``.
 
         ``element`` must carry an ``Id`` attribute (the reference is ``#Id``). The tree must not
-        change afterwards, except outside ``element``.
+        change afterwards, except outside ``element``. ``content_digest`` is the SHA-256 of the
+        element's exclusive C14N when the caller took it already (an element streamed in pieces,
+        :class:`demat.signing.stream.PieceDigest`, whose children are gone from the tree).
         """
         target_id = element.get("Id")
         if not target_id:
             raise SignatureError("the element to sign has no Id attribute", code="NO_ID")
         # Digest first: exactly what the enveloped-signature transform will see at verification.
-        target_digest = b64(digest(c14n(element), SHA256), wrap=0)
+        if content_digest is None:
+            content_digest = digest(c14n(element), SHA256)
+        target_digest = b64(content_digest, wrap=0)
 
         sig = etree.SubElement(element, ds("Signature"), {"Id": signature_id}, nsmap={"ds": DS_NS})
         signed_info = _sub(sig, ds("SignedInfo"))

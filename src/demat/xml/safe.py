@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -20,12 +20,16 @@ from typing import IO, Any
 from lxml import etree
 
 from demat.errors import FileUnreadable, XMLSecurityError, XMLSyntaxError
+from demat.xml.meter import MIN_CAP, RunMeter
 from demat.xml.prolog import PROLOG_SCAN, check_prolog
 
 #: Default cap on the bytes of one document (PES files reach hundreds of MB).
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
 #: Default cap on nesting depth; PES is about 12 deep, SEDA about 30.
 DEFAULT_MAX_DEPTH = 256
+#: Default cap on one text node, attribute value, comment or processing instruction: libxml2's
+#: own (``XML_MAX_TEXT_LENGTH``), which the tree parses get from libxml2 itself.
+DEFAULT_MAX_TEXT = 10_000_000
 
 #: What the parsers read: bytes, a path, or a binary stream.
 Source = bytes | str | os.PathLike[str] | IO[bytes]
@@ -33,19 +37,26 @@ Source = bytes | str | os.PathLike[str] | IO[bytes]
 
 @dataclass(frozen=True)
 class XmlLimits:
-    """Caps applied to untrusted XML: its size in bytes and how deep its elements nest.
+    """Caps applied to untrusted XML: its size in bytes, how deep its elements nest, and how
+    big one text node, attribute value, comment or processing instruction may be.
 
     The gateway and the CLI build it from the settings (``[limits] max_xml_bytes`` and
     ``max_xml_depth``, see :func:`demat.gateway.options.xml_limits`); protocol code takes it
-    as a parameter and never reads settings.
+    as a parameter and never reads settings. ``max_text`` (at least 1 MiB) is enforced by
+    libxml2 itself in tree parses (which never go above its 10,000,000) and by a
+    :class:`~demat.xml.meter.RunMeter` on streams; a format whose element may carry more (the
+    PES attachment) says so where it streams (``long_text`` of :func:`open_checked`).
     """
 
     max_bytes: int = DEFAULT_MAX_BYTES
     max_depth: int = DEFAULT_MAX_DEPTH
+    max_text: int = DEFAULT_MAX_TEXT
 
     def __post_init__(self) -> None:
         if self.max_bytes < 1 or self.max_depth < 1:
             raise ValueError(f"XML limits must be positive: {self}")
+        if self.max_text < MIN_CAP:
+            raise ValueError(f"max_text must be at least {MIN_CAP} bytes: {self}")
 
 
 #: The caps used when a caller gives none.
@@ -126,7 +137,13 @@ def parse_bytes(
             f"document exceeds the cap of {limits.max_bytes} bytes", file=name, code="XML_TOO_LARGE"
         )
     check_prolog(data[:PROLOG_SCAN], name)
-    parser = make_parser()
+    if limits.max_text < DEFAULT_MAX_TEXT:
+        meter = RunMeter(limits.max_text, name=name)
+        for start in range(0, len(data), MIN_CAP):
+            meter.check(data[start : start + MIN_CAP])
+    # Without huge_tree, libxml2 refuses any text node, attribute value, comment or PI over
+    # 10,000,000 bytes as it reads it, and nesting over 256 levels.
+    parser = make_parser(huge_text=False)
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
@@ -145,13 +162,14 @@ def parse(source: Source, *, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Eleme
 
 
 class _CappedReader(io.RawIOBase):
-    """A binary stream that refuses to yield more than ``cap`` bytes."""
+    """A binary stream that refuses to yield more than ``cap`` bytes, or a run ``meter`` refuses."""
 
-    def __init__(self, raw: IO[bytes], cap: int, name: str | None) -> None:
+    def __init__(self, raw: IO[bytes], cap: int, name: str | None, meter: RunMeter | None = None) -> None:
         self._raw = raw
         self._cap = cap
         self._seen = 0
         self._name = name
+        self._meter = meter
 
     def readable(self) -> bool:
         return True
@@ -165,27 +183,46 @@ class _CappedReader(io.RawIOBase):
             raise XMLSecurityError(
                 f"document exceeds the cap of {self._cap} bytes", file=self._name, code="XML_TOO_LARGE"
             )
+        if self._meter is not None:
+            self._meter.check(chunk)
         return n
 
 
-def open_checked(source: Source, limits: XmlLimits = DEFAULT_LIMITS) -> tuple[IO[bytes], str | None, bool]:
-    """Open a source as a binary stream whose prolog has been checked; return (stream, name, owned)."""
+def open_checked(
+    source: Source, limits: XmlLimits = DEFAULT_LIMITS, *, long_text: Mapping[str, int] | None = None
+) -> tuple[IO[bytes], str | None, bool]:
+    """Open a source as a binary stream whose prolog has been checked; return (stream, name, owned).
+
+    A file bigger than ``limits.max_bytes`` is refused from its size, before it is read; any
+    other source is counted as it is read. The stream refuses a text node, attribute value,
+    comment or PI bigger than ``limits.max_text``, except the text of the elements named in
+    ``long_text`` (local name → their own cap), as the parser is about to get it.
+    """
     name = _name_of(source)
     if isinstance(source, bytes):
         raw: IO[bytes] = io.BytesIO(source)
         owned = True
     elif isinstance(source, os.PathLike | str):
         try:
+            size = os.stat(source).st_size
             raw = open(source, "rb")  # noqa: SIM115 - returned to the caller, closed there
         except OSError as exc:
             raise FileUnreadable.from_os_error(exc, name) from exc
+        if size > limits.max_bytes:
+            raw.close()
+            raise XMLSecurityError(
+                f"document of {size} bytes exceeds the cap of {limits.max_bytes} bytes",
+                file=name,
+                code="XML_TOO_LARGE",
+            )
         owned = True
     else:
         raw = source
         owned = False
     first = raw.read(PROLOG_SCAN)
     check_prolog(first, name)
-    capped = _CappedReader(Prepend(first, raw), limits.max_bytes, name)  # type: ignore[arg-type]
+    meter = RunMeter(limits.max_text, long_text, name=name)
+    capped = _CappedReader(Prepend(first, raw), limits.max_bytes, name, meter)  # type: ignore[arg-type]
     stream = io.BufferedReader(capped, buffer_size=1 << 20)
     if owned:
         # Closing the buffered stream must close the file underneath.
@@ -270,10 +307,15 @@ def iterparse(
 
 
 def _syntax_error(exc: etree.XMLSyntaxError, name: str | None) -> XMLSyntaxError | XMLSecurityError:
-    """libxml2's own depth limit (2048 levels with huge_tree) is a security refusal, not a typo."""
+    """libxml2's own limits are security refusals, not typos: its depth limit (2048 levels with
+    huge_tree, 256 without) and, in tree parses, its 10,000,000-byte cap on a text node,
+    attribute value, comment or PI ("Resource limit exceeded", "Comment too big") and its
+    50,000-character cap on a name ("Name too long")."""
     message = str(exc.msg)
     if "depth" in message.lower():
         return XMLSecurityError(message, file=name, line=exc.lineno, code="XML_TOO_DEEP")
+    if any(m in message for m in ("XML_PARSE_HUGE", "Resource limit exceeded", "too big", "too long")):
+        return XMLSecurityError(message, file=name, line=exc.lineno, code="XML_TEXT_TOO_LONG")
     return XMLSyntaxError(message, file=name, line=exc.lineno, code="XML_SYNTAX")
 
 
@@ -324,6 +366,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_DEPTH",
+    "DEFAULT_MAX_TEXT",
     "Prepend",
     "Source",
     "XmlLimits",
