@@ -182,3 +182,10 @@ def test_libxml2_depth_limit_is_reported_as_too_deep() -> None:
     with pytest.raises(XMLSecurityError) as info:
         parse_bytes(doc, limits=XmlLimits(max_depth=5000))
     assert info.value.code == "XML_TOO_DEEP"
+
+
+def test_a_bytearray_or_memoryview_is_read_like_bytes() -> None:
+    from demat.xml.safe import parse_bytes
+
+    for data in (bytearray(b"<a>1</a>"), memoryview(b"<a>1</a>")):
+        assert parse_bytes(data).getroot().text == "1"  # type: ignore[arg-type]

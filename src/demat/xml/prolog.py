@@ -232,7 +232,7 @@ def check_prolog(head: bytes, name: str | None = None) -> Prolog:
     ``XML_PROLOG_TOO_LONG``) or :class:`~demat.errors.XMLSyntaxError` (``XML_EMPTY``,
     ``XML_NOT_XML``).
     """
-    head = head[:PROLOG_SCAN]
+    head = bytes(head[:PROLOG_SCAN])  # a bytearray or memoryview reads as the same bytes
     prolog = sniff_encoding(head, name)
     rest = _after_prolog(head[:_QUICK], prolog)
     if not _at_root(rest) and len(head) > _QUICK:
