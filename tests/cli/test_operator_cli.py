@@ -210,3 +210,15 @@ def test_o_dash_is_standard_output_and_each_writer_confirms(workdir: Path) -> No
     converted = run("pes", "transcode", "PES.xml", "-o", "latin1.xml", cwd=workdir)
     assert converted.returncode == 0, converted.stderr
     assert converted.stdout.startswith("latin1.xml: written, ")
+
+
+def test_sandbox_options_out_of_range_are_refused(workdir: Path) -> None:
+    for option, value in (
+        ("--error-rate", "5"),
+        ("--drop-rate", "-0.1"),
+        ("--delay", "-3"),
+        ("--latency", "nan"),
+    ):
+        refused = run("sandbox", option, value, cwd=workdir)
+        assert refused.returncode == 2, (option, value)
+        assert option in refused.stderr

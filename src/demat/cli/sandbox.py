@@ -22,11 +22,15 @@ def register(sub: Any) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=port, default=0, help="port (default: any free port)")
     p.add_argument("--dir", type=Path, default=None, help="keep PKI, uploads and state here across runs")
-    p.add_argument("--delay", type=float, default=0.0, help="seconds from posted to acknowledged (default 0)")
-    p.add_argument("--error-rate", type=float, default=0.0, help="share of HTTP 500 answers (0..1)")
-    p.add_argument("--drop-rate", type=float, default=0.0, help="share of dropped connections (0..1)")
-    p.add_argument("--malformed-rate", type=float, default=0.0, help="share of malformed replies (0..1)")
-    p.add_argument("--latency", type=float, default=0.0, help="up to this many seconds added to each answer")
+    p.add_argument(
+        "--delay", type=_seconds, default=0.0, help="seconds from posted to acknowledged (default 0)"
+    )
+    p.add_argument("--error-rate", type=_share, default=0.0, help="share of HTTP 500 answers (0..1)")
+    p.add_argument("--drop-rate", type=_share, default=0.0, help="share of dropped connections (0..1)")
+    p.add_argument("--malformed-rate", type=_share, default=0.0, help="share of malformed replies (0..1)")
+    p.add_argument(
+        "--latency", type=_seconds, default=0.0, help="up to this many seconds added to each answer"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the fault injection")
     p.add_argument(
         "--sae",
@@ -34,6 +38,28 @@ def register(sub: Any) -> None:
         help="also serve a sandbox Vitam (same PKI) and as@lae (login versant, password secret)",
     )
     p.set_defaults(handler=_run)
+
+
+def _share(value: str) -> float:
+    """argparse type: a share of answers, 0 to 1 (a usage error otherwise, exit 2)."""
+    try:
+        share = float(value)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a share between 0 and 1 (0.05: one answer in 20)")
+    return share
+
+
+def _seconds(value: str) -> float:
+    """argparse type: a number of seconds, 0 or more."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0.0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds (0 or more)")
+    return seconds
 
 
 def _run(args: argparse.Namespace) -> int:
