@@ -222,3 +222,20 @@ def test_sandbox_options_out_of_range_are_refused(workdir: Path) -> None:
         refused = run("sandbox", option, value, cwd=workdir)
         assert refused.returncode == 2, (option, value)
         assert option in refused.stderr
+
+
+def test_a_utf8_pes_is_refused_by_sign_as_by_validate_naming_transcode(workdir: Path) -> None:
+    write_synthetic(workdir / "latin1.xml", "20KB")
+    text = (workdir / "latin1.xml").read_bytes().decode("latin-1")
+    (workdir / "utf8.xml").write_bytes(
+        text.replace('encoding="ISO-8859-1"', 'encoding="UTF-8"', 1).encode("utf-8")
+    )
+    run("keys", "dev", "--dir", "keys", cwd=workdir)
+    signed = run("pes", "sign", "utf8.xml", "-o", "s.xml", "--p12", "keys/signer.p12", cwd=workdir)
+    assert signed.returncode == 1
+    assert "demat pes transcode utf8.xml" in signed.stderr
+    assert not (workdir / "s.xml").exists()
+    validated = run("pes", "validate", "utf8.xml", cwd=workdir)
+    assert validated.returncode == 1
+    assert "demat pes transcode" in validated.stdout
+    assert "demat.pes.encoding" not in validated.stdout  # a command, not a Python function

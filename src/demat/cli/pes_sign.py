@@ -21,6 +21,8 @@ from demat.cli._common import (
 from demat.errors import ConfigError, DematError
 
 if TYPE_CHECKING:  # the settings (pydantic) load when a command runs: not for --help
+    from pathlib import Path
+
     from demat.config import SignerConfig
 
 
@@ -121,6 +123,7 @@ def _sign(args: argparse.Namespace) -> int:
     from demat.gateway.identity import load_signer, pes_sign_options_for
     from demat.pes.sign import sign_pes_file
 
+    _refuse_unless_latin1(args.input)
     config = _signer_config(args)
     signer = load_signer(config)
     options = pes_sign_options_for(
@@ -139,6 +142,24 @@ def _sign(args: argparse.Namespace) -> int:
     how = "one signature on the whole PES" if args.global_ else "one signature per bordereau"
     wrote(args.output, size, f"signed ({how}) by {signer.cert.subject.rfc4514_string()}")
     return EXIT_OK
+
+
+def _refuse_unless_latin1(path: Path) -> None:
+    """A PES in another encoding than ISO-8859-1 is refused before signing, as ``pes validate``
+    and ``send`` refuse it: Hélios and S²LOW take nothing else, and transcoding a signed file
+    would break its signatures."""
+    from demat.errors import ValidationError
+    from demat.pes.encoding import detect_encoding, is_latin1_name
+
+    with path.open("rb") as f:
+        found = detect_encoding(f.read(1024))
+    if not is_latin1_name(found):
+        raise ValidationError(
+            f"encoded in {found}; Hélios and S²LOW take ISO-8859-1 only, and a signed file cannot be "
+            f"converted afterwards: run 'demat pes transcode {path} -o OUT' first, then sign OUT",
+            file=str(path),
+            code="PES_ENCODING",
+        )
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -97,7 +97,7 @@ def check_envelope(info: PesInfo) -> list[Finding]:
             Finding(
                 "PES_ENCODING",
                 f"le fichier est encodé en {enc or 'UTF-8 (pas de déclaration)'} ; Hélios et S²LOW exigent "
-                "ISO-8859-1 (demat.pes.encoding.to_latin1 le convertit)",
+                "ISO-8859-1 (« demat pes transcode FICHIER -o SORTIE » le convertit)",
                 line=1,
             )
         )
