@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from demat.elections.synthetic import (
+    PLANTABLE,
     VARIANTS,
     Commune,
     Written,
     commune_file_name,
+    plant_errors,
     synthetic_commune,
     write_extraction,
 )
@@ -25,6 +27,17 @@ def write_commune(folder: Path, commune: Commune, variant: str = "reu-27", **opt
     suffix = ".xlsx" if variant == "reu-xlsx" else ".csv"
     path = folder / commune_file_name(commune, VARIANTS[variant], suffix)
     return write_extraction(path, [commune], variant=variant, **options)  # type: ignore[arg-type]
+
+
+def planted_communes(size: int) -> list[Commune]:
+    """Three communes of the Nord of about ``size`` electors, each with a third of the
+    plantable errors."""
+    communes = []
+    for seed, code in enumerate(("59001", "59002", "59003")):
+        c = synthetic_commune(code, f"C{code}", size, seed=seed, list_date=LIST_DATE)
+        plant_errors(c, PLANTABLE[seed::3], seed=seed)
+        communes.append(c)
+    return communes
 
 
 @pytest.fixture

@@ -4,11 +4,14 @@ INSEE code and nationality tables; several communes checked against each other."
 from __future__ import annotations
 
 import datetime as dt
+import random
 from pathlib import Path
 
 import pytest
 
 from demat.elections import ListType
+from demat.elections import check as check_module
+from demat.elections import read as read_module
 from demat.elections.check import RULES, check_extraction, check_extractions
 from demat.elections.codes import birth_place_problem, list_commune_problem, nationality
 from demat.elections.model import parse_birth_date
@@ -22,7 +25,7 @@ from demat.elections.synthetic import (
     write_extraction,
 )
 
-from .conftest import LIST_DATE, write_commune
+from .conftest import LIST_DATE, planted_communes, write_commune
 
 
 def _found(report: object) -> set[tuple[str | None, int | None, str]]:
@@ -60,11 +63,7 @@ def test_every_plantable_code_is_planted_somewhere() -> None:
 
 
 def test_planted_errors_in_a_zip_are_reported_with_their_member(tmp_path: Path) -> None:
-    communes = []
-    for seed, code in enumerate(("59001", "59002", "59003")):
-        c = synthetic_commune(code, f"C{code}", 120, seed=seed, list_date=LIST_DATE)
-        plant_errors(c, PLANTABLE[seed::3], seed=seed)
-        communes.append(c)
+    communes = planted_communes(120)
     written = write_extraction(
         tmp_path / "dep59_14-05-2024.zip", communes, variant="reu-27", encoding="cp1252"
     )
@@ -216,3 +215,59 @@ def test_nationality_against_the_list(
     report = check_extraction(path)
     assert {f.code for f in report.errors} == (set() if ok else {"ELECT_NATIONALITE"})
     assert ListType(list_type)
+
+
+#: Values that break one rule or another, or look as if they might (blank, padded, partial…).
+_ODD_VALUES = (
+    "", " ", "\t", "x", "0", "00", "-", "M", "F", "m", "Mme", "X", "LP", "lce", "liste consulaire", "G", "3",
+    "01/01/1970", "00/00/1950", "00/05/1960", "31/02/1980", "1980-13-01", "1975-06-15", "15061975",
+    "01/01/2030", "01/01/1890", "1/2/1980", "01/01/2010 12:00", "20123", "2A004", "99100", "99350",
+    "91352", "9Z123", "75056", "69390", "97411", "350", "59", "2A", "974", "99", "BE", "FR", "Belge",
+    "britannique", "HR", "US", "+5", " 7", "7 ", "²", "a;b", 'quote"d', "multi\nline", "DUPONT", "Jean",
+    "o'neill", "  DUPONT  ",
+)  # fmt: skip
+
+
+def _odd_commune(seed: int, size: int = 300) -> Commune:
+    """A commune whose electors carry odd values here and there, and some twins."""
+    rng = random.Random(seed)
+    commune = synthetic_commune("59350", "Lille", size, seed=seed, list_date=LIST_DATE)
+    fields = sorted({f for v in VARIANTS.values() for f in v.fields})
+    for person in commune.electors:
+        if rng.random() < 0.2:
+            for _ in range(rng.randint(1, 3)):
+                person[rng.choice(fields)] = rng.choice(_ODD_VALUES)
+        if rng.random() < 0.01:
+            person["_extra_field"] = "en trop"
+    for _ in range(10):
+        commune.electors.insert(rng.randrange(len(commune.electors)), dict(rng.choice(commune.electors)))
+    return commune
+
+
+@pytest.mark.parametrize("variant", ["reu-27", "reu-importer", "elistelec", "elistelec-civilite"])
+def test_rows_judged_column_by_column_as_one_by_one(
+    tmp_path: Path, variant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rules look at a batch column by column and judge one by one only the rows a
+    column finds wanting: the report is the one judging every row one by one gives, with
+    batches of any size (duplicates and order numbers spanning batches)."""
+    path = write_commune(tmp_path, _odd_commune(len(variant)), variant).path
+    reports = []
+    for every_row, batch_rows in ((True, 2048), (False, 2048), (False, 7), (False, 1)):
+        monkeypatch.setattr(check_module, "_EVERY_ROW", every_row)
+        monkeypatch.setattr(read_module, "BATCH_ROWS", batch_rows)
+        reports.append(check_extraction(path, today=LIST_DATE).to_dict())
+    assert reports[0]["counts"] and len(reports[0]["errors"]) > 20
+    assert all(report == reports[0] for report in reports[1:])
+
+
+def test_an_order_number_in_other_digits_is_reported(tmp_path: Path) -> None:
+    """``²`` is a digit to ``str.isdigit`` but no number to ``int``: it was a crash."""
+    path = tmp_path / "com59350_LP.csv"
+    path.write_text(
+        "nom de naissance;prénoms;sexe;date de naissance;code du bureau de vote;"
+        "numéro d'ordre dans le bureau de vote\nA;B;F;01/01/1970;1;1\nC;D;M;01/01/1970;1;²\n",
+        "utf-8",
+    )
+    report = check_extraction(path, today=LIST_DATE)
+    assert [(f.row, f.code) for f in report.errors] == [(3, "ELECT_NUMERO_ORDRE")]

@@ -4,6 +4,7 @@ private files and no half export."""
 
 from __future__ import annotations
 
+import csv
 import stat
 from pathlib import Path
 
@@ -15,11 +16,17 @@ from demat.elections import export as export_module
 from demat.elections.export import export_elistelec, export_with_format, export_xml
 from demat.elections.formats import BUILTIN_FORMATS, builtin_format, load_format, parse_format
 from demat.elections.headers import ELISTELEC_COLUMNS
-from demat.elections.synthetic import VARIANTS, Commune, synthetic_commune, write_extraction
+from demat.elections.pipeline import check_and_export
+from demat.elections.synthetic import (
+    VARIANTS,
+    Commune,
+    synthetic_commune,
+    write_extraction,
+)
 from demat.errors import ConfigError
 from demat.xml.schemas import default_registry
 
-from .conftest import LIST_DATE, write_commune
+from .conftest import LIST_DATE, planted_communes, write_commune
 
 #: The header line of the arrêté of 12 November 2013, article 2, byte for byte.
 ELISTELEC_HEADER = (
@@ -203,15 +210,15 @@ def test_a_failed_export_leaves_nothing(
 ) -> None:
     source = write_commune(tmp_path, lille).path
     calls = [0]
-    real = export_module._Plan.row
+    real = export_module._TextOut.rows
 
-    def failing(self: export_module._Plan, e: object) -> list[str]:
+    def failing(self: export_module._TextOut, lines: list[export_module.Line]) -> None:
         calls[0] += 1
-        if calls[0] == 100:
+        if calls[0] == 2:  # the first list's rows are written, the second's fail
             raise OSError("disque plein")
-        return real(self, e)  # type: ignore[arg-type]
+        real(self, lines)
 
-    monkeypatch.setattr(export_module._Plan, "row", failing)
+    monkeypatch.setattr(export_module._TextOut, "rows", failing)
     with pytest.raises(OSError, match="disque plein"):
         export_elistelec(source, tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []
@@ -223,3 +230,68 @@ def test_rows_with_an_unknown_list_are_skipped_and_said(tmp_path: Path, lille: C
     paths = export_elistelec(written.path, tmp_path / "out")
     assert paths.skipped == [(str(written.path), written.rows[written.path.name][4])]
     assert sum(paths.counts.values()) == len(lille.electors) - 1
+
+
+def test_a_commune_code_that_is_not_one_stays_in_the_output_folder(tmp_path: Path, lille: Commune) -> None:
+    """The XML export names its files after the commune code: a code holding a path
+    separator or a control character (a shifted column, a hostile file) neither writes
+    outside the output folder nor stops the export."""
+    lille.electors[3]["commune_code"] = "../../evil"
+    lille.electors[7]["commune_code"] = "59\x01350"
+    lille.electors[9]["commune_code"] = "01/01/1970"
+    source = write_commune(tmp_path, lille, "reu-27").path
+    out = tmp_path / "deep" / "out"
+    paths = export_xml(source, out)
+    assert all(p.parent == out for p in paths)
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in paths)
+    assert not list(tmp_path.glob("*evil*")) and not list((tmp_path / "deep").glob("*evil*"))
+    for path in paths:
+        etree.parse(str(path))
+    assert sum(paths.counts.values()) == len(lille.electors)
+
+
+@pytest.mark.parametrize("quote", ["minimal", "all"])
+@pytest.mark.parametrize("line_ending", ["crlf", "lf"])
+def test_rows_joined_in_c_are_what_csv_writer_writes(tmp_path: Path, quote: str, line_ending: str) -> None:
+    """Delimited rows are joined a batch at a time when no cell needs quoting, else handed to
+    ``csv.writer``: byte for byte what the writer alone writes, whatever the cells hold."""
+    fmt = parse_format(
+        {"name": "t", "separator": ";", "quote": quote, "line_ending": line_ending, "header": False,
+         "columns": [{"name": "A", "field": "birth_name"}, {"name": "B", "field": "first_names"}]}
+    )  # fmt: skip
+    cells = ["", "a", " b ", "é", "a;b", 'q"d', "l\nf", "c\rr", "c\r\nl", ";", '"', "x" * 50]
+    batches = [[(a, b) for a in cells for b in cells], [("", "")], *([(c, "x"), ("y", c)] for c in cells)]
+    for n, lines in enumerate(batches):
+        fast, slow = tmp_path / f"fast{n}", tmp_path / f"slow{n}"
+        out = export_module._TextOut(fast, fmt, False)
+        out.rows(lines)
+        out.close()
+        with slow.open("w", encoding="utf-8", newline="") as f:
+            terminator = "\r\n" if line_ending == "crlf" else "\n"
+            quoting = csv.QUOTE_ALL if quote == "all" else csv.QUOTE_MINIMAL
+            csv.writer(f, delimiter=";", lineterminator=terminator, quoting=quoting).writerows(lines)
+        assert fast.read_bytes() == slow.read_bytes(), lines[:3]
+
+
+def test_check_and_export_is_check_then_export_in_one_pass(tmp_path: Path) -> None:
+    communes = planted_communes(150)
+    source = write_extraction(tmp_path / "dep59_14-05-2024.zip", communes, variant="reu-27").path
+    for fmt in (*BUILTIN_FORMATS, "xml"):
+        report, paths = check_and_export(source, tmp_path / f"both-{fmt}", fmt=fmt, max_per_code=3)
+        assert report.to_dict() == check_extraction(source, max_per_code=3).to_dict()
+        if fmt == "xml":
+            alone = export_xml(source, tmp_path / f"alone-{fmt}")
+        else:
+            alone = export_with_format(source, builtin_format(fmt), tmp_path / f"alone-{fmt}")
+        assert [p.name for p in paths] == [p.name for p in alone] and paths.skipped == alone.skipped
+        for a, b in zip(paths, alone, strict=True):
+            assert a.read_bytes() == b.read_bytes(), a.name
+            assert paths.counts[a] == alone.counts[b]
+
+
+def test_check_and_export_of_an_unreadable_file_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("nom;adresse\nA;B\n", "utf-8")
+    report, paths = check_and_export(path, tmp_path / "out")
+    assert not report.valid and [f.code for f in report.errors] == ["ELECT_COLONNES"]
+    assert list(paths) == [] and not (tmp_path / "out").exists()

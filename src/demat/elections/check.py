@@ -15,19 +15,21 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from demat.elections.codes import birth_place_problem, list_commune_problem, nationality
-from demat.elections.model import (
-    FIELD_INDEX,
-    ListType,
-    fold_name,
-    parse_birth_date,
-    parse_list_type,
-    sex_of,
+from demat.elections.columns import Lookup, blank_rows, rows_failing, rows_where, stripped
+from demat.elections.model import FIELD_INDEX, ListType, fold_name, parse_birth_date, sex_of
+from demat.elections.read import (
+    Extraction,
+    RowBatch,
+    Source,
+    SourceFile,
+    open_extraction,
+    source_name,
 )
-from demat.elections.read import Extraction, Source, SourceFile, read_extraction
 from demat.errors import ValidationError
 
 #: Every rule: code → (severity, what it checks). Codes are stable; messages are French.
@@ -94,6 +96,12 @@ class CheckReport:
     counts: dict[str, int] = field(default_factory=dict)
     lists: list[dict[str, Any]] = field(default_factory=list)
 
+    @classmethod
+    def refused(cls, name: str, exc: ValidationError) -> CheckReport:
+        """The report on a source that cannot be read as an extraction: invalid, one finding."""
+        code = exc.code if exc.code in RULES else "ELECT_FORMAT"
+        return cls(name, 0, False, [Finding(code, exc.message, exc.line)], [], {code: 1})
+
     def to_dict(self) -> dict[str, Any]:
         """JSON form: ``file``, ``electors``, ``valid``, ``errors``, ``warnings`` (each finding
         with ``row``, ``code``, ``message``), ``counts``, ``lists``."""
@@ -114,15 +122,34 @@ _MANDATORY = (
     ("birth_date", "date de naissance"),
 )
 
+#: An elector's identity as the duplicate rules compare it: folded birth name, first names,
+#: birth date as JJ/MM/AAAA, folded birth place (its code, else its name).
+Identity = tuple[str, str, str, str]
 
-def _identity(v: list[str], p: tuple[int, ...]) -> tuple[str, str, str, str]:
-    place = v[p[FIELD_INDEX["birth_commune_code"]]].strip() or v[p[FIELD_INDEX["birth_commune_name"]]]
-    return (
-        fold_name(v[p[FIELD_INDEX["birth_name"]]]),
-        fold_name(v[p[FIELD_INDEX["first_names"]]]),
-        parse_birth_date(v[p[FIELD_INDEX["birth_date"]]].strip()).jjmmaaaa(),
-        fold_name(place),
+_FOLD: Lookup[str, str] = Lookup(fold_name)
+_DATE_KEY: Lookup[str, str] = Lookup(lambda raw: parse_birth_date(raw.strip()).jjmmaaaa())
+
+
+def _identities(batch: RowBatch) -> list[Identity]:
+    codes = stripped(batch.column("birth_commune_code"))
+    places = codes
+    if "" in codes:
+        places = [c or n for c, n in zip(codes, batch.column("birth_commune_name"), strict=True)]
+    return list(
+        zip(
+            _FOLD.map(batch.column("birth_name")),
+            _FOLD.map(batch.column("first_names")),
+            _DATE_KEY.map(batch.column("birth_date")),
+            _FOLD.map(places),
+            strict=True,
+        )
     )
+
+
+def identities(batch: RowBatch) -> list[Identity]:
+    """The :data:`Identity` of each row of ``batch`` (computed once per batch)."""
+    result: list[Identity] = batch.cached("identities", _identities)
+    return result
 
 
 @dataclass
@@ -138,23 +165,53 @@ class CrossIndex:
     ``ELECT_AUTRE_COMMUNE`` rule (one entry per elector of the sources indexed)."""
 
     def __init__(self) -> None:
-        self._seen: dict[tuple[str, str, str, str], list[_Seen]] = {}
+        self._seen: dict[Identity, list[_Seen]] = {}
+        self._candidates: dict[int, set[Identity]] = {}
+
+    @classmethod
+    def of(cls, sources: Iterable[Source | Extraction]) -> CrossIndex | None:
+        """The index of ``sources`` (numbered from 1: source 0 is the one checked against
+        them); ``None`` when there is none. An unreadable source names no elector."""
+        index = None
+        for i, source in enumerate(sources, start=1):
+            index = index or cls()
+            try:
+                index.add(i, open_extraction(source))
+            except ValidationError:
+                continue
+        return index
 
     def add(self, index: int, extraction: Extraction) -> None:
         """Index every elector of ``extraction`` as source number ``index``."""
-        for e in extraction.electors:
-            key = _identity(e.values, e.source.positions)
-            commune = e.commune_code
-            entries = self._seen.setdefault(key, [])
-            if not any(s.source == index and s.commune == commune for s in entries):
-                entries.append(_Seen(index, commune, e.file, e.row))
+        self._candidates.clear()
+        seen = self._seen
+        for batch in extraction.batches():
+            name = batch.source.name
+            for key, commune, row in zip(
+                identities(batch), batch.commune_codes(), batch.numbers, strict=True
+            ):
+                entries = seen.get(key)
+                if entries is None:
+                    seen[key] = [_Seen(index, commune, name, row)]
+                elif not any(s.source == index and s.commune == commune for s in entries):
+                    entries.append(_Seen(index, commune, name, row))
 
-    def elsewhere(self, key: tuple[str, str, str, str], index: int, commune: str) -> _Seen | None:
+    def elsewhere(self, key: Identity, index: int, commune: str) -> _Seen | None:
         """An entry of another source for another commune, if any."""
         for s in self._seen.get(key, ()):
             if s.source != index and s.commune != commune:
                 return s
         return None
+
+    def candidates(self, index: int) -> set[Identity]:
+        """The identities some source other than ``index`` holds (those :meth:`elsewhere` may
+        find for a row of source ``index``)."""
+        found = self._candidates.get(index)
+        if found is None:
+            found = self._candidates[index] = {
+                key for key, entries in self._seen.items() if any(s.source != index for s in entries)
+            }
+        return found
 
 
 @lru_cache(maxsize=1 << 15)
@@ -199,17 +256,89 @@ def _nationality_problem(value: str, list_type: ListType, on: dt.date) -> str | 
     return None
 
 
-class _Checker:
-    def __init__(self, name: str, today: dt.date, cross: CrossIndex | None, index: int, cap: int | None):
-        self.name = name
-        self.today = today
+def _order_number(text: str) -> int:
+    """A polling-station order number (stripped text), or 0 when it is not one."""
+    return int(text) if text.isdecimal() else 0
+
+
+# What the column-wise look finds wanting, per distinct value: a row holding such a value is
+# then judged by _FileState.row, which says exactly what is wrong (or that nothing is).
+
+
+def _sex_wanting(pair: tuple[str, str]) -> bool:
+    sex = pair[0].strip()
+    return sex not in ("M", "F") and sex_of(sex, pair[1]) not in ("M", "F")
+
+
+def _date_wanting(key: tuple[str, dt.date]) -> bool:
+    raw = key[0].strip()
+    return bool(raw) and (not parse_birth_date(raw).valid or _age_code(raw, key[1]) is not None)
+
+
+def _birth_place_wanting(key: tuple[str, str, bool]) -> bool:
+    code, dept, before_1976 = key
+    return bool(code or dept) and _birth_code(code, dept, before_1976) is not None
+
+
+def _born_before_1976(raw: str) -> bool:
+    year = parse_birth_date(raw.strip()).year
+    return year is not None and year < 1976
+
+
+def _nationality_wanting(key: tuple[str, ListType | None, dt.date]) -> bool:
+    value, lt, on = key
+    return lt is not None and _nationality_problem(value, lt, on) is not None
+
+
+def _list_date(key: tuple[str, dt.date]) -> dt.date:
+    raw = key[0].strip()
+    return (parse_birth_date(raw).date or key[1]) if raw else key[1]
+
+
+_SEX_WANTING: Lookup[tuple[str, str], bool] = Lookup(_sex_wanting)
+_DATE_WANTING: Lookup[tuple[str, dt.date], bool] = Lookup(_date_wanting)
+_BIRTH_PLACE_WANTING: Lookup[tuple[str, str, bool], bool] = Lookup(_birth_place_wanting)
+_BORN_BEFORE_1976: Lookup[str, bool] = Lookup(_born_before_1976)
+_NATIONALITY_WANTING: Lookup[tuple[str, ListType | None, dt.date], bool] = Lookup(_nationality_wanting)
+_LIST_DATES: Lookup[tuple[str, dt.date], dt.date] = Lookup(_list_date)
+_MF = frozenset(("M", "F"))
+_NO_LIST = frozenset((None,))
+_ORDER_GROUP = itemgetter(0, 1)
+_ORDER_NUMBER = itemgetter(2)
+
+#: Judge every row one by one (the tests compare this with the column-wise look).
+_EVERY_ROW = False
+
+
+class Checker:
+    """The rules over one extraction, fed its batches in order (:meth:`batch`), then asked
+    for the :meth:`report`. :func:`check_extraction` makes the pass itself; a pass that also
+    exports (:func:`demat.elections.pipeline.check_and_export`) feeds both.
+
+    ``cross`` indexes other sources (``ELECT_AUTRE_COMMUNE``), this one being source number
+    ``index`` in it; ``today`` and ``max_per_code`` as for :func:`check_extraction`."""
+
+    def __init__(
+        self,
+        extraction: Extraction,
+        *,
+        today: dt.date | None = None,
+        cross: CrossIndex | None = None,
+        index: int = 0,
+        max_per_code: int | None = None,
+    ) -> None:
+        self.extraction = extraction
+        self.today = today or dt.date.today()
         self.cross = cross
         self.index = index
-        self.cap = cap
+        self.cap = max_per_code
         self.errors: list[Finding] = []
         self.warnings: list[Finding] = []
         self.counts: dict[str, int] = {}
-        self.multi = False
+        self.multi = extraction.container == "zip"
+        self.electors = 0
+        self._current: SourceFile | None = None
+        self._state: _FileState | None = None
 
     def add(self, code: str, message: str, row: int | None, file: str | None = None) -> None:
         n = self.counts.get(code, 0) + 1
@@ -254,39 +383,56 @@ class _Checker:
             done = ", ".join(f"{n} {what.get(k, k)}" for k, n in sorted(src.repairs.items()))
             self.add("ELECT_TABLEUR", f"réenregistrement tableur : {done}", None, src.name)
 
-    def run(self, extraction: Extraction) -> int:
-        self.multi = extraction.container == "zip"
-        count = 0
-        current: SourceFile | None = None
-        file_state: _FileState | None = None
-        for e in extraction.electors:
-            src = e.source
-            if src is not current:
-                if file_state is not None and current is not None:
-                    file_state.finish(self)
-                    self.footer(current)
-                current = src
-                self.header(src)
-                file_state = _FileState(src, self, extraction)
-            assert file_state is not None
-            file_state.row(e.values, e.row, e.width)
-            count += 1
-        if file_state is not None and current is not None:
-            file_state.finish(self)
-            self.footer(current)
+    def batch(self, batch: RowBatch) -> None:
+        """Judge the rows of ``batch`` (each file's header and end are judged as they come)."""
+        src = batch.source
+        if src is not self._current:
+            self._end_file()
+            self._current = src
+            self.header(src)
+            self._state = _FileState(src, self, self.extraction)
+        assert self._state is not None
+        self._state.batch(batch)
+        self.electors += len(batch)
+
+    def _end_file(self) -> None:
+        if self._state is not None and self._current is not None:
+            self._state.finish(self)
+            self.footer(self._current)
+        self._state = None
+
+    def report(self) -> CheckReport:
+        """The verdict, once every batch went through :meth:`batch` (the last file's end, the
+        zip members refused, the files with a header only are judged now)."""
+        self._end_file()
+        self._current = None
+        extraction = self.extraction
         for member, exc in extraction.refused:
             self.add(exc.code if exc.code in RULES else "ELECT_FORMAT", exc.message, exc.line, member)
         for src in extraction.files:
             if src.electors == 0:  # a file with a header only: still judge its header
                 self.header(src)
                 self.footer(src)
-        return count
+        return CheckReport(
+            extraction.name,
+            self.electors,
+            not self.counts.keys() - {k for k, (sev, _) in RULES.items() if sev == "warning"},
+            self.errors,
+            self.warnings,
+            dict(self.counts),
+            [li.to_dict() for li in extraction.lists],
+        )
 
 
 class _FileState:
-    """What the rules remember inside one file (one commune)."""
+    """What the rules remember inside one file (one commune), and how they look at its rows.
 
-    def __init__(self, src: SourceFile, checker: _Checker, extraction: Extraction) -> None:
+    :meth:`batch` looks at a batch column by column: each distinct value is judged once, and
+    only the rows holding a value found wanting (a blank mandatory field, an unknown list, an
+    impossible date, a duplicate…) are then judged one by one by :meth:`row`, which words the
+    findings in row order. Duplicates and order numbers are remembered for every row."""
+
+    def __init__(self, src: SourceFile, checker: Checker, extraction: Extraction) -> None:
         self.src = src
         self.c = checker
         p = src.positions
@@ -300,7 +446,6 @@ class _FileState:
 
         self.p_list = at("list_type")
         self.p_commune = at("commune_code") if "commune_code" in cols else -1
-        self.p_dept = at("department_code")
         self.p_sex, self.p_civ = at("sex"), at("civility")
         self.p_date, self.p_list_date = at("birth_date"), at("list_date")
         self.p_bcode, self.p_bdept = at("birth_commune_code"), at("birth_department_code")
@@ -308,43 +453,129 @@ class _FileState:
         self.p_order = at("bureau_order") if "bureau_order" in cols else -1
         self.p_bureau = at("bureau_code")
         self.mandatory = [(at(f), label) for f, label in _MANDATORY if at(f) != missing]
-        place = [at(f) for f in ("birth_commune_code", "birth_commune_name") if at(f) != missing]
-        self.place = place
-        address = [
+        self.place = [at(f) for f in ("birth_commune_code", "birth_commune_name") if at(f) != missing]
+        self.address = [
             at(f) for f in ("street_name", "lieu_dit", "complement1", "complement2") if at(f) != missing
         ]
-        self.address = address
         self.check_birth_code = at("birth_commune_code") != missing or at("birth_department_code") != missing
+        self.check_commune = self.p_commune >= 0 or bool(src.commune_code)
         self.date = src.extraction_date or extraction.extraction_date or checker.today
-        self.dupes: dict[tuple[Any, ...], int] = {}
-        self.orders: dict[tuple[ListType, str], list[tuple[int, int]]] = {}
-        self.communes: dict[str, str | None] = {}
+        self.dupes: dict[tuple[str, ListType | None, Identity], int] = {}
+        self.orders: list[tuple[ListType, str, int, int]] = []
 
-    def commune(self, v: list[str]) -> str:
-        if self.p_commune < 0:
-            return self.src.commune_code or ""
-        raw = v[self.p_commune].strip()
-        if len(raw) == 3 and raw.isdigit():
-            dept = v[self.p_dept].strip()
-            if dept:
-                return (dept.zfill(2) if len(dept) < 3 else dept[:2]) + raw
-        return raw or (self.src.commune_code or "")
+    def batch(self, b: RowBatch) -> None:
+        n = len(b)
+        lts = b.list_types()
+        communes = b.commune_codes()
+        no_list = None in set(lts)
+        flagged: set[int] = set(b.widths)
+        if no_list:
+            flagged.update(rows_where(lts, _NO_LIST))
+        if self.check_commune:
+            flagged.update(rows_failing(communes, list_commune_problem))
+        for position, _ in self.mandatory:
+            flagged.update(blank_rows(b.at(position)))
+        sexes = b.at(self.p_sex)
+        if not _MF.issuperset(sexes):
+            flagged.update(
+                rows_failing(list(zip(sexes, b.at(self.p_civ), strict=True)), _SEX_WANTING.__getitem__)
+            )
+        for group in (self.place, self.address):
+            if group:
+                candidates = blank_rows(b.at(group[0]))
+                for position in group[1:]:
+                    column = b.at(position)
+                    candidates = [i for i in candidates if not column[i].strip()]
+                flagged.update(candidates)
+        ons: Sequence[dt.date] = [self.date] * n
+        if self.p_list_date != self.width:
+            ons = _LIST_DATES.map(zip(b.at(self.p_list_date), ons, strict=True))
+        flagged.update(
+            rows_failing(list(zip(b.at(self.p_date), ons, strict=True)), _DATE_WANTING.__getitem__)
+        )
+        if self.check_birth_code:
+            befores = _BORN_BEFORE_1976.map(b.at(self.p_date))
+            places = list(zip(b.at(self.p_bcode), b.at(self.p_bdept), befores, strict=True))
+            flagged.update(rows_failing(places, _BIRTH_PLACE_WANTING.__getitem__))
+        if self.p_nat >= 0:
+            keys = list(zip(b.at(self.p_nat), lts, ons, strict=True))
+            flagged.update(rows_failing(keys, _NATIONALITY_WANTING.__getitem__))
+        idents = identities(b)
+        firsts = self._duplicates(b, lts, communes, idents, no_list)
+        flagged.update(firsts)
+        cross = self.c.cross
+        if cross is not None:
+            flagged.update(rows_where(idents, cross.candidates(self.c.index)))
+        if self.p_order >= 0:
+            flagged.update(self._orders(b, lts, no_list))
+        rows, numbers = b.rows, b.numbers
+        for i in range(n) if _EVERY_ROW else sorted(flagged):
+            self.row(rows[i], numbers[i], b.width_of(i), lts[i], communes[i], idents[i], firsts.get(i))
 
-    def row(self, v: list[str], row: int, width: int) -> None:
+    def _duplicates(
+        self,
+        b: RowBatch,
+        lts: list[ListType | None],
+        communes: list[str],
+        idents: list[Identity],
+        no_list: bool,
+    ) -> dict[int, int]:
+        """Remember every row's identity in its list; return the rows already seen (index in
+        the batch → the row where that elector first was)."""
+        indices: Sequence[int] = range(len(b))
+        if no_list or any(not k[0] or not k[1] for k in idents):
+            indices = [i for i, k in enumerate(idents) if lts[i] is not None and k[0] and k[1]]
+            keys = [(communes[i], lts[i], idents[i]) for i in indices]
+            numbers = [b.numbers[i] for i in indices]
+        else:
+            keys = list(zip(communes, lts, idents, strict=True))
+            numbers = b.numbers
+        dupes = self.dupes
+        if len(set(keys)) == len(keys) and dupes.keys().isdisjoint(keys):
+            dupes.update(zip(keys, numbers, strict=True))
+            return {}
+        firsts: dict[int, int] = {}
+        for i, key, row in zip(indices, keys, numbers, strict=True):
+            first = dupes.setdefault(key, row)
+            if first != row:
+                firsts[i] = first
+        return firsts
+
+    def _orders(self, b: RowBatch, lts: list[ListType | None], no_list: bool) -> list[int]:
+        """Remember every valid order number in its list's bureau; return the rows whose
+        number is not one."""
+        texts = stripped(b.at(self.p_order))
+        convert = int if all(map(str.isdecimal, texts)) else _order_number
+        numbers = list(map(convert, texts))
+        wanting = [] if min(numbers) > 0 else [i for i, number in enumerate(numbers) if number <= 0]
+        entries = zip(lts, stripped(b.at(self.p_bureau)), numbers, b.numbers, strict=True)
+        if wanting or no_list:
+            self.orders.extend(e for e in entries if e[0] is not None and e[2] > 0)  # type: ignore[misc]
+        else:
+            self.orders.extend(entries)  # type: ignore[arg-type]
+        return wanting
+
+    def row(
+        self,
+        v: list[str],
+        row: int,
+        width: int,
+        lt: ListType | None,
+        commune: str,
+        ident: Identity,
+        first: int | None,
+    ) -> None:
+        """Every finding on one row, in order (``first``: the row this elector first was on
+        the same list, when this one repeats it)."""
         c = self.c
         name = self.src.name
         add = c.add
         if width != self.width:
             add("ELECT_CHAMPS", f"{width} champ(s) pour {self.width} colonne(s) d'en-tête", row, name)
-        raw_lt = v[self.p_list]
-        lt = parse_list_type(raw_lt) if raw_lt else self.src.list_type
         if lt is None:
-            add("ELECT_TYPE_LISTE", f"type de liste « {raw_lt.strip()} » inconnu", row, name)
-        commune = self.commune(v)
-        if self.p_commune >= 0 or commune:
-            problem = self.communes.get(commune, "")
-            if problem == "":
-                problem = self.communes[commune] = list_commune_problem(commune)
+            add("ELECT_TYPE_LISTE", f"type de liste « {v[self.p_list].strip()} » inconnu", row, name)
+        if self.check_commune:
+            problem = list_commune_problem(commune)
             if problem is not None:
                 add("ELECT_CODE_COMMUNE", problem, row, name)
         empty = [label for i, label in self.mandatory if not v[i].strip()]
@@ -362,11 +593,7 @@ class _FileState:
         if empty:
             add("ELECT_OBLIGATOIRE", f"donnée(s) obligatoire(s) vide(s) : {', '.join(empty)}", row, name)
         raw_date = v[self.p_date].strip()
-        on = self.date
-        list_date = v[self.p_list_date].strip()
-        if list_date:
-            parsed = parse_birth_date(list_date).date
-            on = parsed or on
+        on = _LIST_DATES[(v[self.p_list_date], self.date)]
         born = parse_birth_date(raw_date)
         if raw_date and not born.valid:
             add(
@@ -392,14 +619,12 @@ class _FileState:
             problem = _nationality_problem(v[self.p_nat], lt, on)
             if problem is not None:
                 add("ELECT_NATIONALITE", problem, row, name)
-        key = _identity(v, self.p)
-        if key[0] and key[1]:
-            first = self.dupes.setdefault((commune, lt, *key), row)
-            if first != row:
+        if ident[0] and ident[1]:
+            if first is not None:
                 add("ELECT_DOUBLON", f"même électeur qu'à la ligne {first} sur la {lt.label}", row, name)
             cross = c.cross
             if cross is not None:
-                other = cross.elsewhere(key, c.index, commune)
+                other = cross.elsewhere(ident, c.index, commune)
                 if other is not None:
                     add(
                         "ELECT_AUTRE_COMMUNE",
@@ -408,22 +633,26 @@ class _FileState:
                         row,
                         name,
                     )
-        if self.p_order >= 0:
-            number = v[self.p_order].strip()
-            if number.isdigit() and int(number) > 0:
-                self.orders.setdefault((lt, v[self.p_bureau].strip()), []).append((int(number), row))
-            else:
-                add("ELECT_NUMERO_ORDRE", "numéro d'ordre dans le bureau absent ou non numérique", row, name)
+        if self.p_order >= 0 and _order_number(v[self.p_order].strip()) <= 0:
+            add("ELECT_NUMERO_ORDRE", "numéro d'ordre dans le bureau absent ou non numérique", row, name)
 
-    def finish(self, c: _Checker) -> None:
+    def finish(self, c: Checker) -> None:
         name = self.src.name
         found: list[tuple[int, str, str]] = []
-        for (lt, bureau), numbers in self.orders.items():
-            numbers.sort()
+        entries = self.orders
+        entries.sort()
+        start = 0
+        for (lt, bureau), run in groupby(map(_ORDER_GROUP, entries)):
+            size = len(list(run))
+            group = entries[start : start + size]
+            start += size
+            numbers = list(map(_ORDER_NUMBER, group))
+            if numbers[0] == 1 and numbers[-1] == size and len(set(numbers)) == size:
+                continue  # 1 to size, each once
             expected = 1
             previous = None
             where = f"bureau {bureau or '(sans code)'}, {lt.label}"
-            for number, row in numbers:
+            for _, _, number, row in group:
                 if number == previous:
                     found.append((row, "ELECT_NUMERO_ORDRE", f"numéro d'ordre {number} répété ({where})"))
                     continue
@@ -438,44 +667,20 @@ class _FileState:
             c.add(code, message, row, name)
 
 
-def _open(source: Source | Extraction) -> Extraction:
-    return source if isinstance(source, Extraction) else read_extraction(source)
-
-
-def _name(source: Source | Extraction) -> str:
-    if isinstance(source, Extraction):
-        return source.name
-    return str(source) if isinstance(source, Path) else "<bytes>"
-
-
-def _refused(name: str, exc: ValidationError) -> CheckReport:
-    code = exc.code if exc.code in RULES else "ELECT_FORMAT"
-    finding = Finding(code, exc.message, exc.line)
-    return CheckReport(name, 0, False, [finding], [], {code: 1})
-
-
 def _check_one(
     source: Source | Extraction, today: dt.date | None, cross: CrossIndex | None, index: int, cap: int | None
 ) -> CheckReport:
-    name = _name(source)
     try:
-        extraction = _open(source)
+        extraction = open_extraction(source)
     except ValidationError as exc:
-        return _refused(name, exc)
-    checker = _Checker(extraction.name, today or dt.date.today(), cross, index, cap)
+        return CheckReport.refused(source_name(source), exc)
+    checker = Checker(extraction, today=today, cross=cross, index=index, max_per_code=cap)
     try:
-        count = checker.run(extraction)
+        for batch in extraction.batches():
+            checker.batch(batch)
     except ValidationError as exc:
-        return _refused(extraction.name, exc)
-    return CheckReport(
-        extraction.name,
-        count,
-        not checker.counts.keys() - {k for k, (sev, _) in RULES.items() if sev == "warning"},
-        checker.errors,
-        checker.warnings,
-        dict(checker.counts),
-        [li.to_dict() for li in extraction.lists],
-    )
+        return CheckReport.refused(extraction.name, exc)
+    return checker.report()
 
 
 def check_extraction(
@@ -494,16 +699,7 @@ def check_extraction(
     cannot be read as an extraction gives an invalid report with one finding, not an error;
     I/O errors (:class:`~demat.errors.FileUnreadable`) propagate.
     """
-    others = list(other_sources)
-    cross = None
-    if others:
-        cross = CrossIndex()
-        for i, other in enumerate(others, start=1):
-            try:
-                cross.add(i, _open(other))
-            except ValidationError:
-                continue  # an unreadable other source names no elector
-    return _check_one(source, today, cross, 0, max_per_code)
+    return _check_one(source, today, CrossIndex.of(other_sources), 0, max_per_code)
 
 
 def check_extractions(
@@ -514,7 +710,7 @@ def check_extractions(
     opened: list[Source | Extraction] = []
     for source in sources:
         try:
-            opened.append(_open(source))
+            opened.append(open_extraction(source))
         except ValidationError:
             opened.append(source)
     cross = None
@@ -529,6 +725,7 @@ def check_extractions(
 __all__ = [
     "RULES",
     "CheckReport",
+    "Checker",
     "CrossIndex",
     "Finding",
     "check_extraction",

@@ -19,16 +19,29 @@ import csv
 import datetime as dt
 import os
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
+from itertools import groupby, repeat
+from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from lxml import etree
 
 from demat.elections.codes import nationality
+from demat.elections.columns import Lookup, stripped
 from demat.elections.formats import ExportFormat, builtin_format, load_format
-from demat.elections.model import FIELD_INDEX, Elector, ListType, fold, parse_birth_date
-from demat.elections.read import Extraction, Source, SourceFile, read_extraction
+from demat.elections.model import (
+    FIELD_INDEX,
+    Elector,
+    ListType,
+    department_of,
+    fold,
+    parse_birth_date,
+    sex_of,
+)
+from demat.elections.read import Extraction, RowBatch, Source, SourceFile, open_extraction
 
 #: Namespace of demat's XML export (schema ``schemas/elections/1.0/listes.xsd``).
 XML_NAMESPACE = "urn:demat:listes-electorales:1.0"
@@ -89,10 +102,6 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def _open(source: Source | Extraction) -> Extraction:
-    return source if isinstance(source, Extraction) else read_extraction(source)
-
-
 class _Outputs:
     """The output files of one export: opened on demand, closed when the source file (a
     commune) changes, renamed from ``.part`` at the end, removed on failure. Keyed by file
@@ -104,7 +113,9 @@ class _Outputs:
         self.counts: dict[str, int] = {}
         self.open: dict[str, Any] = {}
 
-    def get(self, name: str, start: Callable[[Path, bool], Any]) -> Any:
+    def get(self, name: str, start: Callable[[Path, bool], Any], rows: int = 1) -> Any:
+        """The writer of file ``name`` (opened by ``start`` when it is not), which ``rows``
+        more rows are about to go to."""
         writer = self.open.get(name)
         if writer is None:
             part = self.parts.get(name)
@@ -113,14 +124,13 @@ class _Outputs:
                 part = self.parts[name] = self.out_dir / (name + ".part")
                 self.counts[name] = 0
             writer = self.open[name] = start(part, again)
-        self.counts[name] += 1
+        self.counts[name] += rows
         return writer
 
     def touch(self, name: str, start: Callable[[Path, bool], Any]) -> None:
         """Make sure file ``name`` exists (header only when nothing went into it)."""
         if name not in self.parts:
-            self.get(name, start)
-            self.counts[name] = 0
+            self.get(name, start, 0)
 
     def close_all(self) -> None:
         for writer in self.open.values():
@@ -145,6 +155,10 @@ class _Outputs:
             part.unlink(missing_ok=True)
 
 
+Line = tuple[str, ...]
+"""One output row: its cells, in the format's column order."""
+
+
 class _TextOut:
     """One delimited or fixed-width output file."""
 
@@ -155,6 +169,8 @@ class _TextOut:
         )
         self.fixed = fmt.fixed_width
         self.newline = fmt.newline
+        self.quote = fmt.quote
+        self.columns = len(fmt.columns)
         if not self.fixed:
             assert fmt.separator is not None
             if fmt.quote == "all":
@@ -169,7 +185,7 @@ class _TextOut:
         if fmt.header and not append:
             self.row([c.name for c in fmt.columns])
 
-    def row(self, cells: list[str] | tuple[str, ...]) -> None:
+    def row(self, cells: list[str] | Line) -> None:
         if self.fixed:
             out = []
             for cell, (width, align, pad) in zip(cells, self.widths, strict=True):
@@ -182,113 +198,301 @@ class _TextOut:
         else:
             self.writer.writerow(cells)
 
+    def rows(self, lines: list[Line]) -> None:
+        """Write ``lines`` as :meth:`row` would one by one. Delimited lines whose cells hold
+        no separator, quote or line end need no quoting: they are joined in C, a batch at a
+        time (``csv.writer`` looks at every character); the others go through the writer."""
+        if self.fixed or self.none:
+            for cells in lines:
+                self.row(cells)
+            return
+        text = self._joined(lines)
+        if text is None:
+            self.writer.writerows(lines)
+        else:
+            self.text.write(text)
+
+    def _joined(self, lines: list[Line]) -> str | None:
+        sep, nl, k = self.separator, self.newline, len(lines)
+        if self.quote == "all":
+            q = '"'
+            body = (q + nl + q).join(map((q + sep + q).join, lines))
+            if body.count(q) != 2 * (k * (self.columns - 1) + k - 1):
+                return None
+            return q + body + q + nl
+        if self.columns < 2:  # a lone empty cell is written ""
+            return None
+        body = nl.join(map(sep.join, lines))
+        if (
+            body.count(sep) != k * (self.columns - 1)
+            or '"' in body
+            or body.count("\n") != (k - 1) * nl.count("\n")
+            or body.count("\r") != (k - 1) * nl.count("\r")
+        ):
+            return None
+        return body + nl
+
     def close(self) -> None:
         self.text.close()
         self.raw.close()
 
 
-def _civility(e: Elector) -> str:
-    raw = e.civility.strip()
+_CIVILITIES = {"m": "M", "mr": "M", "monsieur": "M", "mme": "MME", "madame": "MME", "mlle": "MLLE"}
+
+
+def _civility(key: tuple[str, str]) -> str:
+    """The civility written for a row's (civility, sex) values: the civility's usual form,
+    else ``M``/``MME`` from the sex."""
+    civility, sex = key
+    raw = civility.strip()
     if raw:
-        return {"m": "M", "mr": "M", "monsieur": "M", "mme": "MME", "madame": "MME", "mlle": "MLLE"}.get(
-            fold(raw).replace(" ", ""), raw
+        return _CIVILITIES.get(fold(raw).replace(" ", ""), raw)
+    return {"M": "M", "F": "MME"}.get(sex_of(sex, civility), "")
+
+
+def _iso2(raw: str) -> str:
+    text = raw.strip()
+    country = nationality(text) if text else None
+    return country.iso2 if country is not None else text
+
+
+def _birth_places(b: RowBatch) -> list[str]:
+    """The birth commune's name, else its code."""
+    names = stripped(b.column("birth_commune_name"))
+    if "" in names:
+        codes = b.column("birth_commune_code")
+        names = [n or c.strip() for n, c in zip(names, codes, strict=True)]
+    return names
+
+
+Column = Callable[[RowBatch], Iterable[str]]
+"""What computes one output column from a batch."""
+
+
+class _Tables:
+    """The per-value tables of one export in one format (every file shares them)."""
+
+    def __init__(self, fmt: ExportFormat) -> None:
+        pattern = fmt.date_format
+        self.fmt = fmt
+        self.birth_date: Lookup[str, str] = Lookup(
+            lambda raw: parse_birth_date(raw).formatted(pattern) if raw.strip() else ""
         )
-    return {"M": "M", "F": "MME"}.get(e.sex, "")
-
-
-class _Plan:
-    """How a format builds a row from one source file's electors."""
-
-    def __init__(self, fmt: ExportFormat, src: SourceFile, list_date: str) -> None:
-        positions = src.positions
-        width = len(positions)
-        computed: list[Callable[[Elector], str]] = []
-        indices: list[int] = []
-        base = src.header.width + 1  # where computed cells go in the extended row
-        birth_cache: dict[str, str] = {}
-        date_format = fmt.date_format
-
-        def birth(e: Elector) -> str:
-            raw = e.raw("birth_date")
-            out = birth_cache.get(raw)
-            if out is None:
-                out = birth_cache[raw] = parse_birth_date(raw).formatted(date_format) if raw.strip() else ""
-            return out
-
-        def list_date_of(e: Elector) -> str:
-            raw = e.raw("list_date").strip()
-            if raw:
-                parsed = parse_birth_date(raw)
-                if parsed.valid:
-                    return parsed.formatted(date_format)
-            return list_date
-
-        special: dict[str, Callable[[Elector], str]] = {
-            "list_type": lambda e: e.list_type.value if e.list_type is not None else "",
-            "list_date": list_date_of,
-            "birth_date": birth,
-            "sex": lambda e: e.sex,
-            "civility": _civility,
-            "commune_code": lambda e: e.commune_code,
-            "department_code": lambda e: e.department_code,
-            "nationality_iso2": _iso2,
-            "birth_place": lambda e: e.birth_commune_name.strip() or e.birth_commune_code.strip(),
-        }
+        self.list_date: Lookup[tuple[str, str], str] = Lookup(lambda key: _list_date(key, pattern))
+        self.sex: Lookup[tuple[str, str], str] = Lookup(lambda key: sex_of(*key))
+        self.civility: Lookup[tuple[str, str], str] = Lookup(_civility)
+        self.department: Lookup[tuple[str, str], str] = Lookup(
+            lambda key: key[0].strip() or department_of(key[1])
+        )
+        self.iso2: Lookup[str, str] = Lookup(_iso2)
+        self.list_type: Lookup[ListType | None, str] = Lookup(lambda lt: lt.value if lt is not None else "")
+        self.mapped: list[Lookup[str, str] | None] = []
         for column in fmt.columns:
-            if column.value is not None:
-                constant = column.value
-                computed.append(lambda e, c=constant: c)  # type: ignore[misc]
-                indices.append(base + len(computed) - 1)
-                continue
-            assert column.field is not None
-            name = column.field
-            mapping = {**fmt.values.get(name, {}), **(column.values or {})}
-            getter = special.get(name)
-            if getter is None and not mapping and not column.upper:
-                indices.append(positions[FIELD_INDEX[name]] if name in FIELD_INDEX else width)
-                continue
-            if getter is None:
-                index = FIELD_INDEX[name]
+            mapping = {**fmt.values.get(column.field or "", {}), **(column.values or {})}
+            self.mapped.append(
+                _mapping(mapping, column.upper) if column.field and (mapping or column.upper) else None
+            )
 
-                def getter(e: Elector, i: int = index) -> str:
-                    return e.values[e.source.positions[i]]
+    def computed(self, name: str, list_date: str) -> Column | None:
+        """How to compute field ``name`` (``None``: copied as it is)."""
+        if name == "list_type":
+            return lambda b: self.list_type.map(b.list_types())
+        if name == "list_date":
+            return lambda b: self.list_date.map(zip(b.column("list_date"), repeat(list_date)))
+        if name == "birth_date":
+            return lambda b: self.birth_date.map(b.column("birth_date"))
+        if name == "sex":
+            return lambda b: self.sex.map(zip(b.column("sex"), b.column("civility"), strict=True))
+        if name == "civility":
+            return lambda b: self.civility.map(zip(b.column("civility"), b.column("sex"), strict=True))
+        if name == "commune_code":
+            return RowBatch.commune_codes
+        if name == "department_code":
+            return lambda b: self.department.map(
+                zip(b.column("department_code"), b.commune_codes(), strict=True)
+            )
+        if name == "nationality_iso2":
+            return lambda b: self.iso2.map(b.column("nationality"))
+        if name == "birth_place":
+            return _birth_places
+        return None
 
-            computed.append(_mapped(getter, mapping, column.upper))
-            indices.append(base + len(computed) - 1)
-        self.computed = computed
-        self.indices = indices
 
-    def row(self, e: Elector) -> list[str]:
-        values = e.values
-        ext = values + [f(e) for f in self.computed] if self.computed else values
-        return [ext[i] for i in self.indices]
+def _list_date(key: tuple[str, str], pattern: str) -> str:
+    raw = key[0].strip()
+    if raw:
+        parsed = parse_birth_date(raw)
+        if parsed.valid:
+            return parsed.formatted(pattern)
+    return key[1]
 
 
-def _mapped(
-    getter: Callable[[Elector], str], mapping: dict[str, str], upper: bool
-) -> Callable[[Elector], str]:
-    if not mapping and not upper:
-        return getter
-
-    def get(e: Elector) -> str:
-        value = getter(e)
+def _mapping(mapping: dict[str, str], upper: bool) -> Lookup[str, str]:
+    def convert(value: str) -> str:
         value = mapping.get(value, value)
         return value.upper() if upper else value
 
-    return get
+    return Lookup(convert)
 
 
-def _iso2(e: Elector) -> str:
-    raw = e.nationality.strip()
-    country = nationality(raw) if raw else None
-    return country.iso2 if country is not None else raw
+class _Plan:
+    """How a format builds its rows from one source file's batches: the cells it copies are
+    picked from each row in C (``operator.itemgetter``), the cells it computes (a date
+    written its way, a mapped list code…) are computed a column at a time, each distinct value
+    once, and appended to the rows while they are picked."""
+
+    def __init__(self, tables: _Tables, src: SourceFile, list_date: str) -> None:
+        positions = src.positions
+        self.base = src.header.width + 1  # where computed cells go in the extended row
+        self.columns: list[Column] = []
+        indices: list[int] = []
+        for column, mapped in zip(tables.fmt.columns, tables.mapped, strict=True):
+            if column.value is not None:
+                constant = column.value
+                self.columns.append(lambda b, c=constant: repeat(c, len(b)))  # type: ignore[misc]
+                indices.append(self.base + len(self.columns) - 1)
+                continue
+            assert column.field is not None
+            computed = tables.computed(column.field, list_date)
+            if computed is None and mapped is None:
+                indices.append(positions[FIELD_INDEX[column.field]])
+                continue
+            if computed is None:
+                computed = partial(_raw_column, column.field)
+            if mapped is not None:
+                computed = partial(_mapped_column, computed, mapped)
+            self.columns.append(computed)
+            indices.append(self.base + len(self.columns) - 1)
+        if len(indices) == 1:
+            only = indices[0]
+            self.pick: Callable[[list[str]], Line] = lambda row: (row[only],)
+        else:
+            self.pick = itemgetter(*indices)
+
+    def lines(self, b: RowBatch) -> list[Line]:
+        """The output row of every row of ``b`` (whatever its list)."""
+        rows = b.rows
+        if not self.columns:
+            return list(map(self.pick, rows))
+        deque(map(list.extend, rows, zip(*(c(b) for c in self.columns), strict=True)), maxlen=0)
+        try:
+            return list(map(self.pick, rows))
+        finally:
+            deque(map(list.__delitem__, rows, repeat(slice(self.base, None))), maxlen=0)
+
+
+def _raw_column(name: str, b: RowBatch) -> list[str]:
+    return b.column(name)
+
+
+def _mapped_column(computed: Column, mapped: Lookup[str, str], b: RowBatch) -> list[str]:
+    return mapped.map(computed(b))
 
 
 def _file_name(fmt: ExportFormat, commune: str, lt: ListType | None, on: dt.date) -> str:
     name = fmt.file_name.format(
         commune=commune or "commune", list=lt.value if lt else "", date=f"{on:%Y%m%d}", name=fmt.name
     )
+    return _safe_name(name)
+
+
+def _safe_name(name: str) -> str:
+    """A file name made of ``name``: no path separator (a commune code is data from the file)."""
     return name.replace("/", "_").replace("\\", "_")
+
+
+def _file_date(src: SourceFile, extraction: Extraction, when: dt.date) -> dt.date:
+    """The date of a file's lists: its name's, else the extraction's, else ``when``."""
+    return src.extraction_date or extraction.extraction_date or when
+
+
+def _fmt_date(day: dt.date, pattern: str) -> str:
+    return parse_birth_date(day.strftime("%d/%m/%Y")).formatted(pattern)
+
+
+class BatchExport:
+    """One export as the rows come, a batch at a time: :meth:`batch` for each, then
+    :meth:`commit` (or :meth:`abort`). :func:`exporter` makes one."""
+
+    def batch(self, b: RowBatch) -> None:
+        """Export the rows of ``b``."""
+        raise NotImplementedError
+
+    def commit(self) -> ExportResult:
+        """Close the files, give them their names; what was written."""
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        """Remove every file started."""
+        raise NotImplementedError
+
+
+class _FormatExport(BatchExport):
+    """An export in a declarative format."""
+
+    def __init__(self, fmt: ExportFormat, extraction: Extraction, out_dir: Path, when: dt.date) -> None:
+        self.fmt = fmt
+        self.extraction = extraction
+        self.when = when
+        self.tables = _Tables(fmt)
+        self.outputs = _Outputs(out_dir)
+        self.skipped: list[tuple[str, int]] = []
+        self.communes: set[str] = set()
+        self.names: dict[tuple[str, ListType], str] = {}
+        self.current: SourceFile | None = None
+        self.plan: _Plan | None = None
+        self.file_date = when
+        self.start_replaced = _replaced[0]
+
+    def _start(self, path: Path, again: bool) -> _TextOut:
+        return _TextOut(path, self.fmt, again)
+
+    def batch(self, b: RowBatch) -> None:
+        if b.source is not self.current or self.plan is None:
+            self.outputs.close_all()
+            self.current = b.source
+            self.file_date = _file_date(b.source, self.extraction, self.when)
+            self.plan = _Plan(self.tables, b.source, _fmt_date(self.file_date, self.fmt.date_format))
+            self.names.clear()
+        lines = self.plan.lines(b)
+        start = 0
+        for key, run in groupby(zip(b.commune_codes(), b.list_types(), strict=True)):
+            size = len(list(run))
+            commune, lt = key
+            if lt is None:
+                name = b.source.name
+                self.skipped.extend((name, row) for row in b.numbers[start : start + size])
+            else:
+                out = self.names.get(key)  # type: ignore[arg-type]
+                if out is None:
+                    self.communes.add(commune)
+                    out = self.names[key] = _file_name(  # type: ignore[index]
+                        self.fmt, commune, lt if self.fmt.split_by_list else None, self.file_date
+                    )
+                self.outputs.get(out, self._start, size).rows(lines[start : start + size])
+            start += size
+
+    def commit(self) -> ExportResult:
+        if self.fmt.split_by_list:
+            for commune in sorted(self.communes):
+                for lt in ListType:
+                    name = _file_name(self.fmt, commune, lt, self.extraction.extraction_date or self.when)
+                    self.outputs.touch(name, self._start)
+        paths, counts = self.outputs.commit()
+        return ExportResult(paths, counts, self.skipped, _replaced[0] - self.start_replaced)
+
+    def abort(self) -> None:
+        self.outputs.abort()
+
+
+def _run(export: BatchExport, extraction: Extraction) -> ExportResult:
+    try:
+        for b in extraction.batches():
+            export.batch(b)
+        return export.commit()
+    except BaseException:
+        export.abort()
+        raise
 
 
 def export_with_format(
@@ -305,53 +509,8 @@ def export_with_format(
     the file name carries, else ``today`` (default: the day of the export).
     """
     fmt = format_file if isinstance(format_file, ExportFormat) else load_format(format_file)
-    extraction = _open(extraction_or_source)
-    when = today or dt.date.today()
-    outputs = _Outputs(out_dir)
-    skipped: list[tuple[str, int]] = []
-    communes: set[str] = set()
-    names: dict[tuple[str, ListType], str] = {}
-    start_replaced = _replaced[0]
-
-    def start(path: Path, again: bool) -> _TextOut:
-        return _TextOut(path, fmt, again)
-
-    try:
-        current: SourceFile | None = None
-        plan: _Plan | None = None
-        file_date = when
-        for e in extraction.electors:
-            if e.source is not current:
-                outputs.close_all()
-                current = e.source
-                file_date = current.extraction_date or extraction.extraction_date or when
-                plan = _Plan(fmt, current, _fmt_date(file_date, fmt.date_format))
-                names.clear()
-            assert plan is not None
-            lt = e.list_type
-            if lt is None:
-                skipped.append((e.file, e.row))
-                continue
-            commune = e.commune_code
-            key = (commune, lt)
-            name = names.get(key)
-            if name is None:
-                communes.add(commune)
-                name = names[key] = _file_name(fmt, commune, lt if fmt.split_by_list else None, file_date)
-            outputs.get(name, start).row(plan.row(e))
-        if fmt.split_by_list:
-            for commune in sorted(communes):
-                for lt in ListType:
-                    outputs.touch(_file_name(fmt, commune, lt, extraction.extraction_date or when), start)
-        paths, counts = outputs.commit()
-    except BaseException:
-        outputs.abort()
-        raise
-    return ExportResult(paths, counts, skipped, _replaced[0] - start_replaced)
-
-
-def _fmt_date(day: dt.date, pattern: str) -> str:
-    return parse_birth_date(day.strftime("%d/%m/%Y")).formatted(pattern)
+    extraction = open_extraction(extraction_or_source)
+    return _run(_FormatExport(fmt, extraction, out_dir, today or dt.date.today()), extraction)
 
 
 def export_elistelec(
@@ -448,38 +607,38 @@ class _XmlOut:
         self.stack.close()
 
 
-def export_xml(
-    extraction_or_source: Extraction | Source, out_dir: Path, *, today: dt.date | None = None
-) -> ExportResult:
-    """One XML file per commune and list type, valid against demat's schema
-    (``schemas/elections/1.0/listes.xsd``, namespace :data:`XML_NAMESPACE`): every field
-    read, the birth date raw and parsed, and each elector's source file and row."""
-    extraction = _open(extraction_or_source)
-    when = today or dt.date.today()
-    outputs = _Outputs(out_dir)
-    skipped: list[tuple[str, int]] = []
-    seen: dict[tuple[str, ListType], int] = {}
-    try:
-        current: SourceFile | None = None
-        for e in extraction.electors:
-            if e.source is not current:
-                outputs.close_all()
-                current = e.source
-            lt = e.list_type
+class _XmlExport(BatchExport):
+    """The XML export: one element per elector (lxml's incremental writer)."""
+
+    def __init__(self, extraction: Extraction, out_dir: Path, when: dt.date) -> None:
+        self.extraction = extraction
+        self.when = when
+        self.outputs = _Outputs(out_dir)
+        self.skipped: list[tuple[str, int]] = []
+        self.seen: dict[tuple[str, ListType], int] = {}
+        self.current: SourceFile | None = None
+        self.member = extraction.container == "zip"
+
+    def batch(self, b: RowBatch) -> None:
+        extraction, outputs, seen = self.extraction, self.outputs, self.seen
+        if b.source is not self.current:
+            outputs.close_all()
+            self.current = b.source
+        file_date = _file_date(b.source, extraction, self.when)
+        for e, lt, code in zip(b.electors(), b.list_types(), b.commune_codes(), strict=True):
             if lt is None:
-                skipped.append((e.file, e.row))
+                self.skipped.append((e.file, e.row))
                 continue
-            commune = e.commune_code or "commune"
-            file_date = current.extraction_date or extraction.extraction_date or when
+            commune = code or "commune"
             key = (commune, lt)
-            name = f"{commune}_{lt.value}.xml"
+            name = _safe_name(f"{commune}_{lt.value}.xml")
             if name in outputs.parts and name not in outputs.open:  # the commune comes back later
                 seen[key] = seen.get(key, 1) + 1
             if seen.get(key, 1) > 1:
-                name = f"{commune}_{lt.value}-{seen[key]}.xml"
+                name = _safe_name(f"{commune}_{lt.value}-{seen[key]}.xml")
             attrs = _attrs(
                 version=XML_VERSION,
-                commune=commune,
+                commune=_xml_safe(commune),
                 nomCommune=_xml_safe(e.commune_name.strip()),
                 typeListe=lt.value,
                 dateListe=file_date.isoformat(),
@@ -489,12 +648,36 @@ def export_xml(
             def start(path: Path, _again: bool, a: dict[str, str] = attrs) -> _XmlOut:
                 return _XmlOut(path, a)
 
-            outputs.get(name, start).row(_elector_xml(e, extraction.container == "zip"))
-        paths, counts = outputs.commit()
-    except BaseException:
-        outputs.abort()
-        raise
-    return ExportResult(paths, counts, skipped, 0)
+            outputs.get(name, start).row(_elector_xml(e, self.member))
+
+    def commit(self) -> ExportResult:
+        paths, counts = self.outputs.commit()
+        return ExportResult(paths, counts, self.skipped, 0)
+
+    def abort(self) -> None:
+        self.outputs.abort()
+
+
+def export_xml(
+    extraction_or_source: Extraction | Source, out_dir: Path, *, today: dt.date | None = None
+) -> ExportResult:
+    """One XML file per commune and list type, valid against demat's schema
+    (``schemas/elections/1.0/listes.xsd``, namespace :data:`XML_NAMESPACE`): every field
+    read, the birth date raw and parsed, and each elector's source file and row."""
+    extraction = open_extraction(extraction_or_source)
+    return _run(_XmlExport(extraction, out_dir, today or dt.date.today()), extraction)
+
+
+def exporter(
+    fmt: ExportFormat | Literal["xml"], extraction: Extraction, out_dir: Path, *, today: dt.date | None = None
+) -> BatchExport:
+    """The export of ``extraction`` in ``fmt`` (an :class:`~demat.elections.formats.ExportFormat`,
+    or ``"xml"``) into ``out_dir``, to feed a batch at a time (for a pass that does more than
+    export: :func:`demat.elections.pipeline.check_and_export`)."""
+    when = today or dt.date.today()
+    if fmt == "xml":
+        return _XmlExport(extraction, out_dir, when)
+    return _FormatExport(fmt, extraction, out_dir, when)
 
 
 def iter_rows(
@@ -503,28 +686,29 @@ def iter_rows(
     """The rows an export in ``fmt`` would write (without the header), for callers that write
     elsewhere than files."""
     when = today or dt.date.today()
+    tables = _Tables(fmt)
     current: SourceFile | None = None
     plan: _Plan | None = None
-    for e in extraction.electors:
-        if e.source is not current:
-            current = e.source
-            plan = _Plan(
-                fmt,
-                current,
-                _fmt_date(current.extraction_date or extraction.extraction_date or when, fmt.date_format),
-            )
-        assert plan is not None
-        if e.list_type is not None:
-            yield plan.row(e)
+    for b in extraction.batches():
+        if b.source is not current or plan is None:
+            current = b.source
+            plan = _Plan(tables, current, _fmt_date(_file_date(current, extraction, when), fmt.date_format))
+        for line, lt in zip(plan.lines(b), b.list_types(), strict=True):
+            if lt is not None:
+                yield list(line)
 
 
 __all__ = [
     "XML_NAMESPACE",
     "XML_VERSION",
+    "BatchExport",
+    "Column",
     "ExportResult",
+    "Line",
     "export_elistelec",
     "export_with_format",
     "export_xml",
+    "exporter",
     "iter_rows",
     "private_dir",
     "private_file",

@@ -340,6 +340,13 @@ class RowBatch:
             self._derived["commune_codes"] = out
         return out
 
+    def cached(self, key: str, compute: Callable[[RowBatch], Any]) -> Any:
+        """``compute(self)``, computed once per batch under ``key`` (what the rules and the
+        exports of one pass share)."""
+        if key not in self._derived:
+            self._derived[key] = compute(self)
+        return self._derived[key]
+
     def width_of(self, index: int) -> int:
         """How many fields the line of row ``index`` had."""
         return self.widths.get(index, self.source.header.width)
@@ -592,6 +599,18 @@ def _xlsx_reader(opener: Callable[[], IO[bytes]], name: str, defaults: dict[str,
 def _is_xlsx_zip(zf: zipfile.ZipFile) -> bool:
     names = set(zf.namelist())
     return "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names)
+
+
+def open_extraction(source: Source | Extraction) -> Extraction:
+    """``source`` itself when it is an :class:`Extraction` already, else :func:`read_extraction`'s."""
+    return source if isinstance(source, Extraction) else read_extraction(source)
+
+
+def source_name(source: Source | Extraction) -> str:
+    """How reports name ``source``: the extraction's name, the path, or ``<bytes>``."""
+    if isinstance(source, Extraction):
+        return source.name
+    return str(source) if isinstance(source, Path) else "<bytes>"
 
 
 def _member_name(info: zipfile.ZipInfo) -> str:
@@ -931,5 +950,7 @@ __all__ = [
     "RowBatch",
     "Source",
     "SourceFile",
+    "open_extraction",
     "read_extraction",
+    "source_name",
 ]
