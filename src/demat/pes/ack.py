@@ -9,6 +9,11 @@ missing NomFic, an element block the reader does not know…) is an error, and a
 with an error is not *accepted*, whatever its elements say: what the reader skipped could be
 a rejection. A file is accepted only if it conforms and every ``ElementACQUIT`` is OK
 (``EtatAck`` = 1): a single ACK mixes per-element outcomes.
+
+Reading streams, one ``ElementACQUIT`` at a time, within caps that keep memory bounded
+whatever the file (:data:`MAX_ACK_BYTES`, refused from its size; :data:`MAX_ACK_NODES`,
+refused as soon as it is passed; the text caps of :mod:`demat.xml.safe`); the schema check
+streams too.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import datetime as dt
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from lxml import etree
@@ -26,7 +31,7 @@ from demat.errors import ProtocolError
 from demat.pes.inspect import PesInfo
 from demat.pes.namespaces import PES_ACQUIT_NS, PES_RETOUR_NS
 from demat.pes.rules import ERROR, WARNING, Finding
-from demat.xml.safe import DEFAULT_LIMITS, Limits, Source, local_name, parse_bytes, read_source
+from demat.xml.safe import DEFAULT_LIMITS, Limits, Source, iterparse, local_name, read_source
 from demat.xml.schemas import SchemaRegistry
 
 #: DomaineAck codes (CommunAck.xsd).
@@ -249,7 +254,7 @@ def _deviation(finding: Finding) -> Finding:
 
 
 def schema_deviations(
-    data: bytes, version: str, *, registry: SchemaRegistry | None = None, limits: Limits = DEFAULT_LIMITS
+    data: Source, version: str, *, registry: SchemaRegistry | None = None, limits: Limits = DEFAULT_LIMITS
 ) -> list[Finding]:
     """How an acquittal (``version`` "v2" or "v1") departs from its schema; see :class:`Acquit`."""
     from demat.pes.validate import validate_xsd
@@ -271,8 +276,106 @@ def read_acquit(
     """
     name = getattr(source, "name", None) if not isinstance(source, bytes | str | os.PathLike) else None
     file = os.fspath(source) if isinstance(source, str | os.PathLike) else name
-    data = read_source(source, limits=limits)
-    root = parse_bytes(data, name=file, limits=limits).getroot()
+    limits = replace(limits, max_bytes=min(limits.max_bytes, MAX_ACK_BYTES))
+    if not isinstance(source, bytes | str | os.PathLike):
+        source = read_source(source, limits=limits)  # read twice below: the stream once
+    read = _read_streaming(source, file, limits)
+    deviations = schema_deviations(source, read.version, registry=registry, limits=limits)
+    elements = _merge_flat(read.elements) if read.version == "v1" else read.elements
+    conforms = not any(d.severity == ERROR for d in deviations)
+    head, params = read.header, read.params
+    return Acquit(
+        nom_fic=params.get("NomFic"),
+        accepted=conforms and bool(elements) and all(e.ok for e in elements),
+        elements=elements,
+        namespace=read.namespace,
+        version=read.version,
+        typ_fic=params.get("TypFic"),
+        dte_str=head.get("DteStr"),
+        id_post=head.get("IdPost"),
+        id_coll=head.get("IdColl"),
+        cod_col=head.get("CodCol"),
+        cod_bud=head.get("CodBud"),
+        file=file,
+        deviations=deviations,
+    )
+
+
+_HEADER_BLOCKS = ("Enveloppe", "EnTetePES")
+#: Bytes an acquittal may weigh (one answers a whole PES in a few hundred KB).
+MAX_ACK_BYTES = 64 * 1024 * 1024
+#: Elements an acquittal may hold: enough for an ElementACQUIT per bordereau and PJ of a big
+#: PES and some 80,000 errors on its pièces and lines. What is read costs memory (one
+#: ElementACQUIT is read as a tree, the report keeps every error: about 300 bytes an element
+#: at worst), so past this the document is refused rather than read on.
+MAX_ACK_NODES = 250_000
+
+
+@dataclass
+class _Read:
+    namespace: str | None = None
+    version: str = "v2"
+    params: dict[str, str | None] = field(default_factory=dict)
+    header: dict[str, str | None] = field(default_factory=dict)
+    elements: list[AckElement] = field(default_factory=list)
+    outside: list[AckElement] = field(default_factory=list)  # not under ACQUIT
+    acquit_block: bool = False  # an ACQUIT child of the root was seen: only its elements count
+
+
+def _read_streaming(source: Source, file: str | None, limits: Limits) -> _Read:
+    """The acquittal's header and elements, read element by element: each ``ElementACQUIT``
+    is turned into its report and dropped, everything else dropped as it ends."""
+    read = _Read()
+    depth = 0
+    nodes = 0
+    inside = 0  # depth of the ElementACQUIT or header block being read (0: none)
+    under_acquit = False
+    for event, elem in iterparse(source, events=("start", "end"), limits=limits):
+        if event == "start":
+            depth += 1
+            nodes += 1
+            if depth == 1:
+                _check_root(elem, file)
+                read.namespace = etree.QName(elem).namespace
+                read.version = "v1" if read.namespace == PES_RETOUR_NS else "v2"
+            if nodes > MAX_ACK_NODES:
+                raise ProtocolError(
+                    f"acquittement refusé : plus de {MAX_ACK_NODES} éléments",
+                    file=file,
+                    code="PES_ACK_TOO_BIG",
+                )
+            if not inside and (elem.tag == "ElementACQUIT" or (depth == 2 and elem.tag in _HEADER_BLOCKS)):
+                inside = depth
+            elif depth == 2 and elem.tag == "ACQUIT" and not read.acquit_block:
+                read.acquit_block = under_acquit = True
+            continue
+        depth -= 1
+        tag = elem.tag
+        if inside and depth + 1 > inside:
+            continue  # part of the ElementACQUIT or header being read: read with it
+        if depth + 1 == inside:
+            inside = 0
+        if tag == "ElementACQUIT":
+            element = _read_element_v1(elem) if read.version == "v1" else _read_element_v2(elem)
+            (read.elements if under_acquit else read.outside).append(element)
+        elif tag == "ACQUIT" and depth == 1:
+            under_acquit = False
+        elif tag == "Enveloppe" and depth == 1:
+            params = elem.find("Parametres")
+            read.params = {k: _v(params, k) for k in ("NomFic", "TypFic")} if params is not None else {}
+        elif tag == "EnTetePES" and depth == 1:
+            read.header = {k: _v(elem, k) for k in ("DteStr", "IdPost", "IdColl", "CodCol", "CodBud")}
+        if depth:
+            elem.clear()
+            parent = elem.getparent()
+            while parent is not None and elem.getprevious() is not None:
+                del parent[0]
+    if not read.acquit_block:  # no ACQUIT block: the elements are wherever they are
+        read.elements = read.outside
+    return read
+
+
+def _check_root(root: Any, file: str | None) -> None:
     ns = etree.QName(root).namespace
     if local_name(root) != "PES_ACQUIT":
         raise ProtocolError(
@@ -287,33 +390,6 @@ def read_acquit(
             file=file,
             code="PES_ACK_NOT_ACQUIT",
         )
-    version = "v1" if ns == PES_RETOUR_NS else "v2"
-    deviations = schema_deviations(data, version, registry=registry, limits=limits)
-    head = root.find("EnTetePES")
-    params = root.find("Enveloppe/Parametres")
-    acquit = root.find("ACQUIT")
-    holder = acquit if acquit is not None else root
-    elements = [
-        _read_element_v1(e) if version == "v1" else _read_element_v2(e) for e in holder.iter("ElementACQUIT")
-    ]
-    if version == "v1":
-        elements = _merge_flat(elements)
-    conforms = not any(d.severity == ERROR for d in deviations)
-    return Acquit(
-        nom_fic=_v(params, "NomFic") if params is not None else None,
-        accepted=conforms and bool(elements) and all(e.ok for e in elements),
-        elements=elements,
-        namespace=ns,
-        version=version,
-        typ_fic=_v(params, "TypFic") if params is not None else None,
-        dte_str=_v(head, "DteStr") if head is not None else None,
-        id_post=_v(head, "IdPost") if head is not None else None,
-        id_coll=_v(head, "IdColl") if head is not None else None,
-        cod_col=_v(head, "CodCol") if head is not None else None,
-        cod_bud=_v(head, "CodBud") if head is not None else None,
-        file=file,
-        deviations=deviations,
-    )
 
 
 def _read_element_v2(e: Any) -> AckElement:
@@ -548,6 +624,8 @@ __all__ = [
     "DOMAINE_PJ",
     "DOMAINE_RECETTE",
     "DOMAINE_TECHNIQUE",
+    "MAX_ACK_BYTES",
+    "MAX_ACK_NODES",
     "NUM_ANO_ACK",
     "AckElement",
     "AckError",
