@@ -41,10 +41,32 @@ def test_check_text_shows_aggregates_unless_asked(
     plant_errors(lille, ["ELECT_SEXE"], seed=1)
     path = write_commune(tmp_path, lille).path
     code, lines, _ = _run(capsys, "check", str(path))
-    assert code == 1 and lines[0].startswith("INVALIDE") and "ELECT_SEXE ×1" in lines[1]
-    assert "ligne" not in "\n".join(lines)
+    assert code == 1 and lines[0].startswith(f"{path}: invalid (")
+    assert lines[1].startswith("  error ELECT_SEXE: ×1")
+    assert "line" not in "\n".join(lines)
     code, lines, _ = _run(capsys, "check", str(path), "--show-rows")
-    assert any("ligne" in line and "ELECT_SEXE" in line for line in lines)
+    assert any(line.startswith("  error ELECT_SEXE line ") for line in lines)
+
+
+def test_check_text_speaks_with_one_voice(
+    tmp_path: Path, lille: Commune, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The verdict words of demat.cli.voice (as pes validate, actes inspect), the file named
+    once, one line per finding, no French verdict word and no Python repr."""
+    clean = write_commune(tmp_path, lille).path
+    code, lines, _ = _run(capsys, "check", str(clean))
+    assert code == 0 and lines[0].startswith(f"{clean}: valid (")
+    assert "0 errors" in lines[0]
+    plant_errors(lille, ["ELECT_SEXE", "ELECT_DOUBLON"], seed=1)
+    (tmp_path / "bad").mkdir()
+    bad = write_commune(tmp_path / "bad", lille).path
+    code, lines, _ = _run(capsys, "check", str(bad), "--show-rows")
+    text = "\n".join(lines)
+    assert code == 1 and lines[0].startswith(f"{bad}: invalid (")
+    assert str(bad) not in "\n".join(lines[1:])
+    assert all(line.startswith(("  error ", "  warning ")) for line in lines[1:])
+    for word in ("INVALIDE", "valide", "erreur(s)", "None"):
+        assert word not in text
 
 
 def test_read_shows_no_name_without_show_rows(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from demat.cli._common import EXIT_INVALID, EXIT_OK, emit_json, existing_file, exit_code, file_failed
+from demat.cli.voice import INVALID, VALID, finding, shown, tally, verdict
 from demat.errors import DematError
 
 # demat.elections is imported by each command when it runs: `demat --help` builds every
@@ -27,7 +28,7 @@ def _date(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"date AAAA-MM-JJ attendue : {value!r}") from exc
+        raise argparse.ArgumentTypeError(f"date AAAA-MM-JJ attendue : « {value} »") from exc
 
 
 def _read(args: argparse.Namespace) -> int:
@@ -43,7 +44,7 @@ def _read(args: argparse.Namespace) -> int:
                         emit_json(e.to_dict())
                     else:
                         d = e.to_dict()
-                        print(f"{d['file']}:{d['row']}: " + ";".join(str(d[k]) for k in list(d)[2:]))
+                        print(f"{d['file']}:{d['row']}: " + ";".join(shown(d[k]) for k in list(d)[2:]))
             summary = extraction.to_dict()
         except DematError as exc:
             if exit_code(exc) != EXIT_INVALID:
@@ -59,7 +60,8 @@ def _read(args: argparse.Namespace) -> int:
         )
         for li in summary["lists"]:
             when = li["extraction_date"] or "date inconnue"
-            print(f"  {li['commune_code'] or '?'} {li['list_type'] or '?'} : {li['electors']} ({when})")
+            where = f"{shown(li['commune_code'], '?')} {shown(li['list_type'], '?')}"
+            print(f"  {where} : {li['electors']} ({when})")
         for f in summary["files"]:
             if f["unknown_columns"]:
                 print(f"  {f['name']}: colonnes ignorées : {', '.join(f['unknown_columns'])}")
@@ -82,20 +84,21 @@ def _check(args: argparse.Namespace) -> int:
         if args.json:
             emit_json(report.to_dict())
             continue
-        verdict = "valide" if report.valid else "INVALIDE"
+        errors = sum(n for c, n in report.counts.items() if RULES[c][0] == "error")
+        warnings = sum(n for c, n in report.counts.items() if RULES[c][0] != "error")
         print(
-            f"{verdict}: {report.file} — {report.electors} électeur(s), "
-            f"{sum(n for c, n in report.counts.items() if RULES[c][0] == 'error')} erreur(s), "
-            f"{sum(n for c, n in report.counts.items() if RULES[c][0] == 'warning')} avertissement(s)"
+            verdict(
+                report.file,
+                VALID if report.valid else INVALID,
+                f"{report.electors} électeur(s); {tally(errors, warnings)}",
+            )
         )
         if args.show_rows:
             for f in report.errors + report.warnings:
-                where = f"{f.file}:" if f.file else ""
-                line = f"ligne {f.row}" if f.row is not None else "fichier"
-                print(f"  {where}{line} {f.code}: {f.message}")
+                print(finding(RULES[f.code][0], f.code, f.message, line=f.row, where=f.file))
         else:
             for code, n in sorted(report.counts.items(), key=lambda kv: (RULES[kv[0]][0] != "error", kv[0])):
-                print(f"  {code} ×{n} — {RULES[code][1]}")
+                print(finding(RULES[code][0], code, f"×{n} — {RULES[code][1]}"))
     return worst
 
 
@@ -166,7 +169,7 @@ def _diff(args: argparse.Namespace) -> int:
     if args.show_rows:
         for label, entries in (("inscription", tableau.inscriptions), ("radiation", tableau.radiations)):
             for e in entries:
-                who = f"{e.list_type or '?'} {e.birth_name} {e.first_names} {e.birth_date}"
+                who = f"{shown(e.list_type, '?')} {e.birth_name} {e.first_names} {e.birth_date}"
                 print(f"  {label} ligne {e.row}: {who} {e.motif}".rstrip())
         for c in tableau.changes:
             print(f"  modification lignes {c.old.row} → {c.new.row}: {', '.join(c.fields)}")
