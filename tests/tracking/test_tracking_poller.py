@@ -783,3 +783,39 @@ async def test_giving_up_where_failing_is_impossible_stops_polling(
     t = await store.get(tid)
     assert (t.state, t.lease_owner, t.next_attempt_at) == (S.ACKNOWLEDGED, None, None)
     assert t.last_error is not None or isinstance(outcome, NoChange)
+
+
+# -- waking: when the next transmission is due, and when a local send records one -------------
+
+
+async def _seen_acknowledged(store_url: str, record_first: bool) -> float:
+    """Seconds from the poller's start until a document is acknowledged whose platform
+    answers 0.5 s after the upload (``idle_seconds`` left at its 5 s default)."""
+    half = Schedule([(0.5, None)], jitter=0, error_base=30, error_cap=3600)
+    ack = Happened(E.ACK_OK, remote_status=4, documents=[NewDocument("ack", b"<PES_ACQUIT/>")])
+    async with Store.open(store_url) as store:
+        if record_first:
+            await record(store, 1)
+        stop = asyncio.Event()
+        poller = Poller(store, Platform([ack]), owner="p", schedule=half)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        running = asyncio.create_task(poller.run_forever(stop))
+        if not record_first:
+            await asyncio.sleep(0.3)  # the poller found nothing and idles
+            await record(store, 1)
+        while not await store.transmissions(state=S.ACKNOWLEDGED):
+            assert loop.time() - started < 10
+            await asyncio.sleep(0.02)
+        elapsed = loop.time() - started
+        stop.set()
+        await running
+        return elapsed
+
+
+async def test_poller_wakes_when_the_next_check_is_due(store_url: str) -> None:
+    assert await _seen_acknowledged(store_url, record_first=True) < 2.5
+
+
+async def test_poller_wakes_when_a_local_send_records(store_url: str) -> None:
+    assert await _seen_acknowledged(store_url, record_first=False) < 2.5

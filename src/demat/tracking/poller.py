@@ -478,12 +478,15 @@ class Poller:
         ``handed_out`` event), not when it ends: its requests then overlap the current one's
         last requests and its end-of-cycle write. At most two cycles run at once, and the gate
         keeps at most ``concurrency`` platform calls in flight across them. After a cycle that
-        found nothing, wait ``idle_seconds`` (or less: until a running cycle ends, since its
-        outcomes may make work due). ``between`` runs before each cycle (e.g. collecting
-        letters). A :class:`~demat.errors.DematError` from a cycle is logged; the next one is
-        tried after ``idle_seconds``.
+        found nothing, wait until the earliest transmission is due, at most ``idle_seconds``
+        (and less: until a running cycle ends, since its outcomes may make work due, or until
+        this process records a document in the store, see :meth:`Store.on_due`). ``between``
+        runs before each cycle (e.g. collecting letters). A :class:`~demat.errors.DematError`
+        from a cycle is logged; the next one is tried after ``idle_seconds``.
         """
         running: set[asyncio.Task[CycleReport]] = set()
+        wake = asyncio.Event()
+        unhook = self.store.on_due(wake.set)
 
         def ended(task: asyncio.Task[CycleReport]) -> CycleReport | None:
             running.discard(task)
@@ -512,18 +515,36 @@ class Poller:
                     for finished in done:
                         ended(finished)
                 if idle and not stop.is_set():
+                    delay = await self._until_due()
                     stopping = asyncio.create_task(stop.wait())
+                    woken = asyncio.create_task(wake.wait())
                     await asyncio.wait(
-                        {stopping, *running}, timeout=self.idle_seconds, return_when=asyncio.FIRST_COMPLETED
+                        {stopping, woken, *running}, timeout=delay, return_when=asyncio.FIRST_COMPLETED
                     )
                     stopping.cancel()
+                    woken.cancel()
                     for finished in [t for t in running if t.done()]:
                         ended(finished)
+                wake.clear()
         finally:
+            unhook()
             for task in list(running):
                 with contextlib.suppress(DematError):
                     await task
                 running.discard(task)
+
+    async def _until_due(self) -> float:
+        """Seconds until the earliest transmission this poller handles is due, within
+        [0, ``idle_seconds``] (``idle_seconds`` when the store cannot say)."""
+        now = self.clock()
+        try:
+            due = await self.store.next_due(self.states, now=now)
+        except DematError as exc:
+            log.error("poll: next due time unknown: %s", exc)
+            return self.idle_seconds
+        if due is None:
+            return self.idle_seconds
+        return min(self.idle_seconds, max(0.0, (due - now).total_seconds()))
 
 
 def install_signal_handlers(

@@ -297,6 +297,7 @@ class Store:
         self._db = backend
         self.clock = clock
         self._records = Batcher(self._record_batch)
+        self._listeners: list[Callable[[], None]] = []
         self._moves = Batcher(self._apply_batch)
 
     @property
@@ -380,9 +381,22 @@ class Store:
         idents = dict(identifiers or {})
         extra = dict(note or {})
         canonical_json({"identifiers": idents, "note": extra})  # refuse what the journal could not hash
-        return await self._records.submit(
+        recorded = await self._records.submit(
             _Record(profile, flow, digest, name, idents, force, now or self.clock(), extra)
         )
+        self._notify()
+        return recorded
+
+    def on_due(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` whenever this store object makes something due now (a document
+        recorded, a transmission made due again): a poller in the same process wakes at once
+        instead of at its next look. Returns the callable that removes it."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback)
+
+    def _notify(self) -> None:
+        for callback in list(self._listeners):
+            callback()
 
     async def _record_batch(self, records: Sequence[_Record]) -> list[tuple[Transmission, bool] | StoreError]:
         for _ in range(5):
@@ -619,7 +633,9 @@ class Store:
             conn.execute(update(t.transmissions).where(t.transmissions.c.id == id).values(**values))
             return Transmission._from_mapping({**current, **values})
 
-        return await self._db.write(body)
+        made = await self._db.write(body)
+        self._notify()
+        return made
 
     async def counts_by_state(
         self, *, profile: str | None = None, states: Iterable[State] | None = None
@@ -684,6 +700,19 @@ class Store:
                 conn.execute(_ANY_DUE, {"d_state": state.value, "d_at": at}).first() is not None
                 for state in states
             )
+
+        return await self._db.read(body)
+
+    async def next_due(
+        self, states: Collection[State], *, now: dt.datetime | None = None
+    ) -> dt.datetime | None:
+        """When the earliest transmission in ``states`` not leased at ``now`` is due (possibly
+        already past), or ``None``: one index range read per state, without the write lock."""
+        at = now or self.clock()
+
+        def body(conn: Connection) -> dt.datetime | None:
+            found = [conn.execute(_NEXT_DUE, {"d_state": s.value, "d_at": at}).scalar() for s in states]
+            return min((x for x in found if x is not None), default=None)
 
         return await self._db.read(body)
 
@@ -1071,6 +1100,16 @@ _DUE: Final = (
     .with_for_update(skip_locked=True)
 )
 _ANY_DUE: Final = select(_c.id).where(*_IS_DUE).limit(1)
+_NEXT_DUE: Final = (
+    select(_c.next_attempt_at)
+    .where(
+        _c.state == bindparam("d_state"),
+        _c.next_attempt_at.is_not(None),
+        or_(_c.lease_until.is_(None), _c.lease_until <= bindparam("d_at", type_=t.UTCDateTime())),
+    )
+    .order_by(_c.next_attempt_at)
+    .limit(1)
+)
 _LEASE: Final = (
     update(t.transmissions)
     .where(_c.id.in_(bindparam("l_ids", expanding=True)))
