@@ -121,3 +121,59 @@ def pdf(tmp_path: Path) -> Path:
     path = tmp_path / "deliberation.pdf"
     path.write_bytes(PDF)
     return path
+
+
+# --- memory of a child process --------------------------------------------------------------
+
+_PEAK_WRAPPER = """
+import runpy, sys
+def _hwm():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                sys.stderr.write(f"\\nVMHWM {int(line.split()[1]) * 1024}\\n")
+sys.argv = sys.argv[1:]
+try:
+    RUN
+finally:
+    _hwm()
+"""
+
+
+class ChildPeak:
+    """Peak memory of a child process, measured where the parent's size cannot leak into it.
+
+    ``ru_maxrss`` of a child (``os.wait4``, or ``getrusage`` in the child) starts from the
+    memory of the process that spawned it: Linux keeps the larger of the two across
+    ``execve``, so a child of a 500 MB pytest reads at least 500 MB. ``VmHWM`` in
+    ``/proc/self/status`` is the high-water mark of the child's own address space, reset by
+    ``execve``: the child prints it as it exits. Each call returns (peak bytes, exit code,
+    stderr without the measure).
+    """
+
+    def code(self, code: str, *args: str) -> tuple[int, int, str]:
+        """``python -c code args``."""
+        run = "exec(compile(sys.argv[0], '<code>', 'exec'), {'__name__': '__main__'})"
+        return self._run(run, code, *args)
+
+    def cli(self, *args: str) -> tuple[int, int, str]:
+        """``demat args``."""
+        return self._run("runpy.run_module('demat.cli', run_name='__main__')", "demat", *args)
+
+    @staticmethod
+    def _run(run: str, *argv: str) -> tuple[int, int, str]:
+        import subprocess
+        import sys
+
+        wrapper = _PEAK_WRAPPER.replace("RUN", run)
+        proc = subprocess.run(
+            [sys.executable, "-c", wrapper, *argv], capture_output=True, text=True, check=False
+        )
+        err, _, tail = proc.stderr.rpartition("\nVMHWM ")
+        return int(tail.split()[0]), proc.returncode, err
+
+
+@pytest.fixture(scope="session")
+def peak_rss() -> ChildPeak:
+    """Measures the peak memory of a child process (see :class:`ChildPeak`)."""
+    return ChildPeak()

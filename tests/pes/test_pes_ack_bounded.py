@@ -8,14 +8,13 @@ tree did (a 1 GB ACK took 1.95 GB).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from demat.errors import ProtocolError, XMLSecurityError
 from demat.pes.ack import MAX_ACK_BYTES, MAX_ACK_NODES, read_acquit
 from demat.pes.namespaces import PES_ACQUIT_NS
-
-from .memory import peak_of
 
 MIB = 1024 * 1024
 HEAD = (
@@ -51,7 +50,7 @@ def test_an_acquittal_over_its_byte_cap_is_refused_from_its_size(tmp_path: Path)
 
 
 @pytest.mark.slow
-def test_a_big_hostile_acquittal_costs_bounded_memory(tmp_path: Path) -> None:
+def test_a_big_hostile_acquittal_costs_bounded_memory(tmp_path: Path, peak_rss: Any) -> None:
     path = tmp_path / "ack.xml"
     path.write_bytes(HEAD + ERROR * (400_000) + TAIL)  # 27 MB, 1.2 million elements
     code = (
@@ -59,7 +58,7 @@ def test_a_big_hostile_acquittal_costs_bounded_memory(tmp_path: Path) -> None:
         "try:\n    read_acquit(sys.argv[1])\n"
         "except ProtocolError as e:\n    assert e.code == 'PES_ACK_TOO_BIG'\n"
     )
-    peak, status, err = peak_of(code, str(path))
+    peak, status, err = peak_rss.code(code, str(path))
     assert status == 0, err
     # As one tree: some 800 MB. Streamed and cut at the node cap: about 100 MB.
     assert peak < 180 * MIB, f"{peak / MIB:.0f} MiB"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,6 @@ from demat.errors import XMLSecurityError
 from demat.pes.inspect import inspect_pes
 from demat.pes.validate import validate_pes
 
-from .memory import peak_of
 from .pesgen import Bord, pes
 
 MIB = 1024 * 1024
@@ -77,9 +77,9 @@ def test_a_document_of_nothing_the_scanner_knows_is_refused_early(tmp_path: Path
 
 
 @pytest.mark.slow
-def test_millions_of_unknown_elements_cost_one_chunk(tmp_path: Path) -> None:
+def test_millions_of_unknown_elements_cost_one_chunk(tmp_path: Path, peak_rss: Any) -> None:
     path = _with(tmp_path, b"<Extra>" + b"<e/>" * (4 * MIB) + b"</Extra>", where=b"</EnTetePES>")
-    peak, code, err = peak_of(
+    peak, code, err = peak_rss.code(
         "import sys\nfrom demat.pes.inspect import inspect_pes\ninspect_pes(sys.argv[1])", str(path)
     )
     assert code == 0, err

@@ -1,7 +1,7 @@
 """Every PES command holds a bounded amount of memory, whatever the file's size.
 
 Each command runs as ``demat …`` in a child process and its peak RSS is the kernel's
-(``VmHWM``, see ``tests/pes/memory.py``). The file is a 16 MB synthetic PES_Aller, 90 % of it
+(``VmHWM``, see ``ChildPeak`` in ``tests/conftest.py``). The file is a 16 MB synthetic PES_Aller, 90 % of it
 bordereaux: read as one tree it costs some 230 MB (lxml takes about 13 bytes per byte of
 bordereau), so a bound of 150 MiB (the import floor is about 45 MiB) tells a streaming command
 from a tree one without depending on the machine's speed. ``bench/bench_memory.py`` measures
@@ -11,13 +11,12 @@ the same on 100 MB, 500 MB and 1 GB hostile files.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from demat.pes.synthetic import write_synthetic
 from demat.signing import devpki
-
-from .memory import peak_of_cli
 
 MIB = 1024 * 1024
 BOUND = 150 * MIB
@@ -39,7 +38,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def test_inspect_validate_sign_verify_stay_bounded(
-    big: Path, keys: tuple[Path, Path], tmp_path: Path
+    big: Path, keys: tuple[Path, Path], tmp_path: Path, peak_rss: Any
 ) -> None:
     key, cert = keys
     signed = tmp_path / "signed.xml"
@@ -50,6 +49,6 @@ def test_inspect_validate_sign_verify_stay_bounded(
         "verify": ["pes", "verify", "--integrity-only", str(signed)],
     }
     for what, args in runs.items():
-        rss, code, err = peak_of_cli(*args)
+        rss, code, err = peak_rss.cli(*args)
         assert code == 0, (what, err)
         assert rss < BOUND, f"{what}: {rss / MIB:.0f} MiB"

@@ -83,22 +83,26 @@ def test_huge_text_node_is_bounded_by_the_byte_cap() -> None:
 
 
 @pytest.mark.parametrize(
-    "doc",
+    ("start", "end"),
     [
-        b"<a>" + b"A" * 10_000_001 + b"</a>",
-        b'<a v="' + b"A" * 10_000_001 + b'"/>',
-        b"<a><!--" + b"<" * 10_000_001 + b"--></a>",
-        b"<a><?pi " + b"<" * 10_000_001 + b"?></a>",
-        b"<a><![CDATA[" + b"<" * 10_000_001 + b"]]></a>",
+        (b"<a>", b"</a>"),
+        (b'<a v="', b'"/>'),
+        (b"<a><!--", b"--></a>"),
+        (b"<a><?pi ", b"?></a>"),
+        (b"<a><![CDATA[", b"]]></a>"),
     ],
     ids=["text", "attribute", "comment", "pi", "cdata"],
 )
-def test_text_attribute_comment_pi_over_the_text_cap_are_refused(doc: bytes, tmp_path: Path) -> None:
+def test_text_attribute_comment_pi_over_the_text_cap_are_refused(
+    start: bytes, end: bytes, tmp_path: Path
+) -> None:
     """No format demat reads needs a text node or an attribute over 10 MB: a tree parse gets
-    libxml2's own refusal, a stream the meter's, before the parser holds the whole run."""
+    libxml2's own refusal, a stream the meter's, before the parser holds the whole run (a
+    comment, PI or CDATA section may hold '<': the meter follows it to its end)."""
     with pytest.raises(XMLSecurityError) as caught:
-        parse_bytes(doc)
+        parse_bytes(start + b"x" * 10_000_001 + end)
     assert caught.value.code == "XML_TEXT_TOO_LONG"
+    doc = start + (b"x" if start in (b"<a>", b'<a v="') else b"<") * 10_000_001 + end
     path = tmp_path / "doc.xml"
     path.write_bytes(doc)
     with pytest.raises(XMLSecurityError) as caught:
@@ -117,6 +121,15 @@ def test_a_lower_text_cap_is_applied_to_trees_and_streams() -> None:
     assert parse_bytes(doc).getroot().get("v") is not None  # under the default cap
     with pytest.raises(ValueError, match="max_text"):
         XmlLimits(max_text=1000)  # runs shorter than a read are not measured
+
+
+def test_a_tree_parse_refuses_more_markup_than_its_cap() -> None:
+    """A tree costs its elements, whatever their bytes: a million tiny ones take 150 MB."""
+    many = b"<a>" + b"<b/>" * 500_000 + b"</a>"
+    with pytest.raises(XMLSecurityError) as caught:
+        parse_bytes(many)
+    assert caught.value.code == "XML_TOO_MANY_ELEMENTS"
+    assert len(parse_bytes(many, limits=XmlLimits(max_markup=600_000)).getroot()) == 500_000
 
 
 def test_a_file_over_the_byte_cap_is_refused_from_its_size(tmp_path: Path) -> None:

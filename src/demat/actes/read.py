@@ -10,6 +10,7 @@ a value the model needs that is missing or unreadable (:class:`~demat.errors.Pro
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from typing import Annotated, Any, Literal
 
@@ -29,7 +30,7 @@ from demat.actes.data import (
 from demat.actes.model import ACTES_NS, INSEE_NS
 from demat.actes.rules import Finding
 from demat.errors import ProtocolError, SchemaError, XMLSyntaxError
-from demat.xml.safe import XmlLimits, local_name, parse_bytes
+from demat.xml.safe import XmlLimits, local_name, parse_bytes, read_source
 from demat.xml.schemas import schema_errors
 
 
@@ -557,7 +558,7 @@ def _schema_for(schema: Any, registry: Any) -> Any:
 
 
 def read_message(
-    data: bytes,
+    data: bytes | str | os.PathLike[str],
     *,
     name: str | None = None,
     schema: Any = None,
@@ -569,9 +570,14 @@ def read_message(
 
     ``schema`` (compiled ``actesv1_1.xsd``) or ``registry`` (a
     :class:`~demat.xml.schemas.SchemaRegistry`, default: the process one) give the schema the
-    message is checked against; violations land in ``findings``, never raised.
+    message is checked against; violations land in ``findings``, never raised. ``data`` may be
+    a path: a file over ``limits.max_bytes`` is then refused from its size, before it is read.
     """
-    tree = _parse(data, name, limits or XmlLimits(max_bytes=64 * 1024 * 1024))
+    limits = limits or XmlLimits(max_bytes=64 * 1024 * 1024)
+    if not isinstance(data, bytes):
+        name = name or os.path.basename(data)
+        data = read_source(data, limits=limits)
+    tree = _parse(data, name, limits)
     root = tree.getroot()
     r = _Reader(name)
     findings: list[Finding] = []

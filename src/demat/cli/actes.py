@@ -229,7 +229,7 @@ def _classification(path: Path | None) -> Any:
         return None
     from demat.actes.read import RetourClassificationMessage, read_message
 
-    msg = read_message(path.read_bytes(), name=str(path), check_schema=False)
+    msg = read_message(path, name=str(path), check_schema=False)
     if not isinstance(msg, RetourClassificationMessage):
         raise ConfigError(f"{path} n'est pas une RetourClassification ({msg.type})")
     return msg.classification
@@ -340,8 +340,7 @@ def _read_any(path: Path, registry: Any, limits: Any) -> tuple[Any, list[tuple[s
         pkg = open_package(path, registry=registry, limits=limits)
         msgs = [(m.name, m) for m in (pkg.envelope, *pkg.messages) if m is not None]
         return pkg, msgs
-    data = path.read_bytes()
-    return None, [(None, read_message(data, name=path.name, registry=registry, limits=limits.xml()))]
+    return None, [(None, read_message(path, name=path.name, registry=registry, limits=limits.xml()))]
 
 
 def _register_inspect(sub: Any) -> None:

@@ -30,6 +30,10 @@ DEFAULT_MAX_DEPTH = 256
 #: Default cap on one text node, attribute value, comment or processing instruction: libxml2's
 #: own (``XML_MAX_TEXT_LENGTH``), which the tree parses get from libxml2 itself.
 DEFAULT_MAX_TEXT = 10_000_000
+#: Default cap on the markup (``<``) of a document parsed whole: a tree costs 150 to 250 bytes
+#: per ``<`` (elements, attributes, text nodes), so 400,000 keep it about 100 MB. The biggest
+#: real documents parsed whole (TOTEM budgets) hold about 100,000 (Montreuil's CA, 3.6 MB).
+DEFAULT_MAX_MARKUP = 400_000
 
 #: What the parsers read: bytes, a path, or a binary stream.
 Source = bytes | str | os.PathLike[str] | IO[bytes]
@@ -46,11 +50,14 @@ class XmlLimits:
     libxml2 itself in tree parses (which never go above its 10,000,000) and by a
     :class:`~demat.xml.meter.RunMeter` on streams; a format whose element may carry more (the
     PES attachment) says so where it streams (``long_text`` of :func:`open_checked`).
+    ``max_markup`` caps the ``<`` of a document parsed whole (:func:`parse_bytes`), counted
+    before it is parsed: what a tree costs grows with it, whatever the bytes.
     """
 
     max_bytes: int = DEFAULT_MAX_BYTES
     max_depth: int = DEFAULT_MAX_DEPTH
     max_text: int = DEFAULT_MAX_TEXT
+    max_markup: int = DEFAULT_MAX_MARKUP
 
     def __post_init__(self) -> None:
         if self.max_bytes < 1 or self.max_depth < 1:
@@ -137,10 +144,18 @@ def parse_bytes(
             f"document exceeds the cap of {limits.max_bytes} bytes", file=name, code="XML_TOO_LARGE"
         )
     check_prolog(data[:PROLOG_SCAN], name)
+    markup = (data if isinstance(data, bytes | bytearray) else bytes(data)).count(b"<")
+    if markup > limits.max_markup:
+        raise XMLSecurityError(
+            f"document refusé : {markup} balises, au-delà de {limits.max_markup} "
+            "pour un document lu d'un bloc",
+            file=name,
+            code="XML_TOO_MANY_ELEMENTS",
+        )
     if limits.max_text < DEFAULT_MAX_TEXT:
         meter = RunMeter(limits.max_text, name=name)
         for start in range(0, len(data), MIN_CAP):
-            meter.check(data[start : start + MIN_CAP])
+            meter.check(bytes(data[start : start + MIN_CAP]))
     # Without huge_tree, libxml2 refuses any text node, attribute value, comment or PI over
     # 10,000,000 bytes as it reads it, and nesting over 256 levels.
     parser = make_parser(huge_text=False)
@@ -366,6 +381,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_DEPTH",
+    "DEFAULT_MAX_MARKUP",
     "DEFAULT_MAX_TEXT",
     "Prepend",
     "Source",

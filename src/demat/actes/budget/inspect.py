@@ -123,6 +123,10 @@ def inspect_budget(source: BudgetSource, *, limits: XmlLimits = DEFAULT_LIMITS) 
             seal = dict(elem.attrib)
         elif tag in ("BlocBudget", "DocumentBudgetaire"):
             break  # everything wanted comes before the budget lines
+        if parent is not None:  # read: drop it, so that a header of a million lines costs nothing
+            elem.clear(keep_tail=True)
+            while elem.getprevious() is not None:
+                del parent[0]
     nat_dec = values.get("NatDec")
     abbrev, label = NATURES_DECISION.get(nat_dec or "", (None, None))
     exer = values.get("Exer", "")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -46,10 +46,22 @@ class SealReport:
         return asdict(self)
 
 
+#: Bytes a budget document may weigh: the biggest real ones (a city's CA with its annexes)
+#: are a few MB, and one is read whole, as a tree (see :data:`demat.xml.safe.DEFAULT_MAX_MARKUP`).
+MAX_BUDGET_BYTES = 24 * 1024 * 1024
+
+
+def budget_limits(limits: XmlLimits) -> XmlLimits:
+    """``limits`` with the byte cap of a budget document (:data:`MAX_BUDGET_BYTES`) at most."""
+    return replace(limits, max_bytes=min(limits.max_bytes, MAX_BUDGET_BYTES))
+
+
 def read_budget(source: BudgetSource, limits: XmlLimits) -> tuple[bytes, str | None]:
-    """The bytes of a budget document and its file name (``None`` for bytes), within ``limits``;
+    """The bytes of a budget document and its file name (``None`` for bytes), within ``limits``
+    and :data:`MAX_BUDGET_BYTES` (a file over it is refused from its size, before it is read);
     :class:`~demat.errors.FileMissing` when the file does not exist."""
-    return read_source(source, limits=limits), None if isinstance(source, bytes) else os.fspath(source)
+    data = read_source(source, limits=budget_limits(limits))
+    return data, None if isinstance(source, bytes) else os.fspath(source)
 
 
 def _not_budget(name: str | None) -> ValidationError:
@@ -73,7 +85,13 @@ def digests_without_seal(tree: etree._ElementTree) -> tuple[str, str]:
             doc.remove(existing)  # removes its tail too: the whitespace after it
     # One C14N string costs about the file's size in memory (the tree costs several times
     # more) and is twice as fast as streaming C14N chunks to a Python sink.
-    canonical = etree.tostring(tree, method="c14n", exclusive=False, with_comments=False)
+    try:
+        canonical = etree.tostring(tree, method="c14n", exclusive=False, with_comments=False)
+    except etree.C14NError as exc:  # e.g. a relative namespace URI, which C14N refuses
+        raise ValidationError(
+            f"document budgétaire impossible à canonicaliser pour son scellement ({exc})",
+            code="TOTEM_C14N",
+        ) from exc
     md5 = hashlib.md5(canonical, usedforsecurity=False).hexdigest().upper()
     sha1 = hashlib.sha1(canonical, usedforsecurity=False).hexdigest().upper()
     return md5, sha1
@@ -170,6 +188,7 @@ def seal(
     indentation, so removing it again gives back the input byte for byte. An existing seal is
     replaced. The result is verified before it is returned.
     """
+    limits = budget_limits(limits)
     tree = parse_bytes(data, name=name, limits=limits)
     doc = find_docbudg(tree.getroot())
     if doc is None:
@@ -206,8 +225,10 @@ def seal(
 
 
 __all__ = [
+    "MAX_BUDGET_BYTES",
     "BudgetSource",
     "SealReport",
+    "budget_limits",
     "digests_without_seal",
     "read_budget",
     "require_valid_seal",
