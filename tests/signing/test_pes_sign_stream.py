@@ -201,3 +201,22 @@ def test_signature_elements_arrive_whole(signer: Signer) -> None:
     assert len(report.signatures) == 2
     assert all(s.crypto_valid for s in report.signatures)
     assert all(DS_NS not in (s.path or "") for s in report.signatures)
+
+
+def test_what_c14n_refuses_is_an_error_not_a_traceback(signer: Signer) -> None:
+    """libxml2's C14N refuses a relative namespace URI: signing says so, verifying reports it,
+    in pieces as whole (it raised C14NError through every command)."""
+    data = build_pes_bytes(synthetic_pes(bordereaux=2, pj_count=0))
+    relative = b'<Bordereau xmlns:rel="relative" '
+    for sign in (
+        lambda d: sign_pes(d, signer),
+        lambda d: sign_bytes(d, signer, hold=0, chunk_size=512),
+    ):
+        with pytest.raises(SignatureError) as caught:
+            sign(data.replace(b"<Bordereau ", relative, 1))
+        assert caught.value.code == "C14N_FAILED"
+    bad = sign_pes(data, signer).replace(b"<Bordereau ", relative, 1)
+    whole = verify_pes_tree(etree.fromstring(bad).getroottree()).to_dict()
+    assert not whole["valid"]
+    assert "C14N_FAILED" in {e["code"] for s in whole["signatures"] for e in s["errors"]}
+    assert verify_source(bad, options=VerifyOptions(), hold=0, chunk_size=512).to_dict() == whole

@@ -59,13 +59,20 @@ class PieceDigest:
         self.rendered: list[list[tuple[bytes, bytes]]] = []  # namespaces rendered, per opened level
         self.skip: Any = None
         self.closed = False
+        self.failed: SignatureError | None = None  # what C14N refused: no digest, said when asked
 
     def _feed(self, data: bytes) -> None:
         for h in self.hashes.values():
             h.update(data)
 
     def _canonical(self, elem: Any) -> bytes:
-        return c14n(elem, exclusive=True, with_comments=False, inclusive_prefixes=self.prefixes)
+        if self.failed is not None:
+            return b""
+        try:
+            return c14n(elem, exclusive=True, with_comments=False, inclusive_prefixes=self.prefixes)
+        except SignatureError as exc:  # C14N refused it (a relative namespace URI)
+            self.failed = exc
+            return b""
 
     def _scope(self) -> dict[bytes, bytes]:
         """What the opened path rendered last for each prefix (b"" for the default namespace)."""
@@ -81,6 +88,8 @@ class PieceDigest:
         stand_in = self._stand_in(scope)
         stand_in.append(copy.deepcopy(node))
         whole = self._canonical(stand_in)
+        if self.failed is not None:
+            return b""
         start = _START.match(whole)
         assert start is not None
         return whole[start.end() : whole.rindex(b"</")]
@@ -108,6 +117,9 @@ class PieceDigest:
         """The start tag of the element, or of one of its descendants, opened in turn."""
         if self.prefixes:
             raise _unsupported("InclusiveNamespaces")
+        if self.failed is not None:
+            self.rendered.append([])
+            return
         keep = {p: u for p, u in elem.nsmap.items() if p is not None or u == etree.QName(elem).namespace}
         shallow = etree.Element(elem.tag, nsmap=keep)
         for key, value in elem.attrib.items():
@@ -115,6 +127,9 @@ class PieceDigest:
         data = self._canonical(shallow)
         if self.rendered:
             data = self._in_context(shallow, data)
+        if self.failed is not None:
+            self.rendered.append([])
+            return
         m = _START.match(data)
         if m is None:  # pragma: no cover - lxml always starts with the element's tag
             raise _unsupported("balise de début illisible")
@@ -147,6 +162,8 @@ class PieceDigest:
         """Each algorithm's digest; only once the element is closed."""
         if not self.closed:  # pragma: no cover - a caller bug
             raise RuntimeError("digest asked before the element is closed")
+        if self.failed is not None:
+            raise self.failed
         return {a: h.digest() for a, h in self.hashes.items()}
 
 

@@ -30,6 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from demat.errors import SignatureError
 from demat.signing.trust import TrustStore
 from demat.signing.xmldsig import (
     C14N_METHODS,
@@ -279,7 +280,13 @@ def _check_reference(ref: Any, sig: Any, ids: IdIndex, report: SignatureReport) 
     if uri in ("",) or (uri or "").startswith("#"):
         # Same-document references ("" and bare-name "#Id") drop comments before any c14n.
         c14n_args["with_comments"] = False
-    actual = ids.digest(target, sig if enveloped and _is_descendant(sig, target) else None, c14n_args, algo)
+    try:
+        actual = ids.digest(
+            target, sig if enveloped and _is_descendant(sig, target) else None, c14n_args, algo
+        )
+    except SignatureError as exc:  # C14N refused the content (a relative namespace URI)
+        report.error(exc.code, f"{uri or 'document'} : {exc.message}")
+        return target, False
     try:
         expected = b64decode(ref.findtext(ds("DigestValue")))
     except ValueError:
@@ -484,7 +491,11 @@ def _check_signature_value(
     except ValueError:
         report.error("MALFORMED", "SignatureValue illisible")
         return False
-    data = c14n(signed_info, **_c14n_args(signed_info.find(ds("CanonicalizationMethod"))))
+    try:
+        data = c14n(signed_info, **_c14n_args(signed_info.find(ds("CanonicalizationMethod"))))
+    except SignatureError as exc:
+        report.error(exc.code, f"SignedInfo : {exc.message}")
+        return False
     try:
         key.verify(value, data, padding.PKCS1v15(), _HASHES[hash_name]())
     except InvalidSignature:

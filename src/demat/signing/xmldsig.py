@@ -13,6 +13,8 @@ from typing import Any
 
 from lxml import etree
 
+from demat.errors import SignatureError
+
 #: XML-DSig namespace.
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 #: XAdES 1.1.1 namespace.
@@ -84,15 +86,22 @@ def c14n(
     """Canonical bytes of ``element``'s subtree, read in the context of its document.
 
     lxml canonicalises a sub-element as a document subset, so the namespaces it inherits
-    from its ancestors are taken into account the way the XML-DSig rules require.
+    from its ancestors are taken into account the way the XML-DSig rules require. What C14N
+    refuses (a relative namespace URI) raises :class:`~demat.errors.SignatureError`
+    ``C14N_FAILED``.
     """
-    out: bytes = etree.tostring(
-        element,
-        method="c14n",
-        exclusive=exclusive,
-        with_comments=with_comments,
-        inclusive_ns_prefixes=inclusive_prefixes or None,
-    )
+    try:
+        out: bytes = etree.tostring(
+            element,
+            method="c14n",
+            exclusive=exclusive,
+            with_comments=with_comments,
+            inclusive_ns_prefixes=inclusive_prefixes or None,
+        )
+    except etree.C14NError as exc:  # libxml2 refuses e.g. a relative namespace URI
+        raise SignatureError(
+            f"canonicalisation C14N impossible ({exc}) : un espace de noms relatif ?", code="C14N_FAILED"
+        ) from exc
     return out
 
 
