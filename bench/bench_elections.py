@@ -2,35 +2,48 @@
 plain ``csv`` pass over the same file, and peak memory.
 
 Writes a synthetic zip of one REU CSV per commune (default: 1.84 million rows over 648
-communes, like the Nord's 2024 extraction), then, each in a fresh child process so that peak
-memory (ru_maxrss) belongs to that step alone:
+communes, like the Nord's 2024 extraction), then runs each step in a fresh child process (so
+that its peak memory, ru_maxrss, is its own; imports are not timed):
 
 * plain: ``csv.reader`` over every member (``zipfile`` + ``TextIOWrapper``), counting rows;
 * read: ``read_extraction`` and one pass over ``electors``;
 * check: ``check_extraction`` (one streaming pass: every rule);
 * export: ``export_elistelec`` (one streaming pass, one file per commune and list);
-* read+check+export: both, as ``demat elections check`` then ``export`` run them.
+* read+check+export: ``pipeline.check_and_export`` (one pass for both; a tree that lacks it,
+  such as a ``--baseline-src``, runs ``check_extraction`` then ``export_elistelec``).
 
-Ratios are taken against the plain pass measured in the same run. ``--rows`` and
-``--communes`` make it smaller (the tests use small files; this is the big input).
+Ratios are taken against the plain pass measured in the same run: ``× plain`` on wall time,
+``× cpu`` on CPU time (steadier when other processes share the machine). ``--repeat N`` runs
+every step N times, steps interleaved, and keeps the fastest run of each.
+``--baseline-src DIR`` runs every step with another demat ``src`` tree too, alternately with
+the current one, prints it on the next line and says whether it found the same (the check
+report and the bytes of every exported file, digested); a baseline tree::
 
-Usage: ``.venv/bin/python bench/bench_elections.py [--rows 1840000] [--communes 648] [--keep DIR]``
+    git archive <commit> src | tar -x -C /tmp/before
+
+Usage: ``.venv/bin/python bench/bench_elections.py [--rows 1840000] [--communes 648] [--keep DIR]
+[--repeat N] [--baseline-src DIR]``
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
-import multiprocessing
+import json
+import os
 import resource
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
-from demat.elections import check_extraction, export_elistelec, read_extraction
-from demat.elections.synthetic import department_communes, write_extraction
+STEPS = ("plain", "read", "check", "export", "read+check+export")
 
 
 def _plain(path: Path) -> int:
@@ -45,76 +58,130 @@ def _plain(path: Path) -> int:
     return n
 
 
-def _read(path: Path) -> int:
-    return sum(1 for _ in read_extraction(path).electors)
+def _digest(report: Any = None, out: Path | None = None) -> str:
+    """What a step found, digested: the check report, the exported files' names and bytes."""
+    h = hashlib.sha256()
+    if report is not None:
+        h.update(json.dumps(report.to_dict(), sort_keys=True, ensure_ascii=False).encode())
+    if out is not None:
+        for f in sorted(out.iterdir()):
+            h.update(f.name.encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()[:12]
 
 
-def _check(path: Path) -> int:
-    report = check_extraction(path, max_per_code=100)
-    return report.electors
+def _step(step: str, path: Path, out: Path) -> tuple[int, str]:
+    """Run ``step``: (rows, digest of what it found)."""
+    from demat.elections import check_extraction, export_elistelec, read_extraction
+
+    if step == "plain":
+        return _plain(path), "-"
+    if step == "read":
+        return sum(1 for _ in read_extraction(path).electors), "-"
+    if step == "check":
+        report = check_extraction(path, max_per_code=100)
+        return report.electors, _digest(report)
+    if step == "export":
+        return sum(export_elistelec(path, out).counts.values()), _digest(out=out)
+    try:
+        from demat.elections.pipeline import check_and_export
+    except ImportError:  # a tree from before the one-pass pipeline: the two passes
+        extraction = read_extraction(path)
+        report = check_extraction(extraction, max_per_code=100)
+        export_elistelec(extraction, out)
+    else:
+        report, _ = check_and_export(path, out, max_per_code=100)
+    return report.electors, _digest(report, out)
 
 
-def _export(path: Path, out: Path) -> int:
-    return sum(export_elistelec(path, out).counts.values())
+def _child(step: str, path: str, out: str) -> None:
+    import demat.elections  # noqa: F401 - imported before the clock starts
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    rows, digest = _step(step, Path(path), Path(out))
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"rows": rows, "wall": wall, "cpu": cpu, "peak": peak, "digest": digest}))
 
 
-def _all(path: Path, out: Path) -> int:
-    extraction = read_extraction(path)
-    n = check_extraction(extraction, max_per_code=100).electors
-    export_elistelec(extraction, out)
-    return n
+def _measure(step: str, path: Path, out: Path, src: Path | None) -> dict[str, Any]:
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
+    shutil.rmtree(out, ignore_errors=True)
+    try:
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", step, str(path), str(out)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+        )
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"step {step} failed:\n{proc.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
 
 
 def _generate(path: Path, communes: int, rows: int) -> None:
+    from demat.elections.synthetic import department_communes, write_extraction
+
     write_extraction(path, list(department_communes("59", communes, rows, seed=1)))
 
 
-def _child(step: str, path: str, out: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    t0 = time.perf_counter()
-    fn = {"plain": lambda: _plain(Path(path)), "read": lambda: _read(Path(path)),
-          "check": lambda: _check(Path(path)), "export": lambda: _export(Path(path), Path(out) / "export"),
-          "read+check+export": lambda: _all(Path(path), Path(out) / "all")}[step]  # fmt: skip
-    rows = fn()
-    elapsed = time.perf_counter() - t0
-    queue.put((rows, elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
-
-
-def _measure(step: str, path: Path, out: Path) -> tuple[int, float, float]:
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(step, str(path), str(out), queue))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result  # type: ignore[no-any-return]
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--rows", type=int, default=1_840_000)
     parser.add_argument("--communes", type=int, default=648)
     parser.add_argument("--keep", type=Path, help="write (or reuse) the extraction in this folder")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each step; the fastest is kept")
+    parser.add_argument("--baseline-src", type=Path, help="another demat src/ tree, run beside this one")
+    parser.add_argument("--steps", default=",".join(STEPS), help="comma-separated steps (default: all)")
     args = parser.parse_args()
+    if args.child:
+        _child(*args.child)
+        return
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-elections-"))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"Listes-59-{args.rows}-14-05-2024.zip"
-    if not path.exists():  # in a child: this process's peak memory must not count it
+    if not path.exists():
         t0 = time.perf_counter()
-        proc = multiprocessing.get_context("spawn").Process(
-            target=_generate, args=(path, args.communes, args.rows)
-        )
-        proc.start()
-        proc.join()
+        _generate(path, args.communes, args.rows)
         took = time.perf_counter() - t0
         print(f"generated {path.name}: {path.stat().st_size / 1e6:.0f} MB zipped in {took:.0f} s")
-    print(f"{'step':<20} {'rows':>10} {'s':>8} {'rows/s':>10} {'× plain':>8} {'peak MB':>8}")
-    plain = None
-    for step in ("plain", "read", "check", "export", "read+check+export"):
-        rows, elapsed, peak = _measure(step, path, folder)
-        plain = plain or elapsed
-        print(
-            f"{step:<20} {rows:>10} {elapsed:8.1f} {rows / elapsed:10.0f} {elapsed / plain:8.2f} {peak:8.0f}"
-        )
+    steps = ["plain", *(s for s in args.steps.split(",") if s != "plain")]
+    trees: list[tuple[str, Path | None]] = [("", None)]
+    if args.baseline_src:
+        trees.append(("baseline", args.baseline_src.resolve()))
+    best: dict[tuple[str, str], dict[str, Any]] = {}
+    for _ in range(args.repeat):
+        for step in steps:
+            for label, src in trees if step != "plain" else trees[:1]:
+                r = _measure(step, path, folder / f"out-{label or 'current'}", src)
+                kept = best.get((step, label))
+                if kept is None or r["wall"] < kept["wall"]:
+                    r["peak"] = max(r["peak"], kept["peak"]) if kept else r["peak"]
+                    best[(step, label)] = r
+    plain = best[("plain", "")]
+    print(f"{os.cpu_count()} CPU(s), load {os.getloadavg()[0]:.1f}, best of {args.repeat}")
+    print(
+        f"{'step':<20} {'rows':>9} {'s':>7} {'cpu s':>7} {'rows/s':>9} {'× plain':>8} {'× cpu':>6} "
+        f"{'peak MB':>8}  same"
+    )
+    for step in steps:
+        for label, _src in trees if step != "plain" else trees[:1]:
+            r = best[(step, label)]
+            same = ""
+            if label:
+                same = "yes" if r["digest"] == best[(step, "")]["digest"] else "NO"
+            name = f"  {label}" if label else step
+            ratio, cpu_ratio = r["wall"] / plain["wall"], r["cpu"] / plain["cpu"]
+            print(
+                f"{name:<20} {r['rows']:>9} {r['wall']:7.2f} {r['cpu']:7.2f} {r['rows'] / r['wall']:9.0f} "
+                f"{ratio:8.2f} {cpu_ratio:6.2f} {r['peak']:8.0f}  {same}"
+            )
 
 
 if __name__ == "__main__":

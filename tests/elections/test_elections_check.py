@@ -271,3 +271,16 @@ def test_an_order_number_in_other_digits_is_reported(tmp_path: Path) -> None:
     )
     report = check_extraction(path, today=LIST_DATE)
     assert [(f.row, f.code) for f in report.errors] == [(3, "ELECT_NUMERO_ORDRE")]
+
+
+def test_a_bureau_whose_every_order_number_is_unreadable(tmp_path: Path) -> None:
+    """Each such row is reported, and the bureau has no numbers left to be contiguous."""
+    path = tmp_path / "com59350_LP.csv"
+    path.write_text(
+        "nom de naissance;prénoms;sexe;date de naissance;code du bureau de vote;"
+        "numéro d'ordre dans le bureau de vote\n"
+        "A;B;F;01/01/1970;1;1\nC;D;M;01/01/1970;2;x\nE;F;M;01/01/1970;2;0\n",
+        "utf-8",
+    )
+    report = check_extraction(path, today=LIST_DATE)
+    assert [(f.row, f.code) for f in report.errors] == [(3, "ELECT_NUMERO_ORDRE"), (4, "ELECT_NUMERO_ORDRE")]

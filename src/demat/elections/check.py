@@ -12,11 +12,10 @@ people are in the file.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from itertools import groupby
-from operator import itemgetter
+from functools import lru_cache, partial
+from itertools import groupby, repeat
 from typing import Any
 
 from demat.elections.codes import birth_place_problem, list_commune_problem, nationality
@@ -25,6 +24,7 @@ from demat.elections.model import FIELD_INDEX, ListType, fold_name, parse_birth_
 from demat.elections.read import (
     Extraction,
     RowBatch,
+    Run,
     Source,
     SourceFile,
     open_extraction,
@@ -123,11 +123,24 @@ _MANDATORY = (
 )
 
 #: An elector's identity as the duplicate rules compare it: folded birth name, first names,
-#: birth date as JJ/MM/AAAA, folded birth place (its code, else its name).
-Identity = tuple[str, str, str, str]
+#: birth date as JJ/MM/AAAA, folded birth place (its code, else its name), joined by ``\x1f``
+#: (one string: its hash is computed once). Folded names hold no control character, so only
+#: the date may hold the separator, and the parts are read back unambiguously.
+Identity = str
 
+_SEPARATOR = "\x1f"
 _FOLD: Lookup[str, str] = Lookup(fold_name)
 _DATE_KEY: Lookup[str, str] = Lookup(lambda raw: parse_birth_date(raw.strip()).jjmmaaaa())
+
+
+def _folded_names(batch: RowBatch) -> tuple[list[str], list[str]]:
+    return _FOLD.map(batch.column("birth_name")), _FOLD.map(batch.column("first_names"))
+
+
+def folded_names(batch: RowBatch) -> tuple[list[str], list[str]]:
+    """Each row's birth name and first names as compared across rows (computed once per batch)."""
+    result: tuple[list[str], list[str]] = batch.cached("folded_names", _folded_names)
+    return result
 
 
 def _identities(batch: RowBatch) -> list[Identity]:
@@ -135,15 +148,9 @@ def _identities(batch: RowBatch) -> list[Identity]:
     places = codes
     if "" in codes:
         places = [c or n for c, n in zip(codes, batch.column("birth_commune_name"), strict=True)]
-    return list(
-        zip(
-            _FOLD.map(batch.column("birth_name")),
-            _FOLD.map(batch.column("first_names")),
-            _DATE_KEY.map(batch.column("birth_date")),
-            _FOLD.map(places),
-            strict=True,
-        )
-    )
+    birth_names, first_names = folded_names(batch)
+    dates = _DATE_KEY.map(batch.column("birth_date"))
+    return list(map(_SEPARATOR.join, zip(birth_names, first_names, dates, _FOLD.map(places), strict=True)))
 
 
 def identities(batch: RowBatch) -> list[Identity]:
@@ -270,14 +277,21 @@ def _sex_wanting(pair: tuple[str, str]) -> bool:
     return sex not in ("M", "F") and sex_of(sex, pair[1]) not in ("M", "F")
 
 
-def _date_wanting(key: tuple[str, dt.date]) -> bool:
-    raw = key[0].strip()
-    return bool(raw) and (not parse_birth_date(raw).valid or _age_code(raw, key[1]) is not None)
+def _date_wanting(on: dt.date, raw: str) -> bool:
+    text = raw.strip()
+    return bool(text) and (not parse_birth_date(text).valid or _age_code(text, on) is not None)
 
 
-def _birth_place_wanting(key: tuple[str, str, bool]) -> bool:
-    code, dept, before_1976 = key
-    return bool(code or dept) and _birth_code(code, dept, before_1976) is not None
+def _nationality_wanting(lt: ListType | None, on: dt.date, value: str) -> bool:
+    return lt is not None and _nationality_problem(value, lt, on) is not None
+
+
+def _birth_place_wanting(pair: tuple[str, str]) -> tuple[bool, bool]:
+    """Whether a (code, département) pair is wrong for a birth before 1976, and after."""
+    code, dept = pair
+    if not code and not dept:
+        return False, False
+    return _birth_code(code, dept, True) is not None, _birth_code(code, dept, False) is not None
 
 
 def _born_before_1976(raw: str) -> bool:
@@ -285,26 +299,41 @@ def _born_before_1976(raw: str) -> bool:
     return year is not None and year < 1976
 
 
-def _nationality_wanting(key: tuple[str, ListType | None, dt.date]) -> bool:
-    value, lt, on = key
-    return lt is not None and _nationality_problem(value, lt, on) is not None
-
-
 def _list_date(key: tuple[str, dt.date]) -> dt.date:
     raw = key[0].strip()
     return (parse_birth_date(raw).date or key[1]) if raw else key[1]
 
 
+_TABLES: dict[tuple[Any, ...], Lookup[Any, bool]] = {}
+
+
+def _table(judge: Callable[..., bool], *context: Any) -> Lookup[Any, bool]:
+    """What ``judge`` says of each value in one context (a list's date, a list): one table
+    per context, so that the values of a column are looked up as they are."""
+    key = (judge, *context)
+    table = _TABLES.get(key)
+    if table is None:
+        if len(_TABLES) >= 256:
+            _TABLES.clear()
+        table = _TABLES[key] = Lookup(partial(judge, *context))
+    return table
+
+
+def _unpacked(judge: Callable[..., bool], key: tuple[Any, ...]) -> bool:
+    return judge(*key)
+
+
 _SEX_WANTING: Lookup[tuple[str, str], bool] = Lookup(_sex_wanting)
-_DATE_WANTING: Lookup[tuple[str, dt.date], bool] = Lookup(_date_wanting)
-_BIRTH_PLACE_WANTING: Lookup[tuple[str, str, bool], bool] = Lookup(_birth_place_wanting)
+_DATES_WANTING: Lookup[tuple[dt.date, str], bool] = Lookup(partial(_unpacked, _date_wanting))
+_NATIONALITIES_WANTING: Lookup[tuple[ListType | None, dt.date, str], bool] = Lookup(
+    partial(_unpacked, _nationality_wanting)
+)
+_BIRTH_PLACE_WANTING: Lookup[tuple[str, str], tuple[bool, bool]] = Lookup(_birth_place_wanting)
 _BORN_BEFORE_1976: Lookup[str, bool] = Lookup(_born_before_1976)
-_NATIONALITY_WANTING: Lookup[tuple[str, ListType | None, dt.date], bool] = Lookup(_nationality_wanting)
 _LIST_DATES: Lookup[tuple[str, dt.date], dt.date] = Lookup(_list_date)
 _MF = frozenset(("M", "F"))
 _NO_LIST = frozenset((None,))
-_ORDER_GROUP = itemgetter(0, 1)
-_ORDER_NUMBER = itemgetter(2)
+_FINE = (False, False)
 
 #: Judge every row one by one (the tests compare this with the column-wise look).
 _EVERY_ROW = False
@@ -460,14 +489,15 @@ class _FileState:
         self.check_birth_code = at("birth_commune_code") != missing or at("birth_department_code") != missing
         self.check_commune = self.p_commune >= 0 or bool(src.commune_code)
         self.date = src.extraction_date or extraction.extraction_date or checker.today
-        self.dupes: dict[tuple[str, ListType | None, Identity], int] = {}
-        self.orders: list[tuple[ListType, str, int, int]] = []
+        self.dupes: dict[tuple[str, ListType], dict[Identity, int]] = {}
+        self.orders: dict[tuple[ListType, str], tuple[list[int], list[int]]] = {}
 
     def batch(self, b: RowBatch) -> None:
         n = len(b)
         lts = b.list_types()
         communes = b.commune_codes()
-        no_list = None in set(lts)
+        runs = b.runs()
+        no_list = any(run[1] is None for run in runs)
         flagged: set[int] = set(b.widths)
         if no_list:
             flagged.update(rows_where(lts, _NO_LIST))
@@ -477,9 +507,8 @@ class _FileState:
             flagged.update(blank_rows(b.at(position)))
         sexes = b.at(self.p_sex)
         if not _MF.issuperset(sexes):
-            flagged.update(
-                rows_failing(list(zip(sexes, b.at(self.p_civ), strict=True)), _SEX_WANTING.__getitem__)
-            )
+            pairs = list(zip(sexes, b.at(self.p_civ), strict=True))
+            flagged.update(rows_failing(pairs, _SEX_WANTING.__getitem__))
         for group in (self.place, self.address):
             if group:
                 candidates = blank_rows(b.at(group[0]))
@@ -487,72 +516,107 @@ class _FileState:
                     column = b.at(position)
                     candidates = [i for i in candidates if not column[i].strip()]
                 flagged.update(candidates)
-        ons: Sequence[dt.date] = [self.date] * n
+        dates = b.at(self.p_date)
+        ons: list[dt.date] | None = None  # None: every row's list is dated self.date
         if self.p_list_date != self.width:
-            ons = _LIST_DATES.map(zip(b.at(self.p_list_date), ons, strict=True))
-        flagged.update(
-            rows_failing(list(zip(b.at(self.p_date), ons, strict=True)), _DATE_WANTING.__getitem__)
-        )
+            ons = _LIST_DATES.map(zip(b.at(self.p_list_date), repeat(self.date)))
+            if ons.count(self.date) == n:
+                ons = None
+        if ons is None:
+            flagged.update(rows_failing(dates, _table(_date_wanting, self.date).__getitem__))
+        else:
+            flagged.update(rows_failing(list(zip(ons, dates, strict=True)), _DATES_WANTING.__getitem__))
         if self.check_birth_code:
-            befores = _BORN_BEFORE_1976.map(b.at(self.p_date))
-            places = list(zip(b.at(self.p_bcode), b.at(self.p_bdept), befores, strict=True))
-            flagged.update(rows_failing(places, _BIRTH_PLACE_WANTING.__getitem__))
+            flagged.update(self._birth_places(b, dates))
         if self.p_nat >= 0:
-            keys = list(zip(b.at(self.p_nat), lts, ons, strict=True))
-            flagged.update(rows_failing(keys, _NATIONALITY_WANTING.__getitem__))
+            values = b.at(self.p_nat)
+            if ons is None and len(runs) == 1:
+                judge = _table(_nationality_wanting, runs[0][1], self.date)
+                flagged.update(rows_failing(values, judge.__getitem__))
+            else:
+                keys = list(zip(lts, ons or [self.date] * n, values, strict=True))
+                flagged.update(rows_failing(keys, _NATIONALITIES_WANTING.__getitem__))
+        birth_names, first_names = folded_names(b)
+        named = "" not in birth_names and "" not in first_names
         idents = identities(b)
-        firsts = self._duplicates(b, lts, communes, idents, no_list)
+        firsts = self._duplicates(b, runs, idents, named)
         flagged.update(firsts)
         cross = self.c.cross
         if cross is not None:
             flagged.update(rows_where(idents, cross.candidates(self.c.index)))
         if self.p_order >= 0:
-            flagged.update(self._orders(b, lts, no_list))
+            flagged.update(self._orders(b, lts))
         rows, numbers = b.rows, b.numbers
         for i in range(n) if _EVERY_ROW else sorted(flagged):
-            self.row(rows[i], numbers[i], b.width_of(i), lts[i], communes[i], idents[i], firsts.get(i))
+            ident = idents[i] if named or (birth_names[i] and first_names[i]) else None
+            self.row(rows[i], numbers[i], b.width_of(i), lts[i], communes[i], ident, firsts.get(i))
+
+    def _birth_places(self, b: RowBatch, dates: list[str]) -> list[int]:
+        """The rows whose birth commune and département do not hold (for their birth date:
+        Corsica's codes changed in 1976)."""
+        pairs = list(zip(b.at(self.p_bcode), b.at(self.p_bdept), strict=True))
+        verdicts = {pair: _BIRTH_PLACE_WANTING[pair] for pair in set(pairs)}
+        if all(v == _FINE for v in verdicts.values()):
+            return []
+        suspects = {pair for pair, v in verdicts.items() if v != _FINE}
+        wanting = []
+        for i in rows_where(pairs, suspects):
+            before, after = verdicts[pairs[i]]
+            if (before and after) or (before if _BORN_BEFORE_1976[dates[i]] else after):
+                wanting.append(i)
+        return wanting
 
     def _duplicates(
-        self,
-        b: RowBatch,
-        lts: list[ListType | None],
-        communes: list[str],
-        idents: list[Identity],
-        no_list: bool,
+        self, b: RowBatch, runs: list[Run], idents: list[Identity], named: bool
     ) -> dict[int, int]:
-        """Remember every row's identity in its list; return the rows already seen (index in
-        the batch → the row where that elector first was)."""
-        indices: Sequence[int] = range(len(b))
-        if no_list or any(not k[0] or not k[1] for k in idents):
-            indices = [i for i, k in enumerate(idents) if lts[i] is not None and k[0] and k[1]]
-            keys = [(communes[i], lts[i], idents[i]) for i in indices]
-            numbers = [b.numbers[i] for i in indices]
-        else:
-            keys = list(zip(communes, lts, idents, strict=True))
-            numbers = b.numbers
-        dupes = self.dupes
-        if len(set(keys)) == len(keys) and dupes.keys().isdisjoint(keys):
-            dupes.update(zip(keys, numbers, strict=True))
-            return {}
+        """Remember every named row's identity in its list; return the rows already seen
+        (index in the batch → the row where that elector first was)."""
         firsts: dict[int, int] = {}
-        for i, key, row in zip(indices, keys, numbers, strict=True):
-            first = dupes.setdefault(key, row)
-            if first != row:
-                firsts[i] = first
+        birth_names, first_names = folded_names(b)
+        for commune, lt, start, end in runs:
+            if lt is None:
+                continue
+            seen = self.dupes.get((commune, lt))
+            if seen is None:
+                seen = self.dupes[(commune, lt)] = {}
+            keys = idents[start:end]
+            numbers = b.numbers[start:end]
+            if named and len(set(keys)) == len(keys) and seen.keys().isdisjoint(keys):
+                seen.update(zip(keys, numbers, strict=True))
+                continue
+            for i, key, row in zip(range(start, end), keys, numbers, strict=True):
+                if birth_names[i] and first_names[i]:
+                    first = seen.setdefault(key, row)
+                    if first != row:
+                        firsts[i] = first
         return firsts
 
-    def _orders(self, b: RowBatch, lts: list[ListType | None], no_list: bool) -> list[int]:
+    def _orders(self, b: RowBatch, lts: list[ListType | None]) -> list[int]:
         """Remember every valid order number in its list's bureau; return the rows whose
         number is not one."""
-        texts = stripped(b.at(self.p_order))
-        convert = int if all(map(str.isdecimal, texts)) else _order_number
-        numbers = list(map(convert, texts))
-        wanting = [] if min(numbers) > 0 else [i for i, number in enumerate(numbers) if number <= 0]
-        entries = zip(lts, stripped(b.at(self.p_bureau)), numbers, b.numbers, strict=True)
-        if wanting or no_list:
-            self.orders.extend(e for e in entries if e[0] is not None and e[2] > 0)  # type: ignore[misc]
+        texts = b.at(self.p_order)
+        if all(map(str.isdecimal, texts)):
+            numbers = list(map(int, texts))
         else:
-            self.orders.extend(entries)  # type: ignore[arg-type]
+            numbers = list(map(_order_number, stripped(texts)))
+        wanting = [] if min(numbers) > 0 else [i for i, number in enumerate(numbers) if number <= 0]
+        start = 0
+        for (lt, bureau), run in groupby(zip(lts, b.at(self.p_bureau), strict=True)):
+            end = start + len(list(run))
+            kept: Sequence[int] = range(start, end)
+            if wanting:
+                kept = [i for i in kept if numbers[i] > 0]
+            if lt is not None and kept:
+                group = self.orders.get((lt, bureau))
+                if group is None:
+                    group = self.orders[(lt, bureau)] = ([], [])
+                if wanting:
+                    group[0].extend(numbers[i] for i in kept)
+                    group[1].extend(b.numbers[i] for i in kept)
+                else:
+                    group[0].extend(numbers[start:end])
+                    group[1].extend(b.numbers[start:end])
+            start = end
         return wanting
 
     def row(
@@ -562,11 +626,12 @@ class _FileState:
         width: int,
         lt: ListType | None,
         commune: str,
-        ident: Identity,
+        ident: Identity | None,
         first: int | None,
     ) -> None:
-        """Every finding on one row, in order (``first``: the row this elector first was on
-        the same list, when this one repeats it)."""
+        """Every finding on one row, in order (``ident``: the elector's identity, ``None``
+        when a name folds to nothing; ``first``: the row this elector first was on the same
+        list, when this one repeats it)."""
         c = self.c
         name = self.src.name
         add = c.add
@@ -619,7 +684,7 @@ class _FileState:
             problem = _nationality_problem(v[self.p_nat], lt, on)
             if problem is not None:
                 add("ELECT_NATIONALITE", problem, row, name)
-        if ident[0] and ident[1]:
+        if ident is not None:
             if first is not None:
                 add("ELECT_DOUBLON", f"même électeur qu'à la ligne {first} sur la {lt.label}", row, name)
             cross = c.cross
@@ -639,20 +704,22 @@ class _FileState:
     def finish(self, c: Checker) -> None:
         name = self.src.name
         found: list[tuple[int, str, str]] = []
-        entries = self.orders
-        entries.sort()
-        start = 0
-        for (lt, bureau), run in groupby(map(_ORDER_GROUP, entries)):
-            size = len(list(run))
-            group = entries[start : start + size]
-            start += size
-            numbers = list(map(_ORDER_NUMBER, group))
-            if numbers[0] == 1 and numbers[-1] == size and len(set(numbers)) == size:
+        bureaus: dict[tuple[ListType, str], tuple[list[int], list[int]]] = {}
+        for (lt, raw), (numbers, rows) in self.orders.items():
+            merged = bureaus.get((lt, raw.strip()))
+            if merged is None:
+                bureaus[(lt, raw.strip())] = (numbers, rows)
+            else:
+                merged[0].extend(numbers)
+                merged[1].extend(rows)
+        for (lt, bureau), (numbers, rows) in bureaus.items():
+            size = len(numbers)
+            if min(numbers) == 1 and max(numbers) == size and len(set(numbers)) == size:
                 continue  # 1 to size, each once
             expected = 1
             previous = None
             where = f"bureau {bureau or '(sans code)'}, {lt.label}"
-            for _, _, number, row in group:
+            for number, row in sorted(zip(numbers, rows, strict=True)):
                 if number == previous:
                     found.append((row, "ELECT_NUMERO_ORDRE", f"numéro d'ordre {number} répété ({where})"))
                     continue

@@ -107,6 +107,7 @@ ADDRESS_FIELDS: tuple[str, ...] = (
 )
 
 
+@lru_cache(maxsize=1 << 13)
 def fold(text: str) -> str:
     """Case- and accent-insensitive form of ``text``: NFKD, combining marks dropped, casefolded,
     apostrophes unified, hyphens, underscores and dots as spaces, whitespace collapsed."""

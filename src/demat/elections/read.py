@@ -27,10 +27,10 @@ import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import chain, repeat
+from itertools import chain, groupby, repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from demat.elections.columns import Lookup
 from demat.elections.headers import HeaderMap, map_header
@@ -47,6 +47,9 @@ from demat.errors import FileUnreadable, ValidationError
 
 #: Bytes read at a time from a CSV file.
 CHUNK = 1 << 18
+#: Bytes read at first from each file: its kind, its header line, how its first row begins
+#: (up to 64 KiB are read when the header line is longer).
+HEAD = 4096
 #: Rows handed over at a time by :meth:`Extraction.batches` (memory stays flat: a batch is
 #: the only part of a file held).
 BATCH_ROWS = 2048
@@ -265,6 +268,9 @@ class _Opener:
 
 
 _LIST_TYPES: Lookup[str, ListType | None] = Lookup(parse_list_type)
+
+Run = tuple[str, ListType | None, int, int]
+"""Consecutive rows of a batch on one commune's list: commune, list, start, end."""
 _COMMUNES: Lookup[tuple[str, str, str | None], str] = Lookup(lambda key: commune_code_of(*key))
 
 
@@ -340,6 +346,26 @@ class RowBatch:
             self._derived["commune_codes"] = out
         return out
 
+    def runs(self) -> list[Run]:
+        """The batch cut where the commune or the list changes: ``(commune, list, start,
+        end)`` for each run of consecutive rows (one run, usually: a file is one commune,
+        sorted by list)."""
+        out: list[Run] | None = self._derived.get("runs")
+        if out is None:
+            communes, lts = self.commune_codes(), self.list_types()
+            n = len(lts)
+            if n and lts.count(lts[0]) == n and communes.count(communes[0]) == n:
+                out = [(communes[0], lts[0], 0, n)]
+            else:
+                out = []
+                start = 0
+                for (commune, lt), run in groupby(zip(communes, lts, strict=True)):
+                    end = start + len(list(run))
+                    out.append((commune, lt, start, end))
+                    start = end
+            self._derived["runs"] = out
+        return out
+
     def cached(self, key: str, compute: Callable[[RowBatch], Any]) -> Any:
         """``compute(self)``, computed once per batch under ``key`` (what the rules and the
         exports of one pass share)."""
@@ -408,12 +434,15 @@ def _check_required(meta: SourceFile, name: str) -> None:
         )
 
 
-def _csv_reader(opener: Callable[[], IO[bytes]], name: str, defaults: dict[str, Any]) -> _Reader:
-    with opener() as raw:
-        head = raw.read(64 * 1024)
+def _csv_reader(opener: Callable[[], IO[bytes]], name: str, head: bytes, defaults: dict[str, Any]) -> _Reader:
     bom = head.startswith(b"\xef\xbb\xbf")
     body = head[3:] if bom else head
     end = re.search(rb"\r\n|\n|\r", body)
+    if len(head) == HEAD and (end is None or end.end() == len(body)):  # the header goes on
+        with opener() as raw:
+            head = raw.read(64 * 1024)
+        body = head[3:] if bom else head
+        end = re.search(rb"\r\n|\n|\r", body)
     line_ending = end.group(0).decode() if end else None
     first = body[: end.start()] if end else body
     if b"\x00" in first:
@@ -634,48 +663,31 @@ def _defaults(name: str, date_from: str | None = None) -> dict[str, Any]:
 def _file_reader(
     opener: Callable[[], IO[bytes]], name: str, head: bytes, defaults: dict[str, Any]
 ) -> _Reader:
+    """The reader of a file whose first :data:`HEAD` bytes are ``head``."""
     if head.startswith(b"PK\x03\x04"):
         return _xlsx_reader(opener, name, defaults)
-    return _csv_reader(opener, name, defaults)
+    return _csv_reader(opener, name, head, defaults)
 
 
 class _Tally:
-    """Electors per list over a pass: the raw (commune, département, list type) values of a
-    file are counted as they come (``Counter.update``, in C) and read as lists at its end."""
+    """Electors per list over a pass, counted a run of rows at a time (:meth:`RowBatch.runs`)."""
 
     def __init__(self) -> None:
         self.counts: Counter[tuple[str, ListType | None, str]] = Counter()
         self.names: dict[tuple[str, ListType | None], str] = {}
-        self._raw: Counter[tuple[str, str, str]] = Counter()
-        self._raw_names: dict[tuple[str, str, str], str] = {}
+        self._file: Counter[tuple[str, ListType | None]] = Counter()
 
     def add(self, batch: RowBatch) -> None:
-        keys = list(
-            zip(
-                batch.column("commune_code"),
-                batch.column("department_code"),
-                batch.column("list_type"),
-                strict=True,
-            )
-        )
-        raw = self._raw
-        before = len(raw)
-        raw.update(keys)
-        if len(raw) != before:  # new keys come last, in the order they first appear
-            names = batch.column("commune_name")
-            for key in list(raw)[before:]:
-                self._raw_names[key] = names[keys.index(key)]
+        for commune, lt, start, end in batch.runs():
+            key = (commune, lt)
+            self._file[key] += end - start
+            if key not in self.names:
+                self.names[key] = batch.column("commune_name")[start]
 
     def end_file(self, src: SourceFile) -> None:
-        for (commune, dept, lt), n in self._raw.items():
-            key = (
-                commune_code_of(commune, dept, src.commune_code),
-                parse_list_type(lt) if lt else src.list_type,
-            )
-            self.counts[(*key, src.name)] += n
-            self.names.setdefault(key, self._raw_names[(commune, dept, lt)])
-        self._raw.clear()
-        self._raw_names.clear()
+        for (commune, lt), n in self._file.items():
+            self.counts[(commune, lt, src.name)] += n
+        self._file.clear()
 
 
 class Extraction:
@@ -824,7 +836,7 @@ def read_extraction(
     opener = _Opener(source, name)
     label = opener.name
     with opener.open() as raw:
-        head = raw.read(4)
+        head = raw.read(HEAD)
     if head.startswith(b"PK\x03\x04"):
         archive = _Archive(opener)
         with contextlib.ExitStack() as held:
@@ -853,7 +865,7 @@ def read_extraction(
                     )
                 member_opener = archive.member(info)
                 with member_opener() as m:
-                    mhead = m.read(4)
+                    mhead = m.read(HEAD)
                 try:
                     readers.append(_file_reader(member_opener, member, mhead, _defaults(member, label)))
                 except ValidationError as exc:
@@ -902,7 +914,7 @@ class _Archive:
     def member(self, info: zipfile.ZipInfo) -> Callable[[], IO[bytes]]:
         def open_member() -> IO[bytes]:
             if self._zip is not None:
-                return io.BufferedReader(_Closing(self._zip.open(info)), CHUNK)
+                return cast(IO[bytes], _Closing(self._zip.open(info)))
             outer = self._opener.open()
             try:
                 zf = zipfile.ZipFile(outer)
@@ -910,13 +922,14 @@ class _Archive:
             except BaseException:
                 outer.close()
                 raise
-            return io.BufferedReader(_Closing(inner, zf, outer), CHUNK)
+            return cast(IO[bytes], _Closing(inner, zf, outer))
 
         return open_member
 
 
 class _Closing(io.RawIOBase):
-    """A zip member's stream that also closes its archive and file."""
+    """A zip member's stream that also closes its archive and file (reads go straight to the
+    member: a buffer in front of it would inflate a whole block to read a header)."""
 
     def __init__(self, inner: IO[bytes], *others: Any) -> None:
         self._inner = inner
@@ -944,6 +957,7 @@ class _Closing(io.RawIOBase):
 __all__ = [
     "BATCH_ROWS",
     "CHUNK",
+    "HEAD",
     "MAX_MEMBER_BYTES",
     "MAX_XLSX_BYTES",
     "Extraction",
