@@ -42,7 +42,8 @@ class ReceivedMember:
     """One file of a received archive.
 
     ``content`` holds the bytes unless the member was written to ``path`` (documents, when
-    :func:`open_package` was given ``extract_to``).
+    :func:`open_package` was given ``extract_to``) or not kept at all (documents, when it was
+    told ``keep_documents=False``: only their size, digest and format are known).
     """
 
     name: str
@@ -56,7 +57,11 @@ class ReceivedMember:
         """The member's bytes (from memory or from its extracted file)."""
         if self.content is not None:
             return self.content
-        assert self.path is not None
+        if self.path is None:
+            raise PackagingError(
+                f"contenu de {self.name!r} non conservé (archive ouverte sans ses documents)",
+                code="ACTES_DOCUMENT_NON_CONSERVE",
+            )
         return self.path.read_bytes()
 
 
@@ -220,7 +225,7 @@ def _write_new(directory: Path, name: str) -> IO[bytes]:
 
 
 def _read_members(
-    stream: IO[bytes], archive: str | None, limits: ActesLimits, extract_to: Path | None
+    stream: IO[bytes], archive: str | None, limits: ActesLimits, extract_to: Path | None, keep_documents: bool
 ) -> list[ReceivedMember]:
     members: list[ReceivedMember] = []
     seen: set[str] = set()
@@ -251,7 +256,7 @@ def _read_members(
                     "ACTES_TAR_MEMBRE_TROP_GRAND",
                     archive,
                 )
-            members.append(_read_one(tar, info, name, limits, extract_to))
+            members.append(_read_one(tar, info, name, limits, extract_to, keep_documents))
     except tarfile.TarError as exc:
         raise _refuse(f"archive tar illisible : {exc}", "ACTES_ARCHIVE_ILLISIBLE", archive) from exc
     finally:
@@ -273,7 +278,12 @@ def _iter_tar(tar: tarfile.TarFile, archive: str | None) -> Any:
 
 
 def _read_one(
-    tar: tarfile.TarFile, info: tarfile.TarInfo, name: str, limits: ActesLimits, extract_to: Path | None
+    tar: tarfile.TarFile,
+    info: tarfile.TarInfo,
+    name: str,
+    limits: ActesLimits,
+    extract_to: Path | None,
+    keep_documents: bool,
 ) -> ReceivedMember:
     src = tar.extractfile(info)
     assert src is not None  # regular file, checked
@@ -282,8 +292,15 @@ def _read_one(
     fmt = sniff(first)
     h.update(first)
     size = len(first)
-    # XML small enough to be a message stays in memory; everything else may go to disk.
-    keep = extract_to is None or (fmt is FileFormat.XML and info.size <= limits.max_message_bytes)
+    # XML small enough to be a message stays in memory; everything else may go to disk, or
+    # only through the digest.
+    message = fmt is FileFormat.XML and info.size <= limits.max_message_bytes
+    if not message and extract_to is None and not keep_documents:
+        for chunk in iter(lambda: src.read(_CHUNK), b""):
+            h.update(chunk)
+            size += len(chunk)
+        return ReceivedMember(name, size, h.hexdigest(), fmt)
+    keep = extract_to is None or message
     if keep:
         chunks = [first]
         for chunk in iter(lambda: src.read(_CHUNK), b""):
@@ -309,11 +326,15 @@ def open_package(
     schema: Any = None,
     registry: Any = None,
     check_schema: bool = True,
+    keep_documents: bool = True,
 ) -> ReceivedPackage:
     """Open an ACTES archive (path, bytes or stream) and read its envelope and messages.
 
     ``extract_to`` (an existing directory) receives the documents; messages always stay in
-    memory. ``schema``/``registry`` as for :func:`demat.actes.read.read_message`.
+    memory. Without it, documents stay in memory too, unless ``keep_documents=False``: then
+    they only go through their digest (what inspecting an archive needs, in bounded memory
+    whatever the documents weigh). ``schema``/``registry`` as for
+    :func:`demat.actes.read.read_message`.
     """
     raw, archive = _open_source(source, limits)
     target = Path(extract_to) if extract_to is not None else None
@@ -321,7 +342,7 @@ def open_package(
         raise _refuse(f"répertoire d'extraction absent : {target}", "ACTES_EXTRACTION", archive)
     try:
         capped = _Capped(_decompressed(raw, archive), limits.max_inflated_bytes, archive)
-        members = _read_members(io.BufferedReader(capped, _CHUNK), archive, limits, target)
+        members = _read_members(io.BufferedReader(capped, _CHUNK), archive, limits, target, keep_documents)
     finally:
         if not isinstance(source, bytes) and isinstance(source, str | os.PathLike):
             raw.close()

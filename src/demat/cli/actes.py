@@ -331,13 +331,16 @@ def _finding(f: Any) -> dict[str, Any]:
     return {"code": f.code, "severity": str(f.severity), "field": f.field, "message": f.message}
 
 
-def _read_any(path: Path, registry: Any, limits: Any) -> tuple[Any, list[tuple[str | None, Any]]]:
-    """(package or None, [(member name, message)])."""
+def _read_any(
+    path: Path, registry: Any, limits: Any, *, keep_documents: bool = True
+) -> tuple[Any, list[tuple[str | None, Any]]]:
+    """(package or None, [(member name, message)]); without ``keep_documents`` an archive's
+    documents only go through their digest (inspecting needs no more)."""
     from demat.actes import open_package
     from demat.actes.read import read_message
 
     if _is_archive(path):
-        pkg = open_package(path, registry=registry, limits=limits)
+        pkg = open_package(path, registry=registry, limits=limits, keep_documents=keep_documents)
         msgs = [(m.name, m) for m in (pkg.envelope, *pkg.messages) if m is not None]
         return pkg, msgs
     return None, [(None, read_message(path, name=path.name, registry=registry, limits=limits.xml()))]
@@ -359,7 +362,7 @@ def _inspect(args: argparse.Namespace) -> int:
     status = EXIT_OK
     for path in args.files:
         try:
-            pkg, msgs = _read_any(path, registry, limits)
+            pkg, msgs = _read_any(path, registry, limits, keep_documents=False)
         except DematError as exc:
             status = max(status, file_failed(path, exc))
             continue
