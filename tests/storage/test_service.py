@@ -221,3 +221,28 @@ async def test_seal_files_lost_in_a_crash_are_rebuilt(tmp_path: Path, tsa: Sandb
     report = await reopened.verify()
     assert report.ok, report.problems
     await reopened.close()
+
+
+async def test_archive_on_s3_verifies_and_names_tampering(
+    tmp_path: Path, tsa: SandboxTSA, s3_endpoint: str
+) -> None:
+    from tests.storage.conftest import s3_storage
+
+    async with s3_storage(s3_endpoint) as s3:
+        store = await ArchiveStore.open(
+            tmp_path / "sae", timestamper=in_process(tsa), trust=tsa.trust, storage=s3
+        )
+        first = await store.deposit(build_package(transmission(tmp_path)))
+        second = await store.deposit(build_package(transmission(transmission_id="t2")))
+        assert (await store.verify()).ok
+        client, bucket = s3._s3, s3.bucket  # type: ignore[attr-defined]
+        sip_key = package_keys(first.digest)[0]
+        original = await s3.get(sip_key)
+        await client.put_object(
+            Bucket=bucket, Key=sip_key, Body=original[:-200] + bytes(200)
+        )  # a new version
+        await client.delete_object(Bucket=bucket, Key=package_keys(second.digest)[0])
+        problems = {(p.kind, p.package) for p in (await store.verify()).problems}
+        assert ("altered", first.digest) in problems
+        assert ("missing", second.digest) in problems
+        await store.close()

@@ -65,3 +65,20 @@ async def test_filesystem_sweeps_staging_files_and_keeps_objects_private(tmp_pat
     assert await again.list() == ["a/b"]
     assert (tmp_path / "s").stat().st_mode & 0o777 == 0o700
     assert (tmp_path / "s/objects/a/b").stat().st_mode & 0o777 == 0o440
+
+
+async def test_s3_object_lock_keeps_the_version(s3_endpoint: str) -> None:
+    from tests.storage.conftest import s3_storage
+
+    async with s3_storage(s3_endpoint) as storage:
+        await storage.put("sip/locked.zip", b"kept for a day")
+        s3 = storage._s3  # type: ignore[attr-defined]
+        bucket = storage.bucket  # type: ignore[attr-defined]
+        version = (await s3.head_object(Bucket=bucket, Key="sip/locked.zip"))["VersionId"]
+        await storage.delete("sip/locked.zip", proof="ledger 3 abc")
+        assert not await storage.exists("sip/locked.zip")
+        with pytest.raises(Exception, match="AccessDenied"):  # COMPLIANCE: not even the owner
+            await s3.delete_object(Bucket=bucket, Key="sip/locked.zip", VersionId=version)
+        old = await s3.get_object(Bucket=bucket, Key="sip/locked.zip", VersionId=version)
+        async with old["Body"] as body:
+            assert await body.read() == b"kept for a day"

@@ -21,6 +21,7 @@ import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from demat.archive.seda import sha512_of
 from demat.errors import ObjectExists, ObjectMissing, StorageError
 from demat.gateway.offload import offload
 from demat.storage.base import StoredObject, check_key
@@ -37,13 +38,8 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _digest_file(path: Path) -> tuple[int, str]:
-    h = hashlib.sha512()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-            size += len(chunk)
-    return size, h.hexdigest()
+    digest, size = sha512_of(path)
+    return size, digest
 
 
 class FilesystemStorage:

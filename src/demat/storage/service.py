@@ -52,7 +52,7 @@ from lxml import etree
 
 from demat.archive.ledger import Ledger, LedgerEntry, LedgerProblem, SealedHead, format_at
 from demat.archive.seal import PackageSeal, PendingSeal, prepare_seal, verify_seal
-from demat.archive.seda import MANIFEST_NAME, Package
+from demat.archive.seda import MANIFEST_NAME, Package, sha512_of
 from demat.archive.timestamp import TsaTrust
 from demat.errors import (
     ConfigError,
@@ -606,13 +606,8 @@ def _ledger_problem(p: LedgerProblem) -> Problem:
 def _check_sip(path: Path, deposit: Deposit) -> tuple[list[str], bytes | None]:
     """What does not hold in the SIP zip at ``path`` for ``deposit``, and its manifest."""
     messages: list[str] = []
-    h = hashlib.sha512()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-            size += len(chunk)
-    if h.hexdigest() != deposit.data.get("sip_sha512") or size != deposit.data.get("sip_size"):
+    digest, size = sha512_of(path)
+    if digest != deposit.data.get("sip_sha512") or size != deposit.data.get("sip_size"):
         messages.append(f"le SIP stocké a changé depuis le dépôt ({deposit.data.get('sip_key')})")
     try:
         with zipfile.ZipFile(path) as zf:
