@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from demat.archive.rules import DEFAULT_RULES, RetentionRule, RuleSet
     from demat.archive.seal import PackageSeal, seal_package, verify_seal
     from demat.archive.seda import Package, PackageObject, build_package
+    from demat.archive.sip import SipReport, check_sip
     from demat.archive.timestamp import TimestampToken, TsaTrust
 
 _WHERE = {
@@ -44,6 +45,8 @@ _WHERE = {
     "Package": "demat.archive.seda",
     "PackageObject": "demat.archive.seda",
     "build_package": "demat.archive.seda",
+    "SipReport": "demat.archive.sip",
+    "check_sip": "demat.archive.sip",
     "Ledger": "demat.archive.ledger",
     "LedgerEntry": "demat.archive.ledger",
     "LedgerProblem": "demat.archive.ledger",
@@ -72,9 +75,11 @@ __all__ = [
     "PackageSeal",
     "RetentionRule",
     "RuleSet",
+    "SipReport",
     "TimestampToken",
     "TsaTrust",
     "build_package",
+    "check_sip",
     "identify",
     "read_reply",
     "seal_package",

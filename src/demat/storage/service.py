@@ -48,11 +48,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lxml import etree
-
 from demat.archive.ledger import Ledger, LedgerEntry, LedgerProblem, SealedHead, format_at
 from demat.archive.seal import PackageSeal, PendingSeal, prepare_seal, verify_seal
-from demat.archive.seda import MANIFEST_NAME, Package, sha512_of
+from demat.archive.seda import Package, sha512_of
+from demat.archive.sip import check_sip
 from demat.archive.timestamp import TsaTrust
 from demat.errors import (
     ConfigError,
@@ -610,53 +609,12 @@ def _check_sip(path: Path, deposit: Deposit) -> tuple[list[str], bytes | None]:
     if digest != deposit.data.get("sip_sha512") or size != deposit.data.get("sip_size"):
         messages.append(f"le SIP stocké a changé depuis le dépôt ({deposit.data.get('sip_key')})")
     try:
-        with zipfile.ZipFile(path) as zf:
-            manifest = zf.read(MANIFEST_NAME)
-            if hashlib.sha512(manifest).hexdigest() != deposit.digest:
-                messages.append("manifest.xml modifié (son empreinte n'est plus celle du dépôt)")
-            messages += _check_objects(zf, manifest)
-    except (zipfile.BadZipFile, KeyError, PackagingError, OSError, ValueError) as exc:
-        return [*messages, f"SIP illisible : {exc}"], None
-    return messages, manifest
-
-
-def _check_objects(zf: zipfile.ZipFile, manifest: bytes) -> list[str]:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    try:
-        root = etree.fromstring(manifest, parser)
-    except etree.XMLSyntaxError as exc:
-        return [f"manifest.xml illisible : {exc}"]
-    ns = {"s": etree.QName(root).namespace or ""}
-    messages = []
-    listed = set()
-    for bdo in root.iterfind(".//s:BinaryDataObject", ns):
-        uri = bdo.findtext("s:Uri", namespaces=ns) or ""
-        listed.add(uri)
-        expected = (bdo.findtext("s:MessageDigest", namespaces=ns) or "").strip().lower()
-        declared_size = bdo.findtext("s:Size", namespaces=ns)
-        try:
-            member = zf.open(uri)
-        except KeyError:
-            messages.append(f"{uri} : fichier absent du SIP")
-            continue
-        h = hashlib.sha512()
-        size = 0
-        with member:
-            while chunk := member.read(_CHUNK):
-                h.update(chunk)
-                size += len(chunk)
-        if h.hexdigest() != expected:
-            messages.append(
-                f"{uri} : contenu modifié (SHA-512 {h.hexdigest()[:16]}…, le manifeste dit {expected[:16]}…)"
-            )
-        if (declared_size is None and size != 0) or (
-            declared_size is not None and int(declared_size) != size
-        ):
-            messages.append(f"{uri} : {size} octets, le manifeste dit {declared_size or 0}")
-    for name in zf.namelist():
-        if name != MANIFEST_NAME and name not in listed:
-            messages.append(f"{name} : fichier ajouté au SIP, absent du manifeste")
-    return messages
+        report = check_sip(path)
+    except PackagingError as exc:
+        return [*messages, f"SIP illisible : {exc.message}"], None
+    if hashlib.sha512(report.manifest).hexdigest() != deposit.digest:
+        messages.append("manifest.xml modifié (son empreinte n'est plus celle du dépôt)")
+    return messages + report.problems, report.manifest
 
 
 __all__ = [
