@@ -6,9 +6,12 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from tests.storage.conftest import s3_endpoint  # the CLI tests run an archive on S3 too
 
 from demat.archive import Agency, ArchiveInput
 from demat.xml.schemas import SchemaRegistry
+
+__all__ = ["s3_endpoint"]
 
 T0 = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
 HOURS_2 = dt.timedelta(hours=2)

@@ -124,3 +124,39 @@ def test_reply_json_contract(refdata: Path, capsys: pytest.CaptureFixture[str]) 
     assert [r["accepted"] for r in _json(capsys)] == [True, False]
     assert main(["archive", "reply", str(ko)]) == 1
     assert "refused" in capsys.readouterr().out
+
+
+def test_deposit_and_verify_on_s3(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    from tests.storage.conftest import s3_storage
+
+    endpoint = request.getfixturevalue("s3_endpoint")
+
+    async def bucket() -> str:
+        async with s3_storage(endpoint) as s3:
+            return str(s3.bucket)  # type: ignore[attr-defined]
+
+    name = asyncio.run(bucket())
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    archive = [
+        "--archive-dir",
+        str(tmp_path / "sae"),
+        "--dev-tsa",
+        "--s3-bucket",
+        name,
+        "--s3-endpoint",
+        endpoint,
+    ]
+    assert main(["archive", "deposit", str(_spec(tmp_path)), *archive]) == 0
+    assert "deposited" in capsys.readouterr().out
+    assert main(["archive", "verify", *archive, "--json"]) == 0
+    [report] = _json(capsys)
+    assert report["ok"] is True and report["packages"] == 1
+    assert not (tmp_path / "sae/store").exists()  # nothing went to the filesystem storage

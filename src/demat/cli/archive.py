@@ -1,7 +1,8 @@
 """``demat archive``: build, deposit, verify, list, show, due, eliminate, reply.
 
 The archive lives in ``--archive-dir`` (default ``$DEMAT_ARCHIVE_DIR``, else ``./archive``): the
-ledger, and the packages in its filesystem storage. Timestamps come from ``--tsa-url`` (an
+ledger, and the packages in its filesystem storage, or in the S3 bucket ``--s3-bucket`` (at
+``--s3-endpoint``; credentials from the usual ``AWS_*`` variables). Timestamps come from ``--tsa-url`` (an
 RFC 3161 TSA over HTTP, trusted through ``--tsa-trust`` PEM; also ``$DEMAT_TSA_URL`` and
 ``$DEMAT_TSA_TRUST``) or, to try things out, ``--dev-tsa``: a throwaway TSA kept in
 ``ARCHIVE_DIR/dev-tsa`` (never for real archives). Packages are sealed with the key of ``--p12``
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import importlib.util
 import json
 import os
 import tomllib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -57,6 +59,8 @@ def register(sub: Any) -> None:
         p.add_argument(
             "--dev-tsa", action="store_true", help="a throwaway TSA kept in ARCHIVE_DIR/dev-tsa (trials)"
         )
+        p.add_argument("--s3-bucket", help="keep packages in this S3 bucket (default $DEMAT_S3_BUCKET)")
+        p.add_argument("--s3-endpoint", help="S3-compatible endpoint URL (default $DEMAT_S3_ENDPOINT)")
         p.add_argument("--json", action="store_true", help="JSON output")
 
     def build_options(p: argparse.ArgumentParser) -> None:
@@ -200,7 +204,9 @@ async def _no_tsa(request: bytes) -> bytes:
     raise ConfigError("no TSA configured: give --tsa-url and --tsa-trust, or --dev-tsa for trials")
 
 
-def _open(args: argparse.Namespace, *, signer: Any = None) -> Callable[[], Awaitable[ArchiveStore]]:
+def _open(
+    args: argparse.Namespace, *, signer: Any = None
+) -> Callable[[], contextlib.AbstractAsyncContextManager[ArchiveStore]]:
     from demat.archive import TsaTrust
     from demat.storage import ArchiveStore, HttpTimestamper, in_process
 
@@ -218,8 +224,24 @@ def _open(args: argparse.Namespace, *, signer: Any = None) -> Callable[[], Await
     else:
         raise ConfigError("no TSA trust: give --tsa-trust (and --tsa-url to seal), or --dev-tsa for trials")
 
-    async def opened() -> ArchiveStore:
-        return await ArchiveStore.open(root, timestamper=timestamper, trust=trust, signer=signer)
+    bucket = args.s3_bucket or os.environ.get("DEMAT_S3_BUCKET")
+    endpoint = args.s3_endpoint or os.environ.get("DEMAT_S3_ENDPOINT")
+
+    @contextlib.asynccontextmanager
+    async def opened() -> AsyncIterator[ArchiveStore]:
+        async with contextlib.AsyncExitStack() as stack:
+            storage = None
+            if bucket:
+                from demat.storage import S3Storage
+
+                storage = await stack.enter_async_context(S3Storage.open(bucket, endpoint_url=endpoint))
+            store = await ArchiveStore.open(
+                root, timestamper=timestamper, trust=trust, signer=signer, storage=storage
+            )
+            try:
+                yield store
+            finally:
+                await store.close()
 
     return opened
 
@@ -230,11 +252,8 @@ def _with_store(
     opener = _open(args, signer=signer)
 
     async def run() -> T:
-        store = await opener()
-        try:
+        async with opener() as store:
             return await body(store)
-        finally:
-            await store.close()
 
     return asyncio.run(run())
 
