@@ -1,10 +1,12 @@
 """``demat demo``: the whole job, end to end, on embedded defaults.
 
 Starts the sandbox platform in-process (mutual TLS, throwaway certificates), makes a profile
-for a fictitious collectivité, then: builds and signs a PES (accepted), a PES whose totals are
-wrong (rejected, to show how a rejection reads), an acte (acknowledged with its IDActe) and a
-sealed budget act; sends them all through the gateway (SQLite store, local spool), polls until
-every acknowledgement is in, verifies the journal and prints a summary. Nothing to configure.
+for a fictitious collectivité, then: builds and signs a PES (accepted), the same bordereaux
+sent again in another file (the DGFiP rejects them as duplicates, to show how a rejection
+reads), a PES whose totals are wrong (refused before sending: demat's rules are the DGFiP's),
+an acte (acknowledged with its IDActe) and a sealed budget act; sends them through the gateway
+(SQLite store, local spool), polls until every acknowledgement is in, verifies the journal and
+prints a summary. Nothing to configure.
 """
 
 from __future__ import annotations
@@ -134,8 +136,12 @@ def sandbox_settings(sb: Sandbox, data_dir: Path, **options: object) -> Settings
     )
 
 
-def demo_pes(signer: Signer | None, *, seed: int, wrong_totals: bool = False, siret: str = SIRET) -> bytes:
-    """A small PES dépense of the demo collectivité, signed when ``signer`` is given."""
+def demo_pes(
+    signer: Signer | None, *, seed: int, wrong_totals: bool = False, siret: str = SIRET, resend: int = 0
+) -> bytes:
+    """A small PES dépense of the demo collectivité, signed when ``signer`` is given.
+    ``resend=N`` puts the same bordereaux in another file (another NomFic): once the first is
+    integrated, the DGFiP rejects them as duplicates (``ERREUR_DOUBLON_BORDEREAU``)."""
     model = synthetic_pes(
         siret=siret,
         id_post="044001",
@@ -147,7 +153,7 @@ def demo_pes(signer: Signer | None, *, seed: int, wrong_totals: bool = False, si
         pj_size=4000,
         seed=seed,
         wrong_totals=wrong_totals,
-        nom_fic=f"PESALR2_{siret}_DEMO_{seed:04d}",
+        nom_fic=f"PESALR2_{siret}_DEMO_{seed:04d}" + (f"_R{resend}" if resend else ""),
     )
     data = build_pes_bytes(model)
     if signer is None:
@@ -189,20 +195,20 @@ async def run_demo(stream: TextIO = sys.stdout, *, keep: Path | None = None) -> 
             settings = with_depot(sandbox_settings(sb, workdir / "state"), depot)
             signer, trust = _signer(workdir)
             good = demo_pes(signer, seed=1)
+            again = demo_pes(signer, seed=1, resend=1)
             bad = demo_pes(signer, seed=2, wrong_totals=True)
             report = verify_pes(good, trust_dir=trust)
             n = len(report.signatures)
             say(f"  PES built and signed: {n} XAdES signature(s), verified={report.valid}")
             async with Gateway.open(settings, schedule=DEMO_SCHEDULE) as gw:
+                first = await gw.send_pes(good, profile="demo", name="PES_OK.xml")
+                # The same bordereaux again, once the DGFiP has integrated them: a duplicate.
+                await gw.wait([first.transmission.id], timeout=60)
                 items = [
+                    DemoItem("PES dépense (signé)", first, State.ACKNOWLEDGED),
                     DemoItem(
-                        "PES dépense (signé)",
-                        await gw.send_pes(good, profile="demo", name="PES_OK.xml"),
-                        State.ACKNOWLEDGED,
-                    ),
-                    DemoItem(
-                        "PES aux totaux faux (signé)",
-                        await gw.send_pes(bad, profile="demo", name="PES_KO.xml"),
+                        "PES renvoyé (mêmes bordereaux)",
+                        await gw.send_pes(again, profile="demo", name="PES_RENVOI.xml"),
                         State.REJECTED,
                     ),
                     DemoItem(
@@ -235,6 +241,7 @@ async def run_demo(stream: TextIO = sys.stdout, *, keep: Path | None = None) -> 
                     say(_row(t, item.label))
                     ok &= t.state is item.expected
                     await _explain(gw, t, say)
+                ok &= await _refused_before_sending(gw, bad, "PES aux totaux faux (signé)", say)
                 # Later, the DGFiP sends a PES_Retour on its own; the poller collects it.
                 prof = settings.profile("demo")
                 sb.add_retour("PES2R_DEP_demo.xml", demo_retour(prof.siret or SIRET, prof.cod_bud or "00"))
@@ -291,6 +298,24 @@ async def archive_demo(
         f" journal head anchored {len(anchors)} time(s), {'holds' if anchored.ok else 'BROKEN'}"
     )
     return report.ok and anchored.ok and report.packages == len(settled)
+
+
+async def _refused_before_sending(gw: Gateway, pes: bytes, label: str, say: Callable[[str], None]) -> bool:
+    """Send a PES that breaks a rule: the gateway refuses it before anything is recorded, and
+    says which acquittal error the DGFiP would have answered. Whether it was refused."""
+    from demat.errors import ValidationError
+    from demat.pes.rules import RULES
+
+    try:
+        await gw.send_pes(pes, profile="demo", name="PES_KO.xml")
+    except ValidationError as exc:
+        rule = RULES.get(exc.code)
+        dgfip = f" (the DGFiP would answer {rule.dgfip})" if rule is not None and rule.dgfip else ""
+        say(f"{label:<34} {'pes':<7} refused before sending")
+        say(f"    {exc.code}: {exc.message}{dgfip}")
+        return True
+    say(f"{label:<34} {'pes':<7} NOT refused")
+    return False
 
 
 async def _explain(gw: Gateway, t: Transmission, say: Callable[[str], None]) -> None:

@@ -69,10 +69,16 @@ return_emails = ["actes@ville.example.org"]
 
 def test_send_wait_status_ack_and_journal(workdir: Path) -> None:
     (workdir / "ok.xml").write_bytes(demo_pes(None, seed=901))
-    (workdir / "ko.xml").write_bytes(demo_pes(None, seed=902, wrong_totals=True))
-    sent = run("send", "ok.xml", "ko.xml", "--profile", "ville", "--wait", "--json", cwd=workdir)
-    assert sent.returncode == 1, sent.stderr  # one of them was rejected
-    lines = [json.loads(x) for x in sent.stdout.splitlines()]
+    (workdir / "ko.xml").write_bytes(demo_pes(None, seed=901, resend=1))  # the same bordereaux
+    (workdir / "bad.xml").write_bytes(demo_pes(None, seed=902, wrong_totals=True))
+    bad = run("send", "bad.xml", "--profile", "ville", "--wait", "--json", cwd=workdir)
+    assert bad.returncode == 1, bad.stderr  # refused before sending, as the DGFiP would
+    assert "PES_MT_BORD_HT" in bad.stdout + bad.stderr
+    lines = []
+    for name, code in (("ok.xml", 0), ("ko.xml", 1)):  # ko.xml once ok.xml is integrated
+        sent = run("send", name, "--profile", "ville", "--wait", "--json", cwd=workdir)
+        assert sent.returncode == code, sent.stdout + sent.stderr
+        lines += [json.loads(x) for x in sent.stdout.splitlines()]
     recorded = [x for x in lines if "accepted" in x]
     assert [x["accepted"] for x in recorded] == [True, True]
     final = {x["id"]: x["state"] for x in lines if "accepted" not in x}
@@ -86,7 +92,7 @@ def test_send_wait_status_ack_and_journal(workdir: Path) -> None:
 
     ack = run("ack", ko_id, cwd=workdir)
     assert ack.returncode == 1
-    assert "ERREUR_CUMUL_MONTANTS" in ack.stdout
+    assert "ERREUR_DOUBLON_BORDEREAU" in ack.stdout
     assert "bordereau 1/2024: KO" in ack.stdout  # what was refused is spelled out
     accepted = run("ack", ok_id, cwd=workdir, check=True).stdout
     assert ": accepted (3 of 3 element(s) OK)" in accepted  # one line, not one per bordereau
@@ -150,7 +156,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     demo = run("demo", cwd=tmp_path)
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "hash chain verified" in demo.stdout
-    assert "ERREUR_CUMUL_MONTANTS" in demo.stdout
+    assert "ERREUR_DOUBLON_BORDEREAU" in demo.stdout  # a rejection by the DGFiP, as it reads
+    assert "refused before sending" in demo.stdout and "ERREUR_CUMUL_MONTANTS" in demo.stdout
 
 
 def test_poll_collects_pes_retours_listed_and_saved(workdir: Path, sandbox: dict[str, str]) -> None:
@@ -256,7 +263,9 @@ def test_status_lists_newest_first_with_filters_and_prefixes(workdir: Path) -> N
 
 
 def test_retry_resends_a_rejected_document_journaled_with_who_and_why(workdir: Path) -> None:
-    (workdir / "ko.xml").write_bytes(demo_pes(None, seed=931, wrong_totals=True))
+    (workdir / "ok.xml").write_bytes(demo_pes(None, seed=931))
+    (workdir / "ko.xml").write_bytes(demo_pes(None, seed=931, resend=1))  # rejected as a duplicate
+    run("send", "ok.xml", "--profile", "ville", "--wait", cwd=workdir, check=True)
     sent = run("send", "ko.xml", "--profile", "ville", "--wait", "--json", cwd=workdir)
     assert sent.returncode == 1
     tid = json.loads(sent.stdout.splitlines()[0])["id"]

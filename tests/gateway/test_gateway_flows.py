@@ -48,16 +48,23 @@ async def test_pes_accepted_and_rejected_with_readable_errors(
     gateway: Gateway, sandbox: Sandbox, signer: Signer
 ) -> None:
     good = await gateway.send_pes(demo_pes(signer, seed=1), profile="demo", name="ok.xml")
-    bad = await gateway.send_pes(demo_pes(signer, seed=2, wrong_totals=True), profile="demo", name="ko.xml")
-    assert good.created and bad.created
+    assert good.created
     assert good.transmission.state is State.ACCEPTED
     assert sandbox.received("helios") == []  # recorded, not sent: the poller sends
+    # Wrong totals: the rules the DGFiP applies refuse it here, before anything is recorded.
+    with pytest.raises(ValidationError) as refused:
+        await gateway.send_pes(demo_pes(signer, seed=2, wrong_totals=True), profile="demo", name="bad.xml")
+    assert refused.value.code == "PES_MT_BORD_HT"
 
-    ok, ko = await gateway.wait([good.transmission.id, bad.transmission.id], timeout=30)
+    [ok] = await gateway.wait([good.transmission.id], timeout=30)
     assert ok.state is State.ACKNOWLEDGED
+    # The same bordereaux in another file: only the DGFiP knows it has them already.
+    bad = await gateway.send_pes(demo_pes(signer, seed=1, resend=1), profile="demo", name="ko.xml")
+    assert bad.created
+    [ko] = await gateway.wait([bad.transmission.id], timeout=30)
     assert ko.state is State.REJECTED
     [ack] = await gateway.store.documents(ko.id, kind="ack")
-    assert b"ERREUR_CUMUL_MONTANTS" in ack.content
+    assert b"ERREUR_DOUBLON_BORDEREAU" in ack.content
     events = [e.event for e in await gateway.store.journal(ko.id)]
     assert events[-1] == "ack_ko"
     rejected = (await gateway.store.journal(ko.id))[-1].payload["rejected"]
@@ -137,8 +144,9 @@ async def test_callbacks_on_acknowledgement_and_rejection(gateway: Gateway, sign
     gateway.on_acknowledged(on_ack)
     gateway.on_rejected(lambda t: seen.append(("rej", t.state)))
     a = await gateway.send_pes(demo_pes(signer, seed=6), profile="demo")
-    b = await gateway.send_pes(demo_pes(signer, seed=7, wrong_totals=True), profile="demo")
-    await gateway.wait([a.transmission.id, b.transmission.id], timeout=30)
+    await gateway.wait([a.transmission.id], timeout=30)
+    b = await gateway.send_pes(demo_pes(signer, seed=6, resend=1), profile="demo")  # a duplicate
+    await gateway.wait([b.transmission.id], timeout=30)
     assert sorted(seen) == [("ack", State.ACKNOWLEDGED), ("rej", State.REJECTED)]
 
 

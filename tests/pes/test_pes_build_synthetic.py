@@ -123,9 +123,7 @@ def test_project_validator_finds_nothing_to_say(refdata: Path, kw: dict[str, Any
     assert report.warnings == []
 
 
-@pytest.mark.parametrize(
-    ("kw", "severity"), [({}, "warning"), ({"domain": "recette", "ormc": True}, "error")]
-)
+@pytest.mark.parametrize(("kw", "severity"), [({}, "error"), ({"domain": "recette", "ormc": True}, "error")])
 def test_project_validator_flags_wrong_totals(refdata: Path, kw: dict[str, Any], severity: str) -> None:
     from demat.pes.validate import validate_pes
     from demat.xml.schemas import SchemaRegistry

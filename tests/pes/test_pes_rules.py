@@ -39,11 +39,13 @@ def test_nbrpce(official: SchemaRegistry) -> None:
     assert not _only(good, "PES_NBRPCE")
 
 
-def test_mt_bord_ht_mismatch_is_a_warning_in_depense(official: SchemaRegistry) -> None:
+def test_mt_bord_ht_mismatch_is_an_error_in_depense_too(official: SchemaRegistry) -> None:
+    # The documentation states the sum for the ORMC only; demat's choice is an error everywhere
+    # (see RULES["PES_MT_BORD_HT"].source), as the DGFiP's ERREUR_CUMUL_MONTANTS.
     bad = _check(pes(bords=[Bord(lines=[[("10.00", None), ("5.50", None)]], mt_ht="16.00")]), official)
     [f] = _only(bad, "PES_MT_BORD_HT")
-    assert f.severity == WARNING
-    assert bad.valid
+    assert f.severity == ERROR
+    assert not bad.valid
     assert "16.00" in f.message
     assert "15.50" in f.message
     good = _check(pes(bords=[Bord(lines=[[("10.00", None), ("5.50", None)]], mt_ht="15.5")]), official)
@@ -60,7 +62,7 @@ def test_mt_bord_ht_mismatch_is_an_error_for_ormc(official: SchemaRegistry) -> N
     other = _check(
         pes(domain="recette", bords=[Bord(typ_bord="01", lines=[[("10.00", None)]], mt_ht="12.00")]), official
     )
-    assert _only(other, "PES_MT_BORD_HT")[0].severity == WARNING
+    assert _only(other, "PES_MT_BORD_HT")[0].severity == ERROR
     good = _check(pes(domain="recette", bords=[Bord(typ_bord="06", lines=[[("10.00", None)]])]), official)
     assert good.valid, good.errors
     assert not good.warnings

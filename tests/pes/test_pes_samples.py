@@ -73,14 +73,15 @@ def test_best_samples_are_fully_valid(official: SchemaRegistry, samples: Path) -
 
 
 def test_business_verdicts_of_samples(official: SchemaRegistry, samples: Path) -> None:
-    # HELIOS_SIMU fixtures: XSD-valid but IdVer 1 (rejected) and totals that do not add up (warning).
+    # HELIOS_SIMU fixtures: XSD-valid but IdVer 1 and totals that do not add up (both rejected).
     simu = validate_pes(
         samples / "HELIOS_SIMU_ALR2_1496987735_826268894.xml", registry=official, origin="official"
     )
-    assert _codes(simu) == {"PES_IDVER"}
-    assert [w.code for w in simu.warnings] == ["PES_MT_BORD_HT"]
-    assert "75724.75" in simu.warnings[0].message
-    assert "39724.75" in simu.warnings[0].message
+    assert _codes(simu) == {"PES_IDVER", "PES_MT_BORD_HT"}
+    assert simu.warnings == []
+    [totals] = [f for f in simu.errors if f.code == "PES_MT_BORD_HT"]
+    assert "75724.75" in totals.message
+    assert "39724.75" in totals.message
     # ATOS file: UTF-8, InfoDematerialisee=1 without signature, PJRefs to PJs sent elsewhere.
     atos = validate_pes(samples / "PESALR1_unsigned.xml", registry=official, origin="official")
     assert {"PES_XSD", "PES_ENCODING", "PES_INFO_DEMAT_SIGNATURE"} <= _codes(atos)

@@ -66,7 +66,11 @@ def register(pes_sub: Any) -> None:
     syn.add_argument("--recette", action="store_true", help="titres de recette instead of mandats")
     syn.add_argument("--ormc", action="store_true", help="ORMC rôles (with --recette)")
     syn.add_argument("--seed", type=int, default=0)
-    syn.add_argument("--wrong-totals", action="store_true", help="MtBordHT ≠ Σ lines, to be rejected")
+    syn.add_argument(
+        "--wrong-totals",
+        action="store_true",
+        help="MtBordHT ≠ Σ lines: pes validate and send refuse it (the DGFiP would)",
+    )
     parser.set_defaults(handler=_build)
 
 

@@ -2,14 +2,18 @@
 
 Each rule reads the summaries the streaming scanner kept (:class:`demat.pes.inspect.PesInfo`)
 and returns :class:`Finding` objects with a stable code and a message a finance agent can act
-on. Severity follows what Hélios or the platforms do with the file: ``error`` when the flux or
-bordereau is rejected, ``warning`` when real, acknowledged files are known to break the rule.
+on. :data:`RULES` is the one table of rules: for each code its severity, what it costs the file
+(refused by S²LOW at import, the whole flux or one element rejected by the DGFiP), the
+acquittal error (NumAnoAck) the DGFiP answers and the source that states the rule. ``pes
+validate`` takes each finding's severity from it, and the sandbox playing the DGFiP
+(:mod:`demat.sandbox.dgfip`) rejects exactly what it calls an error: demat never says "valid"
+of a file its own DGFiP refuses. A warning the DGFiP may still act on says so in its message.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 from demat.pes.encoding import is_latin1_name
@@ -31,6 +35,186 @@ _NOMPJ = re.compile(r".+\.[A-Za-z0-9]{2,4}", re.S)
 _TRUE = {"1", "true"}
 #: TypBord 06 in recette is the ORMC (ordre de recette multi-créanciers).
 TYPBORD_ORMC = "06"
+
+#: S²LOW refuses the upload: the DGFiP never sees the file.
+AT_IMPORT = "import"
+#: The DGFiP rejects the whole flux (one ElementACQUIT, DomaineAck 0).
+FLUX = "flux"
+#: The DGFiP rejects the element the finding points at (its bordereau or its PJ; the whole flux
+#: when it points at neither).
+ELEMENT = "element"
+
+_DOC = "documentation of the DGFiP's PES V2 XSD (reference/pes.md §2)"
+_S2LOW = "S²LOW's checks at import, HeliosEnvoiControler (reference/pes.md §2)"
+_XSD = "PES V2 XSD (the DGFiP's schema gateway: reference/pes.md §3)"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule of :data:`RULES`: ``severity`` (:data:`ERROR` or :data:`WARNING`), ``scope``
+    (:data:`AT_IMPORT`, :data:`FLUX` or :data:`ELEMENT`), ``dgfip`` the acquittal error
+    (NumAnoAck) the DGFiP answers when it rejects, and ``source``: which document states the
+    rule, or why demat chose its severity where none does."""
+
+    code: str
+    severity: str
+    scope: str
+    dgfip: str | None
+    source: str
+
+    @property
+    def rejects(self) -> bool:
+        """Whether the file (or the element) is refused: what the sandbox's DGFiP does."""
+        return self.severity == ERROR
+
+
+def _rules(*rules: Rule) -> dict[str, Rule]:
+    return {r.code: r for r in rules}
+
+
+#: The one table of PES_Aller rules, read by ``pes validate`` and by the sandbox's DGFiP.
+RULES: dict[str, Rule] = _rules(
+    Rule("PES_ROOT", ERROR, AT_IMPORT, None, _S2LOW),
+    Rule("PES_ENCODING", ERROR, AT_IMPORT, None, _S2LOW + ": ISO-8859-1 declared in the first 50 bytes"),
+    Rule("PES_NOMFIC_MISSING", ERROR, AT_IMPORT, None, _S2LOW),
+    Rule("PES_EMPTY", ERROR, AT_IMPORT, None, _S2LOW + ": an empty flux would get no acquittal"),
+    Rule("PES_NOMFIC_LENGTH", ERROR, FLUX, "ERREUR_AUTRE", _XSD + ": NomFic is Texte100"),
+    Rule("PES_XSD", ERROR, FLUX, "ERREUR_AUTRE", _XSD + ': "Erreur de validation XSD en boite 1"'),
+    Rule("PES_IDVER", ERROR, FLUX, "ERREUR_VERSION_PES", _DOC + ': IdVer "= 2, sinon rejet du flux"'),
+    Rule("PES_PJ_IDVER", ERROR, FLUX, "ERREUR_VERSION_PJ", _DOC + ": EnTetePES_PJ/IdVer is 1"),
+    Rule("PES_VALUE_FORMAT", ERROR, ELEMENT, "ERREUR_AUTRE", _XSD + ": amounts and counts are decimals"),
+    Rule(
+        "PES_NBRPCE",
+        ERROR,
+        ELEMENT,
+        "ERREUR_CUMUL_MONTANTS",
+        "not stated by the documentation (NbrPce is only Num5 ≥ 1); demat's choice, as for "
+        "PES_MT_BORD_HT: a bordereau's count holds in every real sample (reference/pes.md §5) and "
+        "is what the DGFiP's cumul check reads",
+    ),
+    Rule(
+        "PES_MT_BORD_HT",
+        ERROR,
+        ELEMENT,
+        "ERREUR_CUMUL_MONTANTS",
+        _DOC + " states MtBordHt = Σ MtHT of the lines for the ORMC only (Class_BordereauRecetteAller"
+        ".xsd); demat's choice for every other bordereau: an error too, because the DGFiP's "
+        "acquittal has a code for exactly this mismatch (ERREUR_CUMUL_MONTANTS), the sum holds in "
+        "every real sample (reference/pes.md §5), and a file refused here is fixed before the DGFiP "
+        "refuses it days later, where a warning would let it go",
+    ),
+    Rule(
+        "PES_MT_BORD_HT_ZERO", ERROR, FLUX, "ERREUR_AUTRE", _DOC + ': MtBordHt "> 0,00 sinon rejet du flux"'
+    ),
+    Rule(
+        "PES_MT_BORD_TVA",
+        ERROR,
+        ELEMENT,
+        "ERREUR_CUMUL_MONTANTS",
+        _DOC + ": MtBordTVA > 0 needs a line with MtTVA > 0",
+    ),
+    Rule(
+        "PES_MT_BORD_TVA_SUM",
+        WARNING,
+        ELEMENT,
+        "ERREUR_CUMUL_MONTANTS",
+        "not stated by the documentation and not verified on real samples (reference/pes.md §5 "
+        "verifies the HT sum and NbrPce only): a warning, since the DGFiP may reject the bordereau",
+    ),
+    Rule(
+        "PES_MT_CUMUL_ANNUEL",
+        ERROR,
+        ELEMENT,
+        "ERREUR_AUTRE",
+        _DOC + ": MtCumulAnnuel > 0, mandatory when InfoDematerialisee is 1 (except ORMC)",
+    ),
+    Rule(
+        "PES_INFO_DEMAT_SIGNATURE",
+        ERROR,
+        FLUX,
+        "ERREUR_PES_PARAM_SIGNATURE",
+        _DOC + ': InfoDematerialisee 1 "uniquement avec une signature", 0 and a signature '
+        '"aboutissent au rejet du flux"',
+    ),
+    Rule(
+        "PES_ID_MISSING",
+        ERROR,
+        ELEMENT,
+        "ERREUR_SIGNATURE_BORDEREAU_INCOMPLETE",
+        _DOC + ": @Id of a signed bordereau",
+    ),
+    Rule(
+        "PES_SIGNATURE_REF",
+        ERROR,
+        ELEMENT,
+        "ERREUR_SIGNATURE_BORDEREAU_INVALIDE",
+        "XAdES profile of the PES (reference/pes.md §4): a signature references its bordereau's Id",
+    ),
+    Rule(
+        "PES_ID_DUPLICATE",
+        ERROR,
+        FLUX,
+        "ERREUR_AUTRE",
+        _XSD + ": Id attributes are xs:ID, unique in the file",
+    ),
+    Rule(
+        "PES_PJ_NAME",
+        ERROR,
+        ELEMENT,
+        "ERREUR_PJ",
+        _DOC + ": NomPJ, 100 characters at most, with an extension",
+    ),
+    Rule(
+        "PES_PJ_IDUNIQUE_MISSING",
+        ERROR,
+        ELEMENT,
+        "ERREUR_PJ",
+        _DOC + ": IdUnique identifies the PJ in Hélios",
+    ),
+    Rule(
+        "PES_PJ_IDUNIQUE_DUPLICATE",
+        ERROR,
+        ELEMENT,
+        "ERREUR_DOUBLON_PJ",
+        "acquittal labels of the DGFiP (reference/pes.md §3): IdUnique is unique across Hélios",
+    ),
+    Rule("PES_PJ_CONTENT", ERROR, ELEMENT, "ERREUR_PJ", _DOC + ": Contenu/Fichier is a gzip in base64"),
+    Rule(
+        "PES_PJ_BOMB",
+        ERROR,
+        ELEMENT,
+        "ERREUR_PJ",
+        "demat's limit on a PJ's inflated size (no official source)",
+    ),
+    Rule(
+        "PES_PJREF_UNKNOWN",
+        WARNING,
+        ELEMENT,
+        "ERREUR_PJ",
+        "real files reference PJs sent in an earlier flux (IdUnique is unique across Hélios): a "
+        "warning, since only the DGFiP knows whether it holds the PJ",
+    ),
+)
+
+_MAY_REJECT = {
+    FLUX: "la DGFiP peut rejeter le flux",
+    ELEMENT: "la DGFiP peut rejeter ce bordereau",
+}
+
+
+def rule_severity(finding: Finding) -> Finding:
+    """``finding`` with the severity :data:`RULES` gives its code; a warning the DGFiP may act
+    on says so plainly, with the acquittal error it would answer."""
+    rule = RULES.get(finding.code)
+    if rule is None:
+        return finding
+    message = finding.message
+    if not rule.rejects and rule.dgfip:
+        what = _MAY_REJECT.get(rule.scope, "la DGFiP peut rejeter ce bordereau")
+        if "/PJ[" in (finding.path or "") or finding.code == "PES_PJREF_UNKNOWN":
+            what = "la DGFiP peut rejeter la pièce qui la référence"
+        message = f"{message} ; {what} ({rule.dgfip})"
+    return replace(finding, severity=rule.severity, message=message)
 
 
 @dataclass(frozen=True)
@@ -193,7 +377,6 @@ def check_bordereau(b: BordereauInfo, info_demat: bool) -> list[Finding]:
                     + (" (obligatoire pour un ORMC)" if ormc else ""),
                     line,
                     path,
-                    ERROR if ormc else WARNING,
                 )
             )
         if b.domain == "recette" and ht <= 0:
@@ -391,7 +574,8 @@ def check_pjs(info: PesInfo) -> list[Finding]:
 
 
 def check_all(info: PesInfo, ids: dict[str, list[int | None]]) -> list[Finding]:
-    """Every business rule, in document order of concern."""
+    """Every business rule, in document order of concern, each finding's severity from
+    :data:`RULES` (see :func:`rule_severity`)."""
     out = check_envelope(info)
     if out and out[0].code == "PES_ROOT":
         return out
@@ -402,17 +586,22 @@ def check_all(info: PesInfo, ids: dict[str, list[int | None]]) -> list[Finding]:
     out += check_signatures(info)
     out += check_ids(ids)
     out += check_pjs(info)
-    return out
+    return [rule_severity(f) for f in out]
 
 
 __all__ = [
+    "AT_IMPORT",
+    "ELEMENT",
     "ERROR",
+    "FLUX",
     "INFO",
     "NOMFIC_MAX",
     "NOMPJ_MAX",
+    "RULES",
     "TYPBORD_ORMC",
     "WARNING",
     "Finding",
+    "Rule",
     "check_all",
     "check_bordereau",
     "check_envelope",
@@ -420,4 +609,5 @@ __all__ = [
     "check_pjs",
     "check_signatures",
     "check_versions",
+    "rule_severity",
 ]

@@ -2,8 +2,9 @@
 
 Everything derives from one ``seed``: same arguments, same bytes. Tiers carry French names
 with accents (é, à, ç), valid SIRET (Luhn) and IBAN (mod 97) numbers; amounts are consistent
-(NbrPce, MtBordHT, MtCumulAnnuel) unless ``wrong_totals=True`` asks for a file that Hélios must
-reject (MtBordHT of the first bordereau ≠ Σ MtHT of its lines), for the sandbox's rejection demo.
+(NbrPce, MtBordHT, MtCumulAnnuel) unless ``wrong_totals=True`` asks for a file that Hélios
+rejects (MtBordHT of the first bordereau ≠ Σ MtHT of its lines): ``pes validate`` and the gateway
+refuse it before sending, the sandbox's DGFiP answers ERREUR_CUMUL_MONTANTS.
 
 PJ contents are produced on demand, chunk by chunk, from the seed (PDF-looking, incompressible
 bytes), so :func:`write_synthetic` reaches 100 MB or 500 MB with bounded memory.

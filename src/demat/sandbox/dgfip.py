@@ -6,12 +6,15 @@ it would get no ACK), a missing NomFic, CodCol over 3 characters, IdColl over 14
 that does not verify. Then the DGFiP judges the file and answers a PES_ACQUIT element by
 element, like HELIOS:
 
-* the file fails the XSD or is unreadable → one element, DomaineAck 0, KO, ``ERREUR_AUTRE``
-  "Erreur de validation XSD en boite 1 […]";
-* a bordereau whose totals or counts do not add up → that bordereau KO with
-  ``ERREUR_CUMUL_MONTANTS`` (the others OK);
-* a PJ with an unreadable content or a duplicate IdUnique → that PJ KO (``ERREUR_PJ`` /
-  ``ERREUR_DOUBLON_PJ``);
+* what :data:`demat.pes.rules.RULES` calls an error is refused as the table says: by S²LOW at
+  import, as the whole flux (one element, DomaineAck 0, e.g. ``ERREUR_AUTRE`` "Erreur de
+  validation XSD en boite 1 […]"), or as the bordereau or PJ it points at, with the table's
+  acquittal error (``ERREUR_CUMUL_MONTANTS`` for totals that do not add up, ``ERREUR_PJ``,
+  ``ERREUR_DOUBLON_PJ``…); a warning never is — ``pes validate`` and this DGFiP read the same
+  table, so they never disagree on a file;
+* a bordereau the DGFiP has already integrated (received before, accepted) is refused with
+  ``ERREUR_DOUBLON_BORDEREAU`` ("IdBord … déjà dans Hélios → rejet (doublon)", the XSD's
+  documentation): the one thing only the DGFiP can know, see :func:`with_duplicates`;
 * everything else → OK.
 
 The real platforms read the file twice; the sandbox reads it once, with demat's own
@@ -24,20 +27,18 @@ same as two passes would, for half the work.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from demat.errors import SchemaError
 from demat.pes.ack import AckError, build_acquit_for
-from demat.pes.inspect import PesInfo
+from demat.pes.inspect import BordereauInfo, PesInfo
 from demat.pes.namespaces import PES_ALLER_NS
+from demat.pes.rules import AT_IMPORT, ELEMENT, RULES, Finding
 from demat.pes.sign import verify_pes
 from demat.pes.validate import ValidationReport, validate_pes
 
-#: Findings that make the DGFiP refuse a bordereau for its amounts or counts.
-CUMUL_CODES = frozenset({"PES_MT_BORD_HT", "PES_MT_BORD_TVA", "PES_MT_BORD_TVA_SUM", "PES_NBRPCE"})
-#: Findings that make the DGFiP refuse a PJ as a duplicate.
-PJ_DUPLICATE_CODES = frozenset({"PES_PJ_IDUNIQUE_DUPLICATE"})
 _BORDEREAU_PATH = re.compile(r"/(PES_DepenseAller|PES_RecetteAller)/Bordereau\[(\d+)\]")
 _PJ_PATH = re.compile(r"/PES_PJ/PJ\[(\d+)\]")
 _DOMAIN_OF_BLOCK = {"PES_DepenseAller": "depense", "PES_RecetteAller": "recette"}
@@ -66,6 +67,19 @@ class Received:
     ack: bytes | None
     accepted: bool
     error: str | None = None
+    verdict: Verdict | None = None
+
+    @property
+    def integrated(self) -> list[str]:
+        """Keys of the bordereaux the DGFiP integrates from this PES (those not refused)."""
+        if self.verdict is None or self.verdict.technical_error is not None:
+            return []
+        refused = self.verdict.rejected_bordereaux
+        return [
+            bordereau_key(self.facts, b)
+            for b in self.facts.info.bordereaux
+            if (b.domain, b.id_bord or "") not in refused
+        ]
 
 
 def receive(source: Path | bytes, filename: str) -> Received:
@@ -102,14 +116,65 @@ def receive(source: Path | bytes, filename: str) -> Received:
     id_coll = info.id_coll or ""
     if len(id_coll) > 14:
         raise PesRefused(f"L'IdColl {id_coll} est trop long (14 caractères au plus)")
+    refused_at_import = next((f for f in report.errors if _rule_scope(f) == AT_IMPORT), None)
+    if refused_at_import is not None:
+        raise PesRefused(f"Le fichier {filename} est refusé : {refused_at_import.message}")
     if info.signed:
         _check_signatures(source)
     facts = PesFacts(info.nom_fic, cod_col, id_coll, info)
+    return _judged(facts, _verdict(report, info))
+
+
+def _judged(facts: PesFacts, verdict: Verdict) -> Received:
     try:
-        ack, accepted = _acquit(facts, _verdict(report, info))
+        ack, accepted = _acquit(facts, verdict)
     except Exception as exc:  # the sandbox must keep serving: the transaction shows -1
         return Received(facts, None, False, f"Erreur lors du traitement : {exc}")
-    return Received(facts, ack, accepted)
+    return Received(facts, ack, accepted, verdict=verdict)
+
+
+def bordereau_key(facts: PesFacts, b: BordereauInfo) -> str:
+    """What the sandbox's DGFiP knows a bordereau by once integrated: the collectivité and
+    budget, domain, exercice, TypBord and IdBord, as Hélios does, and also its amounts and
+    pièce count, so that the synthetic files (all numbered from 1) do not collide: a bordereau
+    sent again is a duplicate, another one of the same number is not."""
+    info = facts.info
+    return "|".join(
+        str(x)
+        for x in (
+            facts.id_coll,
+            facts.cod_col,
+            info.cod_bud,
+            b.domain,
+            b.exer,
+            b.typ_bord,
+            b.id_bord,
+            b.mt_bord_ht,
+            b.sum_ht,
+            b.pieces,
+        )
+    )
+
+
+def with_duplicates(received: Received, integrated: Callable[[str], bool]) -> Received:
+    """``received`` with each bordereau the DGFiP has already integrated (``integrated`` says
+    so of its :func:`bordereau_key`) refused as ``ERREUR_DOUBLON_BORDEREAU``, the acquittal
+    built again when there is one; unchanged otherwise."""
+    verdict = received.verdict
+    if verdict is None or verdict.technical_error is not None:
+        return received
+    rejected = dict(verdict.rejected_bordereaux)
+    for b in received.facts.info.bordereaux:
+        if integrated(bordereau_key(received.facts, b)):
+            rejected.setdefault((b.domain, b.id_bord or ""), []).append(
+                AckError(
+                    "ERREUR_DOUBLON_BORDEREAU",
+                    f"Le bordereau {b.id_bord} de l'exercice {b.exer} a déjà été intégré dans Hélios",
+                )
+            )
+    if rejected == verdict.rejected_bordereaux:
+        return received
+    return _judged(received.facts, Verdict(None, rejected, verdict.rejected_pjs))
 
 
 def _check_signatures(path: Path | bytes) -> None:
@@ -139,38 +204,39 @@ class Verdict:
         return self.technical_error is None and not self.rejected_bordereaux and not self.rejected_pjs
 
 
+def _rule_scope(f: Finding) -> str | None:
+    rule = RULES.get(f.code)
+    return rule.scope if rule is not None else None
+
+
 def _verdict(report: ValidationReport, info: PesInfo) -> Verdict:
-    """The DGFiP's verdict on each element of the file (see the module docstring)."""
-    # Schema failures anywhere, and file-level errors, refuse the whole file (DomaineAck 0).
-    technical = [
-        f
-        for f in report.errors
-        if f.code.startswith("PES_XSD")
-        or (not _BORDEREAU_PATH.search(f.path or "") and not _PJ_PATH.search(f.path or ""))
-    ]
-    if technical:
-        detail = "; ".join(f.message + (f" (ligne {f.line})" if f.line else "") for f in technical[:5])
-        return Verdict(
-            technical_error=AckError("ERREUR_AUTRE", f"Erreur de validation XSD en boite 1 [{detail}]"[:500])
-        )
+    """The DGFiP's verdict on each element of the file, from :data:`~demat.pes.rules.RULES`:
+    every error refuses what its rule's scope says, no warning refuses anything."""
+    technical: list[tuple[str, Finding]] = []
     verdict = Verdict()
-    for f in [*report.errors, *report.warnings]:
+    for f in report.errors:
+        rule = RULES.get(f.code)
+        code = rule.dgfip if rule is not None and rule.dgfip else "ERREUR_AUTRE"
         path_text = f.path or ""
-        if f.code in CUMUL_CODES and (m := _BORDEREAU_PATH.search(path_text)):
-            domain, index = _DOMAIN_OF_BLOCK[m.group(1)], int(m.group(2))
+        bordereau = _BORDEREAU_PATH.search(path_text)
+        pj = _PJ_PATH.search(path_text)
+        if rule is None or rule.scope != ELEMENT or not (bordereau or pj):
+            technical.append((code, f))
+        elif bordereau:
+            domain, index = _DOMAIN_OF_BLOCK[bordereau.group(1)], int(bordereau.group(2))
             b = next((b for b in info.bordereaux if b.domain == domain and b.index == index), None)
-            if b is not None:
-                key = (domain, b.id_bord or "")
-                verdict.rejected_bordereaux.setdefault(key, []).append(
-                    AckError("ERREUR_CUMUL_MONTANTS", f.message[:500])
-                )
-        elif f.severity == "error" and (m := _PJ_PATH.search(path_text)):
-            pj = next((p for p in info.pjs if p.index == int(m.group(1))), None)
-            if pj is not None:
-                code = "ERREUR_DOUBLON_PJ" if f.code in PJ_DUPLICATE_CODES else "ERREUR_PJ"
-                verdict.rejected_pjs.setdefault(pj.id_unique or "", []).append(
-                    AckError(code, f.message[:500])
-                )
+            key = (domain, (b.id_bord if b is not None else None) or "")
+            verdict.rejected_bordereaux.setdefault(key, []).append(AckError(code, f.message[:500]))
+        elif pj:
+            p = next((p for p in info.pjs if p.index == int(pj.group(1))), None)
+            verdict.rejected_pjs.setdefault((p.id_unique if p else None) or "", []).append(
+                AckError(code, f.message[:500])
+            )
+    if technical:
+        detail = "; ".join(f.message + (f" (ligne {f.line})" if f.line else "") for _, f in technical[:5])
+        if any(f.code == "PES_XSD" for _, f in technical):
+            detail = f"Erreur de validation XSD en boite 1 [{detail}]"
+        return Verdict(technical_error=AckError(technical[0][0], detail[:500]))
     return verdict
 
 
@@ -186,11 +252,11 @@ def _acquit(facts: PesFacts, verdict: Verdict) -> tuple[bytes, bool]:
 
 
 __all__ = [
-    "CUMUL_CODES",
-    "PJ_DUPLICATE_CODES",
     "PesFacts",
     "PesRefused",
     "Received",
     "Verdict",
+    "bordereau_key",
     "receive",
+    "with_duplicates",
 ]

@@ -242,6 +242,8 @@ class SandboxApp:
                 return refuse(
                     f"Le nom de fichier {facts.nom_fic} a déjà été utilisé (doublon détecté)", "duplicate"
                 )
+            # What only the DGFiP knows: the bordereaux it has already integrated.
+            received = dgfip.with_duplicates(received, self.state.is_integrated)
             tx_id = self.state.new_id()
             blob = f"helios-{tx_id}.xml"
             upload.save_as(self.blobs.path(blob))
@@ -261,6 +263,7 @@ class SandboxApp:
                 tx.ack_blob = self.blobs.put(f"helios-{tx.id}-ack.xml", received.ack)
                 tx.accepted = received.accepted
                 tx.final_status = 4 if received.accepted else 6
+                tx.integrated = received.integrated
             self.state.add_helios(tx)
             receipt = self.receipt(
                 endpoint, upload.sha1, upload.size, upload.filename, "accepted", transaction_id=tx_id

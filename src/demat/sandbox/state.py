@@ -50,6 +50,8 @@ class HeliosTx:
     accepted: bool | None = None
     final_status: int = 4
     message: str = ""
+    #: Keys of the bordereaux the DGFiP integrated from this PES (:func:`~demat.sandbox.dgfip.bordereau_key`).
+    integrated: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -100,6 +102,7 @@ class State:
     _helios_by_sha1: dict[str, HeliosTx] = field(default_factory=dict, repr=False, compare=False)
     _helios_by_name: dict[tuple[str, str], HeliosTx] = field(default_factory=dict, repr=False, compare=False)
     _actes_by_number: dict[str | None, ActesTx] = field(default_factory=dict, repr=False, compare=False)
+    _integrated: set[str] = field(default_factory=set, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for h in self.helios.values():
@@ -123,6 +126,7 @@ class State:
     def _index_helios(self, tx: HeliosTx) -> None:
         _index(self._helios_by_sha1, tx.sha1, tx)
         _index(self._helios_by_name, (tx.nom_fic, tx.cod_col), tx)
+        self._integrated.update(tx.integrated)
 
     def _index_actes(self, tx: ActesTx) -> None:
         if tx.type == 1:
@@ -131,6 +135,10 @@ class State:
     def helios_with_sha1(self, sha1: str) -> HeliosTx | None:
         """The PES already received with these bytes (S²LOW's duplicate key)."""
         return self._helios_by_sha1.get(sha1)
+
+    def is_integrated(self, key: str) -> bool:
+        """Whether the DGFiP has already integrated this bordereau (its key)."""
+        return key in self._integrated
 
     def helios_named(self, nom_fic: str, cod_col: str) -> HeliosTx | None:
         """The PES already received with this NomFic for this CodCol."""
