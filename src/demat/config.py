@@ -224,6 +224,9 @@ class Limits(_Strict):
     max_actes_archive_bytes: PositiveInt = 150 * 1024 * 1024
     #: Bytes of one PES attachment (PJ) once inflated: past it, a gzip bomb.
     max_pj_inflated_bytes: PositiveInt = 256 * 1024 * 1024
+    #: Bytes of one PES attachment's base64 text, refused before the parser holds it whole:
+    #: validating one costs about three times it (libxml2's text, the schema's copy, Python's).
+    max_pj_base64_bytes: PositiveInt = 48 * 1024 * 1024
 
 
 #: When the poller looks at a transmission again, by state: ``[every_seconds, times]`` stages.

@@ -86,3 +86,29 @@ def test_millions_of_unknown_elements_cost_one_chunk(tmp_path: Path, peak_rss: A
     # 4 million elements as one tree take some 450 MB; trimmed, a chunk's worth.
     assert peak < 120 * MIB, f"{peak / MIB:.0f} MiB"
     assert os.path.getsize(path) > 16 * MIB
+
+
+def test_the_pj_cap_comes_from_the_settings(tmp_path: Path) -> None:
+    """``[limits] max_pj_base64_bytes`` is the cap pes inspect, validate, sign and verify apply."""
+    import subprocess
+    import sys
+
+    path = _with(tmp_path, _pj(b"H4sI" + b"QUFB" * (768 * 1024)))  # 3 MB of base64
+    config = tmp_path / "demat.toml"
+    config.write_text("[limits]\nmax_pj_base64_bytes = 2097152\n")
+    for command in ("inspect", "validate", "verify"):
+        args = [
+            sys.executable,
+            "-m",
+            "demat.cli",
+            "--config",
+            str(config),
+            "pes",
+            command,
+            "--json",
+            str(path),
+        ]
+        proc = subprocess.run(args, capture_output=True, text=True, check=False)
+        assert "XML_TEXT_TOO_LONG" in proc.stdout + proc.stderr, (command, proc.stdout, proc.stderr)
+        alone = subprocess.run([*args[:3], *args[5:]], capture_output=True, text=True, check=False)
+        assert "XML_TEXT_TOO_LONG" not in alone.stdout + alone.stderr, (command, alone.stdout)

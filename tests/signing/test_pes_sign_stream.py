@@ -220,3 +220,20 @@ def test_what_c14n_refuses_is_an_error_not_a_traceback(signer: Signer) -> None:
     assert not whole["valid"]
     assert "C14N_FAILED" in {e["code"] for s in whole["signatures"] for e in s["errors"]}
     assert verify_source(bad, options=VerifyOptions(), hold=0, chunk_size=512).to_dict() == whole
+
+
+def test_a_big_pj_text_is_written_and_digested_in_slices(signer: Signer) -> None:
+    """A PJ's base64 over a MiB is written and canonicalised in slices (not held twice more):
+    same bytes, same digest as the tree."""
+    data = build_pes_bytes(synthetic_pes(bordereaux=1, pj_count=1, pj_size=1_500_000))
+    assert len(data) > 2_000_000  # one PJ of 2 MB of base64
+    for mode in ("bordereau", "global"):
+        options = pes_sign_options(signing_time=WHEN, mode=mode)
+        signed = sign_bytes(data, signer, options, hold=0, chunk_size=65536)
+        assert signed == sign_pes(data, signer, options=options)
+        want = verify_pes_tree(
+            etree.fromstring(signed, etree.XMLParser(huge_tree=True)).getroottree(), now=NOW
+        )
+        got = verify_source(signed, options=VerifyOptions(now=NOW), hold=0, chunk_size=65536)
+        assert got.to_dict() == want.to_dict()
+        assert all(s.crypto_valid for s in got.signatures)

@@ -655,6 +655,7 @@ postal_code = "44000"
 # max_xml_bytes = 1073741824           # one XML document
 # max_xml_depth = 256                  # how deep its elements nest
 # max_pj_inflated_bytes = 268435456    # one PES attachment (PJ) once inflated
+# max_pj_base64_bytes = 50331648       # one PJ's base64 in the PES (reading it costs ~3x)
 # max_actes_archive_bytes = 157286400  # one ACTES .tar.gz
 
 # When the poller looks again at a transmission, by state: [every_seconds, times] stages, the

@@ -52,6 +52,12 @@ def register(pes_sub: Any) -> None:
     p.set_defaults(handler=_ack)
 
 
+def _max_pj_text(args: argparse.Namespace) -> int:
+    from demat.gateway.options import max_pj_text
+
+    return max_pj_text(settings_from(args))
+
+
 def _inspect(args: argparse.Namespace) -> int:
     from demat.pes.inspect import inspect_pes
 
@@ -59,7 +65,7 @@ def _inspect(args: argparse.Namespace) -> int:
     status = EXIT_OK
     for path in args.files:
         try:
-            info = inspect_pes(path, limits=limits)
+            info = inspect_pes(path, limits=limits, max_pj_text=_max_pj_text(args))
         except DematError as exc:
             status = max(status, file_failed(path, exc, as_json=args.json))
             continue
@@ -126,6 +132,7 @@ def _validate(args: argparse.Namespace) -> int:
                     schema=not args.no_schema,
                     limits=options.xml_limits(settings),
                     max_pj_inflated=options.max_pj_inflated(settings),
+                    max_pj_text=options.max_pj_text(settings),
                 )
         except SchemaError as exc:
             fail(f"{exc} (use --schemas DIR to point at an official PES schema set)")

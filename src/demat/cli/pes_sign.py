@@ -121,6 +121,7 @@ def _signer_config(args: argparse.Namespace) -> SignerConfig:
 
 def _sign(args: argparse.Namespace) -> int:
     from demat.gateway.identity import load_signer, pes_sign_options_for
+    from demat.gateway.options import max_pj_text, xml_limits
     from demat.pes.sign import sign_pes_file
 
     _refuse_unless_latin1(args.input)
@@ -136,8 +137,16 @@ def _sign(args: argparse.Namespace) -> int:
     from demat.cli.pes_build import output_path, wrote
 
     with output_path(args.output) as out:
+        settings = settings_from(args)
         with progress.working(f"signing {args.input.name}"):
-            sign_pes_file(args.input, out, signer, options=options)
+            sign_pes_file(
+                args.input,
+                out,
+                signer,
+                options=options,
+                limits=xml_limits(settings),
+                max_pj_text=max_pj_text(settings),
+            )
         size = out.stat().st_size
     how = "one signature on the whole PES" if args.global_ else "one signature per bordereau"
     wrote(args.output, size, f"signed ({how}) by {signer.cert.subject.rfc4514_string()}")
@@ -163,16 +172,24 @@ def _refuse_unless_latin1(path: Path) -> None:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from demat.gateway.options import max_pj_text, xml_limits
     from demat.pes.sign import verify_pes
     from demat.signing.trust import TrustStore
     from demat.signing.verify import Issue, VerifyReport
 
-    trust_dir = args.trust or settings_from(args).trust_dir
+    settings = settings_from(args)
+    trust_dir = args.trust or settings.trust_dir
     trust = TrustStore.from_dir(trust_dir) if trust_dir else None
     status = EXIT_OK
     for path in args.files:
         try:
-            report = verify_pes(path, trust=trust, require_non_repudiation=args.require_non_repudiation)
+            report = verify_pes(
+                path,
+                trust=trust,
+                require_non_repudiation=args.require_non_repudiation,
+                limits=xml_limits(settings),
+                max_pj_text=max_pj_text(settings),
+            )
         except DematError as exc:
             if exit_code(exc) != EXIT_INVALID:  # not the file's fault: settings, I/O
                 raise

@@ -35,6 +35,13 @@ def max_pj_inflated(settings: Settings) -> int:
     return settings.limits.max_pj_inflated_bytes
 
 
+def max_pj_text(settings: Settings) -> int:
+    """The cap on one PES attachment's base64 text (``limits.max_pj_base64_bytes``), the
+    ``max_pj_text`` of :func:`demat.pes.validate.validate_pes`, :func:`demat.pes.inspect.inspect_pes`,
+    :func:`demat.pes.sign.sign_pes_file` and :func:`demat.pes.sign.verify_pes`."""
+    return settings.limits.max_pj_base64_bytes
+
+
 def actes_limits(settings: Settings) -> ActesLimits:
     """The caps on an ACTES archive (``limits.max_actes_archive_bytes``) and on each of its
     messages (no bigger than ``limits.max_xml_bytes``, no deeper than ``limits.max_xml_depth``)."""
@@ -84,4 +91,4 @@ def _registry(schemas_dir: Path | None, pes_schema: str) -> SchemaRegistry:
     return registry
 
 
-__all__ = ["actes_limits", "max_pj_inflated", "schema_registry", "xml_limits"]
+__all__ = ["actes_limits", "max_pj_inflated", "max_pj_text", "schema_registry", "xml_limits"]

@@ -37,9 +37,10 @@ _REF_TAG = f"{{{DS_NS}}}Reference"
 #: Bytes fed to libxml2 at a time.
 CHUNK_SIZE = 1 << 20
 #: Default cap on the base64 text of one PJ (``Fichier``), the one text of a PES_Aller that
-#: may exceed the XML text cap: 64 MiB of base64 is a 48 MiB gzip. Reading it costs about
-#: twice that (libxml2's text node, then Python's string).
-DEFAULT_MAX_PJ_TEXT = 64 * 1024 * 1024
+#: may exceed the XML text cap: 48 MiB of base64 is a 36 MB gzip. Inspecting it costs about
+#: twice that (libxml2's text node, then Python's string), validating it three times (the
+#: streaming schema validator keeps its own copy). ``[limits] max_pj_base64_bytes``.
+DEFAULT_MAX_PJ_TEXT = 48 * 1024 * 1024
 
 #: Domain blocks a PES_Aller may carry, by element name → short name.
 DOMAIN_BLOCKS = {

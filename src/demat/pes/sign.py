@@ -38,6 +38,7 @@ from typing import Any, Literal
 from lxml import etree
 
 from demat.errors import SignatureError
+from demat.pes.inspect import DEFAULT_MAX_PJ_TEXT
 from demat.pes.namespaces import PES_ALLER_NS
 from demat.signing.keys import Signer
 from demat.signing.trust import TrustStore
@@ -277,15 +278,17 @@ def sign_pes_file(
     *,
     options: PesSignOptions | None = None,
     limits: XmlLimits = DEFAULT_LIMITS,
+    max_pj_text: int = DEFAULT_MAX_PJ_TEXT,
 ) -> Path:
     """Sign the PES at ``source`` into ``destination`` (written atomically); return ``destination``.
 
     Streams from file to file in bounded memory (:mod:`demat.pes.sign_stream`); a file bigger
-    than ``limits.max_bytes`` is refused before it is read.
+    than ``limits.max_bytes`` is refused before it is read, a PJ whose base64 passes
+    ``max_pj_text`` as soon as it does.
     """
     from demat.pes.sign_stream import sign_file
 
-    return sign_file(source, destination, signer, options, limits=limits)
+    return sign_file(source, destination, signer, options, limits=limits, max_pj_text=max_pj_text)
 
 
 # --- verification ----------------------------------------------------------------------------
@@ -450,6 +453,7 @@ def verify_pes(
     now: dt.datetime | None = None,
     require_non_repudiation: bool = False,
     limits: XmlLimits = DEFAULT_LIMITS,
+    max_pj_text: int = DEFAULT_MAX_PJ_TEXT,
 ) -> VerifyReport:
     """Verify every signature of a PES_Aller (path, bytes or stream), in bounded memory.
 
@@ -469,7 +473,7 @@ def verify_pes(
         trust = TrustStore.from_dir(trust_dir)
     name = os.fspath(source) if isinstance(source, str | os.PathLike) else None
     options = VerifyOptions(trust=trust, at=at, now=now, require_non_repudiation=require_non_repudiation)
-    return verify_source(source, options=options, name=name, limits=limits)
+    return verify_source(source, options=options, name=name, limits=limits, max_pj_text=max_pj_text)
 
 
 __all__ = [

@@ -29,7 +29,7 @@ from lxml import etree
 
 from demat.errors import ProtocolError, SignatureError, XMLSecurityError
 from demat.pes.encoding import declared_encoding
-from demat.pes.inspect import DEFAULT_MAX_PJ_TEXT
+from demat.pes.inspect import DEFAULT_MAX_PJ_TEXT, pj_text_cap
 from demat.pes.namespaces import PES_ALLER_NS
 from demat.pes.sign import (
     DOMAINS,
@@ -69,8 +69,6 @@ _HEADERS = set(DOMAINS.values())
 #: Elements signing needs whole: the domain headers (InfoDematerialisee is set in them) and
 #: signatures. Each is a few hundred bytes in a real PES.
 KEEP_WHOLE = frozenset({*_HEADERS, ds("Signature")})
-#: The one element of a PES_Aller whose text may exceed the XML text cap: a PJ's content.
-_LONG_TEXT = {"Fichier": DEFAULT_MAX_PJ_TEXT}
 
 
 @dataclass
@@ -334,6 +332,7 @@ def sign_to(
     hold: int = DEFAULT_HOLD,
     limits: XmlLimits = DEFAULT_LIMITS,
     chunk_size: int = CHUNK,
+    max_pj_text: int = DEFAULT_MAX_PJ_TEXT,
 ) -> None:
     """Sign the PES_Aller ``source`` (a path or bytes) and write the result to ``out``.
 
@@ -348,7 +347,8 @@ def sign_to(
     start = out.tell()
     for _ in range(3):
         handler = _Signer(out, head, signer, options, name, known)
-        if not _walk_pes(source, handler, hold=hold, limits=limits, chunk_size=chunk_size):
+        how: dict[str, Any] = {"hold": hold, "limits": limits, "chunk_size": chunk_size}
+        if not _walk_pes(source, handler, max_pj_text=max_pj_text, **how):
             raise SignatureError("ce n'est pas un PES_Aller", file=name, code="NOT_PES_ALLER")
         try:
             handler.settle()
@@ -371,10 +371,21 @@ def sign_bytes(
     hold: int = DEFAULT_HOLD,
     limits: XmlLimits = DEFAULT_LIMITS,
     chunk_size: int = CHUNK,
+    max_pj_text: int = DEFAULT_MAX_PJ_TEXT,
 ) -> bytes:
     """:func:`sign_to` into bytes."""
     out = io.BytesIO()
-    sign_to(xml, out, signer, options, name=name, hold=hold, limits=limits, chunk_size=chunk_size)
+    sign_to(
+        xml,
+        out,
+        signer,
+        options,
+        name=name,
+        hold=hold,
+        limits=limits,
+        chunk_size=chunk_size,
+        max_pj_text=max_pj_text,
+    )
     return out.getvalue()
 
 
@@ -386,13 +397,23 @@ def sign_file(
     *,
     hold: int = DEFAULT_HOLD,
     limits: XmlLimits = DEFAULT_LIMITS,
+    max_pj_text: int = DEFAULT_MAX_PJ_TEXT,
 ) -> Path:
     """:func:`sign_to` from the file ``source`` into ``destination``, written through a temporary
     file renamed at the end (nothing is left behind on error)."""
     tmp = destination.with_name(f".{destination.name}.tmp")
     try:
         with tmp.open("wb") as out:
-            sign_to(source, out, signer, options, name=str(source), hold=hold, limits=limits)
+            sign_to(
+                source,
+                out,
+                signer,
+                options,
+                name=str(source),
+                hold=hold,
+                limits=limits,
+                max_pj_text=max_pj_text,
+            )
         os.replace(tmp, destination)
     finally:
         tmp.unlink(missing_ok=True)
@@ -509,17 +530,14 @@ class _Verifier:
         self.counts[-1] += 1
         return (*self.keys[-1], index), index
 
-    def _holder_kind(self, elem: Any) -> bool:
-        """Whether ``elem`` is where a PES signature legally sits (root, bordereau, PJ)."""
+    def _speculate(self, elem: Any) -> bool:
+        """Whether to digest ``elem`` on speculation as it streams by: a bordereau (each is
+        signed), or the root when its signature seems to close the file. A PJ is seldom
+        signed: digesting every big one would cost more than a second pass for the rare one."""
         depth = len(self.opened)
         if depth == 0:
-            return True
-        if depth != 2:
-            return False
-        parent = self.opened[1]
-        return (local_name(elem) == "Bordereau" and local_name(parent) in DOMAINS) or (
-            local_name(elem) == "PJ" and local_name(parent) == "PES_PJ"
-        )
+            return self.speculate_root
+        return depth == 2 and local_name(elem) == "Bordereau" and local_name(self.opened[1]) in DOMAINS
 
     # -- events ------------------------------------------------------------------------------
 
@@ -537,7 +555,7 @@ class _Verifier:
         if recipes is not None:
             for recipe, index in recipes:
                 self._start(elem, recipe, index)
-        elif self._holder_kind(elem) and (self.opened or self.speculate_root):
+        elif self._speculate(elem):
             job_digest = PieceDigest(_SPECULATE)
             job_digest.open(elem)
             self.jobs.append(_Job(elem, ((True, False, ()), ""), job_digest, None))
@@ -689,7 +707,9 @@ class _Verifier:
         )
 
 
-def _walk_pes(source: Source, handler: Any, *, keep_pieces: bool = False, **how: Any) -> bool:
+def _walk_pes(
+    source: Source, handler: Any, *, max_pj_text: int, keep_pieces: bool = False, **how: Any
+) -> bool:
     """Walk a PES_Aller with ``handler``; False (the reason in ``handler.root_mismatch``) when
     its root is something else."""
     try:
@@ -699,7 +719,7 @@ def _walk_pes(source: Source, handler: Any, *, keep_pieces: bool = False, **how:
             root_tag=ROOT,
             keep_whole=KEEP_WHOLE,
             keep_pieces=keep_pieces,
-            long_text=_LONG_TEXT,
+            long_text=pj_text_cap(max_pj_text),
             **how,
         )
     except ProtocolError as exc:
@@ -732,6 +752,7 @@ def verify_source(
     hold: int = DEFAULT_HOLD,
     limits: XmlLimits = DEFAULT_LIMITS,
     chunk_size: int = CHUNK,
+    max_pj_text: int = DEFAULT_MAX_PJ_TEXT,
 ) -> VerifyReport:
     """Verify every signature of the PES_Aller ``source`` in bounded memory (see the module
     docstring); the report is the one :func:`demat.pes.sign.verify_pes_tree` gives."""
@@ -742,7 +763,8 @@ def verify_source(
         start = source.tell() if source.seekable() else None
     for _ in range(2):
         handler = _Verifier(options, name, speculate, exact)
-        found = _walk_pes(source, handler, hold=hold, limits=limits, chunk_size=chunk_size, keep_pieces=True)
+        how: dict[str, Any] = {"hold": hold, "limits": limits, "chunk_size": chunk_size}
+        found = _walk_pes(source, handler, max_pj_text=max_pj_text, keep_pieces=True, **how)
         if not found:
             result = VerifyReport(file=name)
             result.errors.append(

@@ -28,6 +28,7 @@ from lxml import etree
 
 from demat.errors import SignatureError
 from demat.signing.xmldsig import DIGESTS, c14n
+from demat.xml.writer import BIG_TEXT, stand_in_leaf
 
 _START = re.compile(rb'<[^\s>]+(?:\s+[^\s=]+="[^"]*")*>')
 _NS = re.compile(rb'\sxmlns(?::([^\s=]+))?="([^"]*)"')
@@ -120,10 +121,8 @@ class PieceDigest:
         if self.failed is not None:
             self.rendered.append([])
             return
-        keep = {p: u for p, u in elem.nsmap.items() if p is not None or u == etree.QName(elem).namespace}
-        shallow = etree.Element(elem.tag, nsmap=keep)
-        for key, value in elem.attrib.items():
-            shallow.set(key, value)
+        shallow = stand_in_leaf(elem)
+        shallow.text = None
         data = self._canonical(shallow)
         if self.rendered:
             data = self._in_context(shallow, data)
@@ -147,6 +146,16 @@ class PieceDigest:
             return
         if isinstance(node, etree._ProcessingInstruction):
             data = f"<?{node.target}{' ' + node.text if node.text else ''}?>".encode()
+        elif not len(node) and len(node.text or "") > BIG_TEXT:
+            # A leaf with a big text (a PJ's base64): its tags, then the text in slices.
+            leaf = stand_in_leaf(node)
+            around = self._in_context(leaf, self._canonical(leaf))
+            text = node.text
+            cut = around.rindex(b"x</") if b"x</" in around else len(around)
+            self._feed(around[:cut])
+            for start in range(0, len(text), BIG_TEXT):
+                self._feed(canonical_text(text[start : start + BIG_TEXT]))
+            data = around[cut + 1 :]
         else:
             data = self._in_context(node, self._canonical(node))
         self._feed(data)

@@ -57,6 +57,7 @@ class RunMeter:
             raise ValueError(f"text caps must be at least {MIN_CAP} bytes: {caps}")
         self.max_text = max_text
         self.long_text = {k.encode(): v for k, v in (long_text or {}).items()}
+        self._lowest = min(caps)  # past it, a run is judged by its kind
         self.name = name
         self.offset = 0  #: bytes checked so far
         self._run = 0  # bytes of the current run
@@ -97,7 +98,7 @@ class RunMeter:
         if len(self._head) < _HEAD:
             self._head += data[start : min(end, start + _HEAD - len(self._head))]
         self._run += end - start
-        if self._run > self.max_text:
+        if self._run > self._lowest:
             self._judge()
 
     def _judge(self) -> None:

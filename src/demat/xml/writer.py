@@ -15,6 +15,8 @@ from typing import IO, Any
 
 from lxml import etree
 
+#: Text longer than this in a leaf is written (and canonicalised) in slices of this size.
+BIG_TEXT = 1 << 20
 _START = re.compile(rb"""<[^\s/>]+(?:\s+[^\s=]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*/?>""")
 _NS_DECL = re.compile(rb"""\s+xmlns(?::([^\s=]+))?\s*=\s*(?:"[^"]*"|'[^']*')""")
 
@@ -41,6 +43,18 @@ def without_inherited(data: bytes, elem: Any) -> bytes:
         return decl.group(0) if (decl.group(1) or b"") in own else b""
 
     return _NS_DECL.sub(keep, tag) + data[m.end() :]
+
+
+def stand_in_leaf(node: Any) -> Any:
+    """A detached copy of the leaf ``node`` (same name, namespaces in scope, attributes in
+    order) whose text is ``x``: serialised, it gives the leaf's tags around that ``x``, without
+    copying a big text into lxml and back."""
+    own = etree.QName(node).namespace
+    leaf = etree.Element(node.tag, nsmap={p: u for p, u in node.nsmap.items() if p is not None or u == own})
+    for key, value in node.attrib.items():
+        leaf.set(key, value)
+    leaf.text = "x"
+    return leaf
 
 
 class PieceWriter:
@@ -81,7 +95,17 @@ class PieceWriter:
         self.out.write(self._tostring(holder)[3:-4])
 
     def piece(self, node: Any) -> None:
-        """A complete subtree."""
+        """A complete subtree. A leaf with a big text (a PJ's base64) is written around its
+        text, which goes out in slices, so the document is not held twice more in memory."""
+        if isinstance(node.tag, str) and not len(node) and len(node.text or "") > BIG_TEXT:
+            data = without_inherited(self._tostring(stand_in_leaf(node)), node)
+            text = node.text
+            cut = data.rindex(b"x</")
+            self.out.write(data[:cut])
+            for start in range(0, len(text), BIG_TEXT):
+                self.text(text[start : start + BIG_TEXT])
+            self.out.write(data[cut + 1 :])
+            return
         data = self._tostring(node)
         self.out.write(without_inherited(data, node) if isinstance(node.tag, str) else data)
 
@@ -92,4 +116,4 @@ class PieceWriter:
         self.out.write(f"</{name}>".encode(self.encoding))
 
 
-__all__ = ["PieceWriter", "without_inherited"]
+__all__ = ["BIG_TEXT", "PieceWriter", "stand_in_leaf", "without_inherited"]

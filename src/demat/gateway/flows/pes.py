@@ -56,6 +56,7 @@ class PesFlow:
         self.ctx = ctx
         self.limits = options.xml_limits(ctx.settings)
         self.max_pj_inflated = options.max_pj_inflated(ctx.settings)
+        self.max_pj_text = options.max_pj_text(ctx.settings)
 
     def helios(self, profile: Profile) -> HeliosPlatform:
         """The HELIOS service of ``profile``'s account."""
@@ -113,7 +114,11 @@ class PesFlow:
 
     def _validate(self, source: Any, prof: Profile, label: str) -> ValidationReport:
         report = validate_pes(
-            source, registry=self.ctx.registry, limits=self.limits, max_pj_inflated=self.max_pj_inflated
+            source,
+            registry=self.ctx.registry,
+            limits=self.limits,
+            max_pj_inflated=self.max_pj_inflated,
+            max_pj_text=self.max_pj_text,
         )
         if report.info is None:  # not readable as a PES at all: the report says why
             return report
