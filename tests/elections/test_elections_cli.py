@@ -100,6 +100,32 @@ def test_export_writes_one_file_per_list(
     assert code == 0 and len(list((tmp_path / "xml").glob("*.xml"))) == 3
 
 
+def test_export_check_checks_and_exports_in_one_pass(
+    tmp_path: Path, lille: Commune, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``export --check``: the files of ``export`` and the report of ``check`` (under
+    ``check`` in JSON), exit 1 when the extraction is invalid, the export written all the same."""
+    clean = write_commune(tmp_path, lille).path
+    code, lines, _ = _run(capsys, "export", str(clean), "-o", str(tmp_path / "a"), "--check", "--json")
+    result = json.loads(lines[0])
+    assert code == 0 and result["check"]["valid"] is True and len(result["outputs"]) == 3
+    plant_errors(lille, ["ELECT_SEXE", "ELECT_DOUBLON"], seed=1)
+    (tmp_path / "bad").mkdir()
+    bad = write_commune(tmp_path / "bad", lille)
+    code, lines, _ = _run(capsys, "export", str(bad.path), "-o", str(tmp_path / "b"), "--check", "--json")
+    result = json.loads(lines[0])
+    assert code == 1 and result["check"]["valid"] is False
+    found = {(f["row"], f["code"]) for f in result["check"]["errors"]}
+    assert found == {(p.row, p.code) for p in bad.planted}
+    assert sum(o["electors"] for o in result["outputs"]) == len(lille.electors)
+    _, alone, _ = _run(capsys, "check", str(bad.path), "--json")
+    assert result["check"] == json.loads(alone[0])
+    xml = tmp_path / "c"
+    code, lines, _ = _run(capsys, "export", str(bad.path), "--format", "xml", "-o", str(xml), "--check")
+    assert code == 1 and lines[0].startswith(f"{bad.path}: invalid (")
+    assert len(list(xml.glob("*.xml"))) == 3
+
+
 def test_export_with_a_bad_format_file_is_a_usage_error(
     tmp_path: Path, lille: Commune, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -14,11 +14,14 @@ import datetime as dt
 import importlib.util
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from demat.cli._common import EXIT_INVALID, EXIT_OK, emit_json, existing_file, exit_code, file_failed
 from demat.cli.voice import INVALID, VALID, finding, shown, tally, verdict
 from demat.errors import DematError
+
+if TYPE_CHECKING:
+    from demat.elections.check import CheckReport
 
 # demat.elections is imported by each command when it runs: `demat --help` builds every
 # parser and must not load pydantic, openpyxl and the rules to do so.
@@ -74,7 +77,6 @@ def _read(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from demat.elections import check_extractions
-    from demat.elections.check import RULES
 
     reports = check_extractions(args.files, today=args.today, max_per_code=args.max_per_code)
     worst = EXIT_OK
@@ -84,22 +86,28 @@ def _check(args: argparse.Namespace) -> int:
         if args.json:
             emit_json(report.to_dict())
             continue
-        errors = sum(n for c, n in report.counts.items() if RULES[c][0] == "error")
-        warnings = sum(n for c, n in report.counts.items() if RULES[c][0] != "error")
-        print(
-            verdict(
-                report.file,
-                VALID if report.valid else INVALID,
-                f"{report.electors} électeur(s); {tally(errors, warnings)}",
-            )
-        )
-        if args.show_rows:
-            for f in report.errors + report.warnings:
-                print(finding(RULES[f.code][0], f.code, f.message, line=f.row, where=f.file))
-        else:
-            for code, n in sorted(report.counts.items(), key=lambda kv: (RULES[kv[0]][0] != "error", kv[0])):
-                print(finding(RULES[code][0], code, f"×{n} — {RULES[code][1]}"))
+        _show_report(report, show_rows=args.show_rows)
     return worst
+
+
+def _show_report(report: CheckReport, *, show_rows: bool) -> None:
+    from demat.elections.check import RULES
+
+    errors = sum(n for c, n in report.counts.items() if RULES[c][0] == "error")
+    warnings = sum(n for c, n in report.counts.items() if RULES[c][0] != "error")
+    print(
+        verdict(
+            report.file,
+            VALID if report.valid else INVALID,
+            f"{report.electors} électeur(s); {tally(errors, warnings)}",
+        )
+    )
+    if show_rows:
+        for f in report.errors + report.warnings:
+            print(finding(RULES[f.code][0], f.code, f.message, line=f.row, where=f.file))
+    else:
+        for code, n in sorted(report.counts.items(), key=lambda kv: (RULES[kv[0]][0] != "error", kv[0])):
+            print(finding(RULES[code][0], code, f"×{n} — {RULES[code][1]}"))
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -112,28 +120,39 @@ def _export(args: argparse.Namespace) -> int:
         fmt = builtin_format(args.format)
     else:
         fmt = load_format(Path(args.format))  # validated before anything is read
+    report = None
     try:
-        extraction = read_extraction(args.file)
-        result = (
-            export_xml(extraction, args.output, today=args.today)
-            if fmt is None
-            else export_with_format(extraction, fmt, args.output, today=args.today)
-        )
+        if args.check:  # one pass for both
+            from demat.elections.pipeline import check_and_export
+
+            report, result = check_and_export(
+                args.file, args.output, fmt=fmt or "xml", today=args.today, max_per_code=args.max_per_code
+            )
+        else:
+            extraction = read_extraction(args.file)
+            result = (
+                export_xml(extraction, args.output, today=args.today)
+                if fmt is None
+                else export_with_format(extraction, fmt, args.output, today=args.today)
+            )
     except DematError as exc:
         if exit_code(exc) != EXIT_INVALID:
             raise
         return file_failed(args.file, exc, as_json=args.json)
     if args.json:
-        emit_json(
-            {
-                "file": str(args.file),
-                "format": args.format,
-                "outputs": [{"path": str(p), "electors": result.counts[p]} for p in result],
-                "skipped_rows": [{"file": f, "row": r} for f, r in result.skipped],
-                "replaced_characters": result.replaced,
-            }
-        )
+        out: dict[str, Any] = {
+            "file": str(args.file),
+            "format": args.format,
+            "outputs": [{"path": str(p), "electors": result.counts[p]} for p in result],
+            "skipped_rows": [{"file": f, "row": r} for f, r in result.skipped],
+            "replaced_characters": result.replaced,
+        }
+        if report is not None:
+            out["check"] = report.to_dict()
+        emit_json(out)
     else:
+        if report is not None:
+            _show_report(report, show_rows=args.show_rows)
         for p in result:
             print(f"{p}: {result.counts[p]} électeur(s)")
         if result.skipped:
@@ -141,7 +160,7 @@ def _export(args: argparse.Namespace) -> int:
             print(f"  {len(result.skipped)} ligne(s) non exportée(s) (type de liste illisible) : {rows}")
         if result.replaced:
             print(f"  {result.replaced} caractère(s) absent(s) de l'encodage, écrit(s) sans accent ou « ? »")
-    return EXIT_OK
+    return EXIT_INVALID if report is not None and not report.valid else EXIT_OK
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -214,6 +233,14 @@ def register(sub: Any) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="folder for the files")
     p.add_argument("--today", type=_date, help="the list's date when the file gives none")
     p.add_argument("--json", action="store_true", help="one JSON object (JSON Lines)")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="check the extraction in the same pass (as check does; exit 1 when invalid, "
+        "the export written all the same); --json adds the report under check",
+    )
+    p.add_argument("--show-rows", action="store_true", help="with --check: list every finding")
+    p.add_argument("--max-per-code", type=int, default=None, help="with --check: at most N findings per code")
     p.set_defaults(handler=_export)
 
     p = commands.add_parser("diff", help="the tableau between two extractions of a commune")

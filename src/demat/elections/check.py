@@ -15,11 +15,19 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from itertools import groupby, repeat
+from itertools import repeat
 from typing import Any
 
 from demat.elections.codes import birth_place_problem, list_commune_problem, nationality
-from demat.elections.columns import Lookup, blank_rows, rows_failing, rows_where, stripped
+from demat.elections.columns import (
+    Lookup,
+    blank_rows,
+    changes,
+    rows_failing,
+    rows_judged,
+    rows_where,
+    stripped,
+)
 from demat.elections.model import FIELD_INDEX, ListType, fold_name, parse_birth_date, sex_of
 from demat.elections.read import (
     Extraction,
@@ -279,7 +287,14 @@ def _sex_wanting(pair: tuple[str, str]) -> bool:
 
 def _date_wanting(on: dt.date, raw: str) -> bool:
     text = raw.strip()
-    return bool(text) and (not parse_birth_date(text).valid or _age_code(text, on) is not None)
+    if not text:
+        return False
+    born = parse_birth_date(text)
+    if not born.valid or born.year is None:
+        return True
+    if on.year - 119 <= born.year <= on.year - 19:
+        return False  # born (whatever the day) before the list, of age and under 120 on it
+    return _age_code(text, on) is not None
 
 
 def _nationality_wanting(lt: ListType | None, on: dt.date, value: str) -> bool:
@@ -523,7 +538,7 @@ class _FileState:
             if ons.count(self.date) == n:
                 ons = None
         if ons is None:
-            flagged.update(rows_failing(dates, _table(_date_wanting, self.date).__getitem__))
+            flagged.update(rows_judged(dates, _table(_date_wanting, self.date).__getitem__))
         else:
             flagged.update(rows_failing(list(zip(ons, dates, strict=True)), _DATES_WANTING.__getitem__))
         if self.check_birth_code:
@@ -600,9 +615,10 @@ class _FileState:
         else:
             numbers = list(map(_order_number, stripped(texts)))
         wanting = [] if min(numbers) > 0 else [i for i, number in enumerate(numbers) if number <= 0]
-        start = 0
-        for (lt, bureau), run in groupby(zip(lts, b.at(self.p_bureau), strict=True)):
-            end = start + len(list(run))
+        bureaus = b.at(self.p_bureau)
+        cuts = changes(lts, bureaus)
+        for start, end in zip([0, *cuts], [*cuts, len(b)], strict=True):
+            lt, bureau = lts[start], bureaus[start]
             kept: Sequence[int] = range(start, end)
             if wanting:
                 kept = [i for i in kept if numbers[i] > 0]
@@ -616,7 +632,6 @@ class _FileState:
                 else:
                     group[0].extend(numbers[start:end])
                     group[1].extend(b.numbers[start:end])
-            start = end
         return wanting
 
     def row(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from itertools import compress
+from operator import ne
 from typing import TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -58,6 +59,26 @@ def rows_failing(values: Sequence[K], judge: Callable[[K], object]) -> Iterator[
     return rows_where(values, set(filter(judge, set(values))))
 
 
+def rows_judged(values: Sequence[K], judge: Callable[[K], object]) -> Iterator[int]:
+    """Indices of the ``values`` that ``judge`` finds true, judging every value in turn (for
+    a column whose values rarely repeat inside a batch, where :func:`rows_failing`'s set of
+    distinct values would cost more than it saves)."""
+    if not any(map(judge, values)):
+        return iter(())
+    return compress(range(len(values)), map(judge, values))
+
+
+def changes(*columns: Sequence[Hashable]) -> list[int]:
+    """Where any of ``columns`` (of equal length) changes value: the index of each row whose
+    value differs from the previous row's, in order (found in C: ``operator.ne`` over each
+    column and the column shifted by one)."""
+    found: set[int] = set()
+    for column in columns:
+        if column and column.count(column[0]) != len(column):
+            found.update(compress(range(1, len(column)), map(ne, column[1:], column[:-1])))
+    return sorted(found)
+
+
 def blank_rows(values: Sequence[str]) -> list[int]:
     """Indices of the values that are empty or only whitespace."""
     if "" not in values and not any(map(str.isspace, values)):
@@ -76,7 +97,9 @@ __all__ = [
     "Lookup",
     "V",
     "blank_rows",
+    "changes",
     "rows_failing",
+    "rows_judged",
     "rows_where",
     "stripped",
 ]

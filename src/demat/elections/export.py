@@ -284,6 +284,7 @@ class _Tables:
         self.department: Lookup[tuple[str, str], str] = Lookup(
             lambda key: key[0].strip() or department_of(key[1])
         )
+        self.department_of: Lookup[str, str] = Lookup(department_of)
         self.iso2: Lookup[str, str] = Lookup(_iso2)
         self.list_type: Lookup[ListType | None, str] = Lookup(lambda lt: lt.value if lt is not None else "")
         self.mapped: list[Lookup[str, str] | None] = []
@@ -293,21 +294,28 @@ class _Tables:
                 _mapping(mapping, column.upper) if column.field and (mapping or column.upper) else None
             )
 
-    def computed(self, name: str, list_date: str) -> Column | None:
-        """How to compute field ``name`` (``None``: copied as it is)."""
+    def computed(self, name: str, src: SourceFile, list_date: str) -> Column | None:
+        """How to compute field ``name`` for the rows of ``src`` (``None``: copied as it is)."""
+        cols = src.header.columns
         if name == "list_type":
             return lambda b: self.list_type.map(b.list_types())
         if name == "list_date":
+            if "list_date" not in cols:
+                return lambda b: repeat(list_date, len(b))
             return lambda b: self.list_date.map(zip(b.column("list_date"), repeat(list_date)))
         if name == "birth_date":
             return lambda b: self.birth_date.map(b.column("birth_date"))
         if name == "sex":
+            if "civility" not in cols:
+                return lambda b: self.sex.map(zip(b.column("sex"), repeat("")))
             return lambda b: self.sex.map(zip(b.column("sex"), b.column("civility"), strict=True))
         if name == "civility":
             return lambda b: self.civility.map(zip(b.column("civility"), b.column("sex"), strict=True))
         if name == "commune_code":
             return RowBatch.commune_codes
         if name == "department_code":
+            if "department_code" not in cols:
+                return lambda b: self.department_of.map(b.commune_codes())
             return lambda b: self.department.map(
                 zip(b.column("department_code"), b.commune_codes(), strict=True)
             )
@@ -353,7 +361,7 @@ class _Plan:
                 indices.append(self.base + len(self.columns) - 1)
                 continue
             assert column.field is not None
-            computed = tables.computed(column.field, list_date)
+            computed = tables.computed(column.field, src, list_date)
             if computed is None and mapped is None:
                 indices.append(positions[FIELD_INDEX[column.field]])
                 continue

@@ -27,12 +27,12 @@ import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import chain, groupby, repeat
+from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, cast
 
-from demat.elections.columns import Lookup
+from demat.elections.columns import Lookup, changes
 from demat.elections.headers import HeaderMap, map_header
 from demat.elections.model import (
     FIELD_INDEX,
@@ -52,7 +52,7 @@ CHUNK = 1 << 18
 HEAD = 4096
 #: Rows handed over at a time by :meth:`Extraction.batches` (memory stays flat: a batch is
 #: the only part of a file held).
-BATCH_ROWS = 2048
+BATCH_ROWS = 512
 #: Largest zip member (uncompressed) read; larger ones are refused as a probable zip bomb.
 MAX_MEMBER_BYTES = 2 << 30
 #: Largest ``.xlsx`` read (it is parsed from memory when it is a zip member).
@@ -354,15 +354,8 @@ class RowBatch:
         if out is None:
             communes, lts = self.commune_codes(), self.list_types()
             n = len(lts)
-            if n and lts.count(lts[0]) == n and communes.count(communes[0]) == n:
-                out = [(communes[0], lts[0], 0, n)]
-            else:
-                out = []
-                start = 0
-                for (commune, lt), run in groupby(zip(communes, lts, strict=True)):
-                    end = start + len(list(run))
-                    out.append((commune, lt, start, end))
-                    start = end
+            starts = [0, *changes(communes, lts)] if n else []
+            out = [(communes[i], lts[i], i, j) for i, j in zip(starts, [*starts[1:], n], strict=True)]
             self._derived["runs"] = out
         return out
 
