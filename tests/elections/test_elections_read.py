@@ -323,3 +323,16 @@ def test_rows_stream_in_flat_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_elector_repr_shows_no_name(lille: Commune, tmp_path: Path) -> None:
     e = next(read_extraction(write_commune(tmp_path, lille).path).electors)
     assert e.birth_name not in repr(e) and "row=2" in repr(e)
+
+
+def test_cr_only_line_ends_are_read_a_block_at_a_time(
+    tmp_path: Path, lille: Commune, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file whose lines end with CR alone (old Mac re-saves) is cut into blocks at a CR, never
+    inside a line: a cut in the middle of an accented letter read it as cp1252."""
+    path = write_commune(tmp_path, lille, "reu-27", line_ending="\r").path
+    expected = [e.to_dict() for e in read_extraction(path).electors]
+    monkeypatch.setattr(read_module, "CHUNK", 61)
+    extraction = read_extraction(path)
+    assert [e.to_dict() for e in extraction.electors] == expected
+    assert extraction.files[0].encoding == "utf-8" and extraction.files[0].cp1252_lines == 0

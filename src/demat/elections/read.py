@@ -45,8 +45,9 @@ from demat.elections.model import (
 )
 from demat.errors import FileUnreadable, ValidationError
 
-#: Bytes read at a time from a CSV file.
-CHUNK = 1 << 18
+#: Bytes read at a time from a CSV file (decoded and split into lines a block at a time: small
+#: enough for the processor's cache).
+CHUNK = 1 << 16
 #: Bytes read at first from each file: its kind, its header line, how its first row begins
 #: (up to 64 KiB are read when the header line is longer).
 HEAD = 4096
@@ -218,12 +219,12 @@ def _text_blocks(raw: IO[bytes], decoder: _Decoder) -> Iterator[io.StringIO]:
             block, carry = carry, b""
         else:
             data = carry + chunk if carry else chunk
-            cut = data.rfind(b"\n") + 1
+            cut = data.rfind(b"\n") + 1 or data.rfind(b"\r") + 1  # CR-only line ends: at a CR
             if cut == 0 and len(data) < 64 * CHUNK:
                 carry = data
                 continue
             if cut == 0:
-                cut = len(data)  # CR-only line ends: take the block as it is
+                cut = len(data)  # a line longer than 64 chunks: cut it
             block, carry = data[:cut], data[cut:]
         if not block:
             return
@@ -675,7 +676,7 @@ class _Tally:
             key = (commune, lt)
             self._file[key] += end - start
             if key not in self.names:
-                self.names[key] = batch.column("commune_name")[start]
+                self.names[key] = batch.rows[start][batch.position("commune_name")]
 
     def end_file(self, src: SourceFile) -> None:
         for (commune, lt), n in self._file.items():
