@@ -154,8 +154,9 @@ def folded_names(batch: RowBatch) -> tuple[list[str], list[str]]:
 def _identities(batch: RowBatch) -> list[Identity]:
     codes = stripped(batch.column("birth_commune_code"))
     places = codes
-    if "" in codes:
-        places = [c or n for c, n in zip(codes, batch.column("birth_commune_name"), strict=True)]
+    if "" in codes:  # the birth commune's name where its code is missing
+        name = batch.position("birth_commune_name")
+        places = [c or row[name] for c, row in zip(codes, batch.rows, strict=True)]
     birth_names, first_names = folded_names(batch)
     dates = _DATE_KEY.map(batch.column("birth_date"))
     return list(map(_SEPARATOR.join, zip(birth_names, first_names, dates, _FOLD.map(places), strict=True)))
@@ -524,12 +525,12 @@ class _FileState:
         if not _MF.issuperset(sexes):
             pairs = list(zip(sexes, b.at(self.p_civ), strict=True))
             flagged.update(rows_failing(pairs, _SEX_WANTING.__getitem__))
+        rows = b.rows
         for group in (self.place, self.address):
             if group:
                 candidates = blank_rows(b.at(group[0]))
                 for position in group[1:]:
-                    column = b.at(position)
-                    candidates = [i for i in candidates if not column[i].strip()]
+                    candidates = [i for i in candidates if not rows[i][position].strip()]
                 flagged.update(candidates)
         dates = b.at(self.p_date)
         ons: list[dt.date] | None = None  # None: every row's list is dated self.date
@@ -561,7 +562,7 @@ class _FileState:
             flagged.update(rows_where(idents, cross.candidates(self.c.index)))
         if self.p_order >= 0:
             flagged.update(self._orders(b, lts))
-        rows, numbers = b.rows, b.numbers
+        numbers = b.numbers
         for i in range(n) if _EVERY_ROW else sorted(flagged):
             ident = idents[i] if named or (birth_names[i] and first_names[i]) else None
             self.row(rows[i], numbers[i], b.width_of(i), lts[i], communes[i], ident, firsts.get(i))

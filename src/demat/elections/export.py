@@ -285,6 +285,7 @@ class _Tables:
             lambda key: key[0].strip() or department_of(key[1])
         )
         self.department_of: Lookup[str, str] = Lookup(department_of)
+        self.sex_alone: Lookup[str, str] = Lookup(lambda sex: sex_of(sex, ""))
         self.iso2: Lookup[str, str] = Lookup(_iso2)
         self.list_type: Lookup[ListType | None, str] = Lookup(lambda lt: lt.value if lt is not None else "")
         self.mapped: list[Lookup[str, str] | None] = []
@@ -298,7 +299,7 @@ class _Tables:
         """How to compute field ``name`` for the rows of ``src`` (``None``: copied as it is)."""
         cols = src.header.columns
         if name == "list_type":
-            return lambda b: self.list_type.map(b.list_types())
+            return lambda b: _same(self.list_type, b.list_types())
         if name == "list_date":
             if "list_date" not in cols:
                 return lambda b: repeat(list_date, len(b))
@@ -307,7 +308,7 @@ class _Tables:
             return lambda b: self.birth_date.map(b.column("birth_date"))
         if name == "sex":
             if "civility" not in cols:
-                return lambda b: self.sex.map(zip(b.column("sex"), repeat("")))
+                return lambda b: self.sex_alone.map(b.column("sex"))
             return lambda b: self.sex.map(zip(b.column("sex"), b.column("civility"), strict=True))
         if name == "civility":
             return lambda b: self.civility.map(zip(b.column("civility"), b.column("sex"), strict=True))
@@ -315,7 +316,7 @@ class _Tables:
             return RowBatch.commune_codes
         if name == "department_code":
             if "department_code" not in cols:
-                return lambda b: self.department_of.map(b.commune_codes())
+                return lambda b: _same(self.department_of, b.commune_codes())
             return lambda b: self.department.map(
                 zip(b.column("department_code"), b.commune_codes(), strict=True)
             )
@@ -324,6 +325,13 @@ class _Tables:
         if name == "birth_place":
             return _birth_places
         return None
+
+
+def _same(table: Lookup[Any, str], keys: list[Any]) -> list[str]:
+    """``table.map(keys)``, looked up once when every key is the same (one commune, one list)."""
+    if keys and keys.count(keys[0]) == len(keys):
+        return [table[keys[0]]] * len(keys)
+    return table.map(keys)
 
 
 def _list_date(key: tuple[str, str], pattern: str) -> str:
@@ -394,7 +402,8 @@ def _raw_column(name: str, b: RowBatch) -> list[str]:
 
 
 def _mapped_column(computed: Column, mapped: Lookup[str, str], b: RowBatch) -> list[str]:
-    return mapped.map(computed(b))
+    values = computed(b)
+    return _same(mapped, values if isinstance(values, list) else list(values))
 
 
 def _file_name(fmt: ExportFormat, commune: str, lt: ListType | None, on: dt.date) -> str:

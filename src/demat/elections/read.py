@@ -327,9 +327,12 @@ class RowBatch:
                 out = [default] * len(self.rows)
             else:
                 raw = self.column("list_type")
-                out = _LIST_TYPES.map(raw)
-                if default is not None and "" in raw:
-                    out = [default if not r else lt for r, lt in zip(raw, out, strict=True)]
+                if raw.count(raw[0]) == len(raw):  # one list for the whole batch, as usual
+                    out = [_LIST_TYPES[raw[0]] if raw[0] else default] * len(raw)
+                else:
+                    out = _LIST_TYPES.map(raw)
+                    if default is not None and "" in raw:
+                        out = [default if not r else lt for r, lt in zip(raw, out, strict=True)]
             self._derived["list_types"] = out
         return out
 
@@ -341,9 +344,12 @@ class RowBatch:
             if self.position("commune_code") == self.source.header.width:
                 out = [default or ""] * len(self.rows)
             else:
-                out = _COMMUNES.map(
-                    zip(self.column("commune_code"), self.column("department_code"), repeat(default))
-                )
+                codes, depts = self.column("commune_code"), self.column("department_code")
+                n = len(codes)
+                if codes.count(codes[0]) == n and depts.count(depts[0]) == n:  # one commune, as usual
+                    out = [_COMMUNES[(codes[0], depts[0], default)]] * n
+                else:
+                    out = _COMMUNES.map(zip(codes, depts, repeat(default)))
             self._derived["commune_codes"] = out
         return out
 
