@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from lxml import etree
 
 from demat.errors import SignatureError
@@ -237,3 +238,24 @@ def test_a_big_pj_text_is_written_and_digested_in_slices(signer: Signer) -> None
         got = verify_source(signed, options=VerifyOptions(now=NOW), hold=0, chunk_size=65536)
         assert got.to_dict() == want.to_dict()
         assert all(s.crypto_valid for s in got.signatures)
+
+
+@pytest.mark.slow
+def test_a_million_tiny_elements_cost_a_chunk_not_their_tree(
+    tmp_path: Path, signer: Signer, peak_rss: Any
+) -> None:
+    """A PES with 600,000 tiny unknown elements: signed, they cost about what one
+    chunk of them does (the walk opens an element by its tags as well as by its bytes, and
+    goes through children one after the other: counting them at each step was quadratic)."""
+    data = build_pes_bytes(synthetic_pes(bordereaux=1, pj_count=0))
+    data = data.replace(b"</EnTetePES>", b"</EnTetePES><Extra>" + b"<e/>" * 600_000 + b"</Extra>", 1)
+    path = tmp_path / "tiny.xml"
+    path.write_bytes(data)
+    key, cert = tmp_path / "k.pem", tmp_path / "c.pem"
+    key.write_bytes(signer.key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    cert.write_bytes(signer.cert.public_bytes(Encoding.PEM))
+    peak, code, err = peak_rss.cli(
+        "pes", "sign", str(path), "-o", str(tmp_path / "o.xml"), "--key", str(key), "--cert", str(cert)
+    )
+    assert code == 0, err
+    assert peak < 110 * 1024 * 1024, f"{peak >> 20} MiB"  # as one tree: some 150 MB

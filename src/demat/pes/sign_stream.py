@@ -66,6 +66,7 @@ from demat.xml.writer import PieceWriter
 #: Clark name of the PES_Aller root.
 ROOT = f"{{{PES_ALLER_NS}}}PES_Aller"
 _HEADERS = set(DOMAINS.values())
+_IDS = etree.XPath("descendant-or-self::*/@Id")
 #: Elements signing needs whole: the domain headers (InfoDematerialisee is set in them) and
 #: signatures. Each is a few hundred bytes in a real PES.
 KEEP_WHOLE = frozenset({*_HEADERS, ds("Signature")})
@@ -193,8 +194,11 @@ class _Signer:
     def piece(self, node: Any) -> None:
         depth = self.depth  # the piece's own depth (its parent is at depth - 1)
         if isinstance(node.tag, str):
-            for ident in node.xpath("descendant-or-self::*/@Id"):
-                self._take(str(ident))
+            if len(node):
+                for ident in _IDS(node):
+                    self._take(str(ident))
+            elif node.get("Id") is not None:
+                self._take(node.get("Id"))
             self._sign_in(node, depth)
         for _, digest in self.digests:
             digest.piece(node)

@@ -18,8 +18,8 @@ plus one chunk, plus the opened elements themselves, whatever the document's siz
 
 Which element is still being parsed is read off the tree itself: a child followed by a sibling
 is complete, so is the text before a child or a tail followed by a sibling; only the last child
-at each level of the innermost path may still grow. Processed children are deleted, so an
-element's first remaining child is the next one to hand over.
+at each level of the innermost path may still grow. Processed children are deleted (or, with
+``keep_pieces``, left for the handler to prune: the walk keeps its place by index).
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ CHUNK = 1 << 20
 #: Default bytes of source an element may take in the tree before it is opened (a tree costs
 #: about 13 times its source for PES bordereaux: some 30 MB).
 DEFAULT_HOLD = 2 << 20
+#: An element is opened too once it holds more than ``hold / HOLD_BYTES_PER_TAG`` tags: a tree
+#: costs its elements, and tiny ones (``<e/>``) cost 50 times their bytes.
+HOLD_BYTES_PER_TAG = 40
 
 
 class WalkHandler(Protocol):
@@ -84,11 +87,14 @@ class _Walker:
         self.limits = limits
         self.name = name
         self.fed = 0
+        self.markup = 0  # '<' fed so far: what a tree costs follows it more than bytes
+        self.chunk_markup = 0
         self.stack: list[Any] = []  # opened elements, outermost first
         self.next: list[int] = []  # at each opened level, the index of the next child to give
         self.root: Any = None
         self.candidate: Any = None  # the outermost element still held whole, and since when
         self.since = 0
+        self.since_markup = 0
 
     def advance(self, final: bool) -> None:
         if self.root is None:
@@ -109,7 +115,11 @@ class _Walker:
         if elem is not self.candidate:
             self.candidate = elem
             self.since = self.fed - self.chunk_size  # it may have started anywhere in the last chunk
-        return self.fed - self.since > self.hold
+            self.since_markup = self.markup - self.chunk_markup
+        return (
+            self.fed - self.since > self.hold
+            or self.markup - self.since_markup > self.hold // HOLD_BYTES_PER_TAG
+        )
 
     def _open(self, elem: Any) -> None:
         if len(self.stack) >= self.limits.max_depth:
@@ -125,13 +135,18 @@ class _Walker:
             self.handler.text(elem.text)
 
     def _flush(self, level: int, complete: bool) -> None:
-        """Hand over what is complete under ``stack[level]`` (everything, if ``complete``)."""
+        """Hand over what is complete under ``stack[level]`` (everything, if ``complete``).
+
+        Children are taken one after the other (``getnext``): lxml counts children by walking
+        them, so asking for a length or a list at each step would make a chunk of tiny elements
+        quadratic, or hold a proxy for each. The tree does not change while this runs.
+        """
         elem = self.stack[level]
         handler = self.handler
-        while len(elem) > self.next[level]:
-            index = self.next[level]
-            child = elem[index]
-            done = complete or len(elem) > index + 1
+        child = elem[self.next[level]] if len(elem) > self.next[level] else None
+        while child is not None:
+            following = child.getnext()
+            done = complete or following is not None
             if level + 1 < len(self.stack):  # child is the opened one below this level
                 self._flush(level + 1, done)
                 if not done:
@@ -161,7 +176,8 @@ class _Walker:
                 child.tail = None  # given: the kept piece need not hold it
                 self.next[level] += 1
             else:
-                del elem[index]
+                elem.remove(child)
+            child = following
 
 
 def walk(
@@ -213,6 +229,8 @@ def walk(
             except etree.XMLSyntaxError as exc:
                 raise _syntax(exc, name) from exc
             walker.fed += len(chunk)
+            walker.chunk_markup = chunk.count(b"<")
+            walker.markup += walker.chunk_markup
             if walker.root is None:
                 for _, elem in parser.read_events():
                     if walker.root is None and elem.getparent() is None:
@@ -236,4 +254,4 @@ def walk(
             getattr(stream, "_demat_owned", stream).close()
 
 
-__all__ = ["CHUNK", "DEFAULT_HOLD", "WalkHandler", "walk"]
+__all__ = ["CHUNK", "DEFAULT_HOLD", "HOLD_BYTES_PER_TAG", "WalkHandler", "walk"]
