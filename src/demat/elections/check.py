@@ -15,7 +15,8 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from itertools import repeat
+from itertools import compress, repeat
+from operator import ne
 from typing import Any
 
 from demat.elections.codes import birth_place_problem, list_commune_problem, nationality
@@ -597,8 +598,10 @@ class _FileState:
                 seen = self.dupes[(commune, lt)] = {}
             keys = idents[start:end]
             numbers = b.numbers[start:end]
-            if named and len(set(keys)) == len(keys) and seen.keys().isdisjoint(keys):
-                seen.update(zip(keys, numbers, strict=True))
+            if named:  # every row in: dict.setdefault over the run, in C
+                met = list(map(seen.setdefault, keys, numbers))
+                for i in compress(range(start, end), map(ne, met, numbers)):
+                    firsts[i] = met[i - start]
                 continue
             for i, key, row in zip(range(start, end), keys, numbers, strict=True):
                 if birth_names[i] and first_names[i]:
