@@ -284,3 +284,18 @@ def test_a_bureau_whose_every_order_number_is_unreadable(tmp_path: Path) -> None
     )
     report = check_extraction(path, today=LIST_DATE)
     assert [(f.row, f.code) for f in report.errors] == [(3, "ELECT_NUMERO_ORDRE"), (4, "ELECT_NUMERO_ORDRE")]
+
+
+def test_a_value_of_unicode_spaces_is_blank(tmp_path: Path) -> None:
+    """An ideographic or a thin space alone is no name, no date and no place."""
+    path = tmp_path / "com59350_LP.csv"
+    path.write_text(
+        "nom de naissance;prénoms;sexe;date de naissance;code commune de naissance;libellé de voie\n"
+        "\u3000;Anne;F;01/01/1970;59350;RUE A\nB;\u2009;F;\u3000;\u2002;RUE A\n",
+        "utf-8",
+    )
+    report = check_extraction(path, today=LIST_DATE)
+    assert [(f.row, f.code, f.message.split(" : ")[1]) for f in report.errors] == [
+        (2, "ELECT_OBLIGATOIRE", "nom de naissance"),
+        (3, "ELECT_OBLIGATOIRE", "prénoms, date de naissance, lieu de naissance"),
+    ]

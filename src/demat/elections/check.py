@@ -152,15 +152,26 @@ def folded_names(batch: RowBatch) -> tuple[list[str], list[str]]:
     return result
 
 
+def _birth_codes(batch: RowBatch) -> list[str]:
+    result: list[str] = batch.cached("birth_codes", lambda b: stripped(b.column("birth_commune_code")))
+    return result
+
+
+def _date_keys(batch: RowBatch) -> list[str]:
+    """Each row's birth date as JJ/MM/AAAA (``""`` when blank)."""
+    result: list[str] = batch.cached("date_keys", lambda b: _DATE_KEY.map(b.column("birth_date")))
+    return result
+
+
 def _identities(batch: RowBatch) -> list[Identity]:
-    codes = stripped(batch.column("birth_commune_code"))
+    codes = _birth_codes(batch)
     places = codes
     if "" in codes:  # the birth commune's name where its code is missing
         name = batch.position("birth_commune_name")
         places = [c or row[name] for c, row in zip(codes, batch.rows, strict=True)]
     birth_names, first_names = folded_names(batch)
-    dates = _DATE_KEY.map(batch.column("birth_date"))
-    return list(map(_SEPARATOR.join, zip(birth_names, first_names, dates, _FOLD.map(places), strict=True)))
+    parts = zip(birth_names, first_names, _date_keys(batch), _FOLD.map(places), strict=True)
+    return list(map(_SEPARATOR.join, parts))
 
 
 def identities(batch: RowBatch) -> list[Identity]:
@@ -520,8 +531,9 @@ class _FileState:
             flagged.update(rows_where(lts, _NO_LIST))
         if self.check_commune:
             flagged.update(rows_failing(communes, list_commune_problem))
-        for position, _ in self.mandatory:
-            flagged.update(blank_rows(b.at(position)))
+        for position, _ in self.mandatory:  # a blank date is the one whose key is ""
+            if position != self.p_date or "" in _date_keys(b):
+                flagged.update(blank_rows(b.at(position)))
         sexes = b.at(self.p_sex)
         if not _MF.issuperset(sexes):
             pairs = list(zip(sexes, b.at(self.p_civ), strict=True))
@@ -529,6 +541,8 @@ class _FileState:
         rows = b.rows
         for group in (self.place, self.address):
             if group:
+                if group[0] == self.p_bcode and "" not in _birth_codes(b):
+                    continue  # every row has a birth commune code
                 candidates = blank_rows(b.at(group[0]))
                 for position in group[1:]:
                     candidates = [i for i in candidates if not rows[i][position].strip()]
