@@ -30,7 +30,7 @@ def test_a_budget_over_its_byte_cap_is_refused_from_its_size(tmp_path: Path) -> 
     with path.open("wb") as f:
         f.write(_budget()[:200])
         f.truncate(MAX_BUDGET_BYTES + 1)  # sparse: reading it would show
-    for read in (validate_budget, verify_seal):
+    for read in (validate_budget, verify_seal, inspect_budget):
         with pytest.raises(XMLSecurityError) as caught:
             read(path)
         assert caught.value.code == "XML_TOO_LARGE"

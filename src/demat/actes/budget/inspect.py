@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from demat.actes.budget._doc import CFU, DOCBUDG, NATURES_DECISION, NS_DOCBUDG
-from demat.actes.budget.seal import BudgetSource
+from demat.actes.budget.seal import BudgetSource, budget_limits
 from demat.errors import ValidationError
 from demat.xml.safe import DEFAULT_LIMITS, XmlLimits, iterparse, local_name
 
@@ -82,7 +82,8 @@ def _norme(nomenclature: str | None) -> str | None:
 
 
 def inspect_budget(source: BudgetSource, *, limits: XmlLimits = DEFAULT_LIMITS) -> BudgetInfo:
-    """Read the identity of a DocumentBudgetaire (or of the one a CFU wraps), streaming."""
+    """Read the identity of a DocumentBudgetaire (or of the one a CFU wraps), streaming; a file
+    over :data:`~demat.actes.budget.seal.MAX_BUDGET_BYTES` is refused from its size."""
     values: dict[str, str] = {}
     outils: dict[str, str] = {}
     seal: dict[str, str] | None = None
@@ -90,7 +91,7 @@ def inspect_budget(source: BudgetSource, *, limits: XmlLimits = DEFAULT_LIMITS) 
     identifiant: str | None = None
     name = None if isinstance(source, bytes) else str(source)
     inside = False  # within the DocumentBudgetaire
-    for event, elem in iterparse(source, events=("start", "end"), limits=limits):
+    for event, elem in iterparse(source, events=("start", "end"), limits=budget_limits(limits)):
         if not root_name:
             if elem.tag not in (DOCBUDG, CFU):
                 raise ValidationError(
