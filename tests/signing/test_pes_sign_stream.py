@@ -259,3 +259,25 @@ def test_a_million_tiny_elements_cost_a_chunk_not_their_tree(
     )
     assert code == 0, err
     assert peak < 110 * 1024 * 1024, f"{peak >> 20} MiB"  # as one tree: some 150 MB
+
+
+def test_signing_and_verifying_give_up_on_millions_of_elements(
+    signer: Signer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past a count no real PES reaches, a walk stops (each piece costs Python time)."""
+    from demat.errors import XMLSecurityError
+    from demat.pes import sign_stream
+
+    data = build_pes_bytes(synthetic_pes(bordereaux=1, pj_count=0))
+    data = data.replace(b"</EnTetePES>", b"</EnTetePES><Extra>" + b"<e/>" * 5000 + b"</Extra>", 1)
+    monkeypatch.setattr(sign_stream, "MAX_PIECES", 1000)
+    with pytest.raises(SignatureError) as caught:
+        sign_bytes(data, signer, hold=0, chunk_size=4096)
+    assert caught.value.code == "PES_TOO_MANY_ELEMENTS"
+    monkeypatch.setattr(sign_stream, "MAX_KEPT", 1000)
+    signed = sign_pes(data.replace(b"<e/>" * 5000, b""), signer).replace(
+        b"<Extra/>", b"<Extra>" + b"<e/>" * 5000 + b"</Extra>"
+    )
+    with pytest.raises(XMLSecurityError) as refused:
+        verify_source(signed, options=VerifyOptions(), hold=0, chunk_size=4096)
+    assert refused.value.code == "XML_TOO_MANY_ELEMENTS"

@@ -67,6 +67,9 @@ from demat.xml.writer import PieceWriter
 ROOT = f"{{{PES_ALLER_NS}}}PES_Aller"
 _HEADERS = set(DOMAINS.values())
 _IDS = etree.XPath("descendant-or-self::*/@Id")
+#: Pieces a signing walk takes at most: a real PES comes as a few per bordereau, PJ or pièce (a
+#: 500 MB one, some 300,000); millions of tiny elements cost seconds each 250,000 in Python.
+MAX_PIECES = 2_000_000
 #: Elements signing needs whole: the domain headers (InfoDematerialisee is set in them) and
 #: signatures. Each is a few hundred bytes in a real PES.
 KEEP_WHOLE = frozenset({*_HEADERS, ds("Signature")})
@@ -124,6 +127,7 @@ class _Signer:
         self.in_domain = False
         self.path: list[str] = []  # local names of the opened elements
         self.root_mismatch = ""  # what the root was, when it is not a PES_Aller
+        self.pieces = 0
 
     # -- the small file: a tree, as before ----------------------------------------------------
 
@@ -193,6 +197,13 @@ class _Signer:
 
     def piece(self, node: Any) -> None:
         depth = self.depth  # the piece's own depth (its parent is at depth - 1)
+        self.pieces += 1
+        if self.pieces > MAX_PIECES:
+            raise SignatureError(
+                f"document refusé : plus de {MAX_PIECES} éléments hors des bordereaux à signer un à un",
+                file=self.name,
+                code="PES_TOO_MANY_ELEMENTS",
+            )
         if isinstance(node.tag, str):
             if len(node):
                 for ident in _IDS(node):
@@ -792,4 +803,13 @@ def verify_source(
     )  # pragma: no cover
 
 
-__all__ = ["ROOT", "sign_bytes", "sign_file", "sign_to", "verify_source"]
+__all__ = [
+    "KEEP_WHOLE",
+    "MAX_KEPT",
+    "MAX_PIECES",
+    "ROOT",
+    "sign_bytes",
+    "sign_file",
+    "sign_to",
+    "verify_source",
+]
