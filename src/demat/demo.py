@@ -163,7 +163,7 @@ def demo_pes(
 
 
 def _row(t: Transmission, label: str) -> str:
-    return f"{label:<34} {t.flow:<7} {t.state.value:<13} {t.remote_id or '-'}"
+    return f"{label:<34} {t.flow:<9} {t.state.value:<13} {t.remote_id or '-'}"
 
 
 def demo_retour(siret: str, cod_bud: str) -> bytes:
@@ -234,8 +234,8 @@ async def run_demo(stream: TextIO = sys.stdout, *, keep: Path | None = None) -> 
                 say(f"  {len(items)} transmissions recorded; polling until every acknowledgement is in…")
                 final = await gw.wait([i.result.transmission.id for i in items], timeout=60)
                 say("")
-                say(f"{'document':<34} {'flow':<7} {'state':<13} {'remote id':<10}")
-                say("-" * 70)
+                say(f"{'document':<34} {'flow':<9} {'state':<13} {'remote id':<10}")
+                say("-" * 72)
                 ok = True
                 for item, t in zip(items, final, strict=True):
                     say(_row(t, item.label))
@@ -311,10 +311,10 @@ async def _refused_before_sending(gw: Gateway, pes: bytes, label: str, say: Call
     except ValidationError as exc:
         rule = RULES.get(exc.code)
         dgfip = f" (the DGFiP would answer {rule.dgfip})" if rule is not None and rule.dgfip else ""
-        say(f"{label:<34} {'pes':<7} refused before sending")
+        say(f"{label:<34} {'pes':<9} refused before sending")
         say(f"    {exc.code}: {exc.message}{dgfip}")
         return True
-    say(f"{label:<34} {'pes':<7} NOT refused")
+    say(f"{label:<34} {'pes':<9} NOT refused")
     return False
 
 
