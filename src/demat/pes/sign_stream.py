@@ -674,14 +674,11 @@ class _Verifier:
                 keep.add(el)
                 el = el.getparent()
         self._count(len(keep))
-        headers = [el for el in keep if local_name(el) in _HEADERS]
         for el in keep:
+            el.text = None  # never read again: the skeleton is read for its tags and attributes
             for child in list(el):
                 if child not in keep:
                     el.remove(child)
-        for el in keep:  # text is never read again (the headers' is whitespace, kept as read)
-            if not any(el is h or any(a is h for a in el.iterancestors()) for h in headers):
-                el.text = None
 
     def _count(self, n: int) -> None:
         self.kept += n

@@ -38,8 +38,9 @@ CHUNK = 1 << 20
 #: about 13 times its source for PES bordereaux: some 30 MB).
 DEFAULT_HOLD = 2 << 20
 #: An element is opened too once it holds more than ``hold / HOLD_BYTES_PER_TAG`` tags: a tree
-#: costs its elements, and tiny ones (``<e/>``) cost 50 times their bytes.
-HOLD_BYTES_PER_TAG = 40
+#: costs its elements, and tiny ones (``<e/>``) cost 50 times their bytes. PES bordereaux hold
+#: a ``<`` every 12 bytes or so: they are still judged by their bytes.
+HOLD_BYTES_PER_TAG = 12
 
 
 class WalkHandler(Protocol):
