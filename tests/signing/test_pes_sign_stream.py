@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from lxml import etree
 
 from demat.errors import SignatureError
@@ -240,25 +239,41 @@ def test_a_big_pj_text_is_written_and_digested_in_slices(signer: Signer) -> None
         assert all(s.crypto_valid for s in got.signatures)
 
 
-@pytest.mark.slow
-def test_a_million_tiny_elements_cost_a_chunk_not_their_tree(
-    tmp_path: Path, signer: Signer, peak_rss: Any
-) -> None:
-    """A PES with 600,000 tiny unknown elements: signed, they cost about what one
-    chunk of them does (the walk opens an element by its tags as well as by its bytes, and
-    goes through children one after the other: counting them at each step was quadratic)."""
+def test_the_walk_opens_an_element_by_its_tags_and_goes_through_them_once() -> None:
+    """Tiny elements cost 50 times their bytes: an element is opened past hold/12 tags, not only
+    past hold bytes. And its children are taken one after the other: counting them at each
+    step (lxml counts by walking) made a chunk of 200,000 of them take minutes."""
+    from demat.pes.sign_stream import ROOT
+    from demat.xml.walk import HOLD_BYTES_PER_TAG, walk
+
+    class Count:
+        def __init__(self) -> None:
+            self.opened: list[str] = []
+            self.pieces = 0
+
+        def whole(self, tree: Any) -> None:
+            raise AssertionError("opened, not whole")
+
+        def open(self, elem: Any) -> None:
+            self.opened.append(etree.QName(elem).localname)
+
+        def text(self, text: str) -> None:
+            pass
+
+        def piece(self, node: Any) -> None:
+            self.pieces += 1
+
+        def close(self, elem: Any) -> None:
+            pass
+
     data = build_pes_bytes(synthetic_pes(bordereaux=1, pj_count=0))
-    data = data.replace(b"</EnTetePES>", b"</EnTetePES><Extra>" + b"<e/>" * 600_000 + b"</Extra>", 1)
-    path = tmp_path / "tiny.xml"
-    path.write_bytes(data)
-    key, cert = tmp_path / "k.pem", tmp_path / "c.pem"
-    key.write_bytes(signer.key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
-    cert.write_bytes(signer.cert.public_bytes(Encoding.PEM))
-    peak, code, err = peak_rss.cli(
-        "pes", "sign", str(path), "-o", str(tmp_path / "o.xml"), "--key", str(key), "--cert", str(cert)
-    )
-    assert code == 0, err
-    assert peak < 110 * 1024 * 1024, f"{peak >> 20} MiB"  # as one tree: some 150 MB
+    data = data.replace(b"</EnTetePES>", b"</EnTetePES><Extra>" + b"<e/>" * 200_000 + b"</Extra>", 1)
+    count = Count()
+    hold = 1 << 20  # 800 KB of <e/>: under the bytes, over the tags (87,000)
+    walk(data, count, root_tag=ROOT, hold=hold, chunk_size=1 << 16)
+    assert 200_000 > hold // HOLD_BYTES_PER_TAG
+    assert count.opened[:2] == ["PES_Aller", "Extra"]
+    assert count.pieces > 200_000
 
 
 def test_signing_and_verifying_give_up_on_millions_of_elements(
