@@ -139,7 +139,6 @@ Identity = str
 
 _SEPARATOR = "\x1f"
 _FOLD: Lookup[str, str] = Lookup(fold_name)
-_DATE_KEY: Lookup[str, str] = Lookup(lambda raw: parse_birth_date(raw.strip()).jjmmaaaa())
 
 
 def _folded_names(batch: RowBatch) -> tuple[list[str], list[str]]:
@@ -157,12 +156,6 @@ def _birth_codes(batch: RowBatch) -> list[str]:
     return result
 
 
-def _date_keys(batch: RowBatch) -> list[str]:
-    """Each row's birth date as JJ/MM/AAAA (``""`` when blank)."""
-    result: list[str] = batch.cached("date_keys", lambda b: _DATE_KEY.map(b.column("birth_date")))
-    return result
-
-
 def _identities(batch: RowBatch) -> list[Identity]:
     codes = _birth_codes(batch)
     places = codes
@@ -170,7 +163,7 @@ def _identities(batch: RowBatch) -> list[Identity]:
         name = batch.position("birth_commune_name")
         places = [c or row[name] for c, row in zip(codes, batch.rows, strict=True)]
     birth_names, first_names = folded_names(batch)
-    parts = zip(birth_names, first_names, _date_keys(batch), _FOLD.map(places), strict=True)
+    parts = zip(birth_names, first_names, batch.birth_dates()[0], _FOLD.map(places), strict=True)
     return list(map(_SEPARATOR.join, parts))
 
 
@@ -322,11 +315,6 @@ def _birth_place_wanting(pair: tuple[str, str]) -> tuple[bool, bool]:
     return _birth_code(code, dept, True) is not None, _birth_code(code, dept, False) is not None
 
 
-def _born_before_1976(raw: str) -> bool:
-    year = parse_birth_date(raw.strip()).year
-    return year is not None and year < 1976
-
-
 def _list_date(key: tuple[str, dt.date]) -> dt.date:
     raw = key[0].strip()
     return (parse_birth_date(raw).date or key[1]) if raw else key[1]
@@ -357,7 +345,6 @@ _NATIONALITIES_WANTING: Lookup[tuple[ListType | None, dt.date, str], bool] = Loo
     partial(_unpacked, _nationality_wanting)
 )
 _BIRTH_PLACE_WANTING: Lookup[tuple[str, str], tuple[bool, bool]] = Lookup(_birth_place_wanting)
-_BORN_BEFORE_1976: Lookup[str, bool] = Lookup(_born_before_1976)
 _LIST_DATES: Lookup[tuple[str, dt.date], dt.date] = Lookup(_list_date)
 _MF = frozenset(("M", "F"))
 _NO_LIST = frozenset((None,))
@@ -532,7 +519,7 @@ class _FileState:
         if self.check_commune:
             flagged.update(rows_failing(communes, list_commune_problem))
         for position, _ in self.mandatory:  # a blank date is the one whose key is ""
-            if position != self.p_date or "" in _date_keys(b):
+            if position != self.p_date or "" in b.birth_dates()[0]:
                 flagged.update(blank_rows(b.at(position)))
         sexes = b.at(self.p_sex)
         if not _MF.issuperset(sexes):
@@ -547,26 +534,28 @@ class _FileState:
                 for position in group[1:]:
                     candidates = [i for i in candidates if not rows[i][position].strip()]
                 flagged.update(candidates)
-        dates = b.at(self.p_date)
+        keys, _, years = b.birth_dates()
         ons: list[dt.date] | None = None  # None: every row's list is dated self.date
         if self.p_list_date != self.width:
             ons = _LIST_DATES.map(zip(b.at(self.p_list_date), repeat(self.date)))
             if ons.count(self.date) == n:
                 ons = None
         if ons is None:
-            flagged.update(rows_judged(dates, _table(_date_wanting, self.date).__getitem__))
+            if not self.date.year - 119 <= min(years) <= max(years) <= self.date.year - 19:
+                # a date, born before the list, of age and under 120 on it: nothing to see
+                flagged.update(rows_judged(keys, _table(_date_wanting, self.date).__getitem__))
         else:
-            flagged.update(rows_failing(list(zip(ons, dates, strict=True)), _DATES_WANTING.__getitem__))
+            flagged.update(rows_failing(list(zip(ons, keys, strict=True)), _DATES_WANTING.__getitem__))
         if self.check_birth_code:
-            flagged.update(self._birth_places(b, dates))
+            flagged.update(self._birth_places(b, years))
         if self.p_nat >= 0:
             values = b.at(self.p_nat)
             if ons is None and len(runs) == 1:
                 judge = _table(_nationality_wanting, runs[0][1], self.date)
                 flagged.update(rows_failing(values, judge.__getitem__))
             else:
-                keys = list(zip(lts, ons or [self.date] * n, values, strict=True))
-                flagged.update(rows_failing(keys, _NATIONALITIES_WANTING.__getitem__))
+                triples = list(zip(lts, ons or [self.date] * n, values, strict=True))
+                flagged.update(rows_failing(triples, _NATIONALITIES_WANTING.__getitem__))
         birth_names, first_names = folded_names(b)
         named = "" not in birth_names and "" not in first_names
         idents = identities(b)
@@ -582,7 +571,7 @@ class _FileState:
             ident = idents[i] if named or (birth_names[i] and first_names[i]) else None
             self.row(rows[i], numbers[i], b.width_of(i), lts[i], communes[i], ident, firsts.get(i))
 
-    def _birth_places(self, b: RowBatch, dates: list[str]) -> list[int]:
+    def _birth_places(self, b: RowBatch, years: list[int]) -> list[int]:
         """The rows whose birth commune and département do not hold (for their birth date:
         Corsica's codes changed in 1976)."""
         pairs = list(zip(b.at(self.p_bcode), b.at(self.p_bdept), strict=True))
@@ -593,7 +582,7 @@ class _FileState:
         wanting = []
         for i in rows_where(pairs, suspects):
             before, after = verdicts[pairs[i]]
-            if (before and after) or (before if _BORN_BEFORE_1976[dates[i]] else after):
+            if (before and after) or (before if 0 < years[i] < 1976 else after):
                 wanting.append(i)
         return wanting
 

@@ -41,7 +41,14 @@ from demat.elections.model import (
     parse_birth_date,
     sex_of,
 )
-from demat.elections.read import Extraction, RowBatch, Source, SourceFile, open_extraction
+from demat.elections.read import (
+    KEY_DATE_FORMAT,
+    Extraction,
+    RowBatch,
+    Source,
+    SourceFile,
+    open_extraction,
+)
 
 #: Namespace of demat's XML export (schema ``schemas/elections/1.0/listes.xsd``).
 XML_NAMESPACE = "urn:demat:listes-electorales:1.0"
@@ -305,6 +312,8 @@ class _Tables:
                 return lambda b: repeat(list_date, len(b))
             return lambda b: self.list_date.map(zip(b.column("list_date"), repeat(list_date)))
         if name == "birth_date":
+            if self.fmt.date_format == KEY_DATE_FORMAT:
+                return lambda b: b.birth_dates()[1]
             return lambda b: self.birth_date.map(b.column("birth_date"))
         if name == "sex":
             if "civility" not in cols:

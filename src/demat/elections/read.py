@@ -41,6 +41,7 @@ from demat.elections.model import (
     ListType,
     commune_code_of,
     fold,
+    parse_birth_date,
     parse_list_type,
 )
 from demat.errors import FileUnreadable, ValidationError
@@ -270,6 +271,29 @@ class _Opener:
 
 _LIST_TYPES: Lookup[str, ListType | None] = Lookup(parse_list_type)
 
+#: What a raw birth date gives, once per distinct text: its key (``JJ/MM/AAAA``; the stripped text
+#: when it is no date; ``""`` when blank), its text in a ``JJ/MM/AAAA`` export (the raw text when it
+#: is no date), and its year (``0`` when it is no date, ``-1`` when blank).
+DateFacts = tuple[str, str, int]
+
+#: How an export writes a date that the key already spells.
+KEY_DATE_FORMAT = "JJ/MM/AAAA"
+
+
+def _date_facts(raw: str) -> DateFacts:
+    text = raw.strip()
+    if not text:
+        return "", "", -1
+    born = parse_birth_date(text)
+    key = born.jjmmaaaa()
+    if not born.valid or born.year is None:
+        return key, raw, 0
+    return key, key, born.year
+
+
+_DATE_FACTS: Lookup[str, DateFacts] = Lookup(_date_facts)
+_KEY, _TEXT, _YEAR = itemgetter(0), itemgetter(1), itemgetter(2)
+
 Run = tuple[str, ListType | None, int, int]
 """Consecutive rows of a batch on one commune's list: commune, list, start, end."""
 _COMMUNES: Lookup[tuple[str, str, str | None], str] = Lookup(lambda key: commune_code_of(*key))
@@ -351,6 +375,19 @@ class RowBatch:
                 else:
                     out = _COMMUNES.map(zip(codes, depts, repeat(default)))
             self._derived["commune_codes"] = out
+        return out
+
+    def birth_dates(self) -> tuple[list[str], list[str], list[int]]:
+        """Each row's birth date as :data:`DateFacts` give it, column by column: keys, texts in
+        :data:`KEY_DATE_FORMAT`, years (one table lookup per row for the three)."""
+        out: tuple[list[str], list[str], list[int]] | None = self._derived.get("birth_dates")
+        if out is None:
+            facts = _DATE_FACTS.map(self.column("birth_date"))
+            out = self._derived["birth_dates"] = (
+                list(map(_KEY, facts)),
+                list(map(_TEXT, facts)),
+                list(map(_YEAR, facts)),
+            )
         return out
 
     def runs(self) -> list[Run]:
@@ -958,8 +995,10 @@ __all__ = [
     "BATCH_ROWS",
     "CHUNK",
     "HEAD",
+    "KEY_DATE_FORMAT",
     "MAX_MEMBER_BYTES",
     "MAX_XLSX_BYTES",
+    "DateFacts",
     "Extraction",
     "RowBatch",
     "Source",
