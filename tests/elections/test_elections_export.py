@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -212,11 +213,11 @@ def test_a_failed_export_leaves_nothing(
     calls = [0]
     real = export_module._TextOut.rows
 
-    def failing(self: export_module._TextOut, lines: list[export_module.Line]) -> None:
+    def failing(self: export_module._TextOut, rows: list[list[str]], pick: Any) -> None:
         calls[0] += 1
         if calls[0] == 2:  # the first list's rows are written, the second's fail
             raise OSError("disque plein")
-        real(self, lines)
+        real(self, rows, pick)
 
     monkeypatch.setattr(export_module._TextOut, "rows", failing)
     with pytest.raises(OSError, match="disque plein"):
@@ -264,7 +265,7 @@ def test_rows_joined_in_c_are_what_csv_writer_writes(tmp_path: Path, quote: str,
     for n, lines in enumerate(batches):
         fast, slow = tmp_path / f"fast{n}", tmp_path / f"slow{n}"
         out = export_module._TextOut(fast, fmt, False)
-        out.rows(lines)
+        out.rows([list(line) for line in lines], tuple)
         out.close()
         with slow.open("w", encoding="utf-8", newline="") as f:
             terminator = "\r\n" if line_ending == "crlf" else "\n"

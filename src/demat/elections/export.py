@@ -22,7 +22,7 @@ import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-from itertools import groupby, repeat
+from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -205,31 +205,32 @@ class _TextOut:
         else:
             self.writer.writerow(cells)
 
-    def rows(self, lines: list[Line]) -> None:
-        """Write ``lines`` as :meth:`row` would one by one. Delimited lines whose cells hold
-        no separator, quote or line end need no quoting: they are joined in C, a batch at a
-        time (``csv.writer`` looks at every character); the others go through the writer."""
+    def rows(self, rows: list[list[str]], pick: Callable[[list[str]], Line]) -> None:
+        """Write the line ``pick`` makes of each of ``rows``, as :meth:`row` would one by one.
+        Delimited lines whose cells hold no separator, quote or line end need no quoting:
+        they are joined in C, a batch at a time (``csv.writer`` looks at every character);
+        the others go through the writer. No line is kept: each is joined as it is picked."""
         if self.fixed or self.none:
-            for cells in lines:
-                self.row(cells)
+            for row in rows:
+                self.row(pick(row))
             return
-        text = self._joined(lines)
+        text = self._joined(rows, pick)
         if text is None:
-            self.writer.writerows(lines)
+            self.writer.writerows(map(pick, rows))
         else:
             self.text.write(text)
 
-    def _joined(self, lines: list[Line]) -> str | None:
-        sep, nl, k = self.separator, self.newline, len(lines)
+    def _joined(self, rows: list[list[str]], pick: Callable[[list[str]], Line]) -> str | None:
+        sep, nl, k = self.separator, self.newline, len(rows)
         if self.quote == "all":
             q = '"'
-            body = (q + nl + q).join(map((q + sep + q).join, lines))
+            body = (q + nl + q).join(map((q + sep + q).join, map(pick, rows)))
             if body.count(q) != 2 * (k * (self.columns - 1) + k - 1):
                 return None
             return q + body + q + nl
         if self.columns < 2:  # a lone empty cell is written ""
             return None
-        body = nl.join(map(sep.join, lines))
+        body = nl.join(map(sep.join, map(pick, rows)))
         if (
             body.count(sep) != k * (self.columns - 1)
             or '"' in body
@@ -394,16 +395,24 @@ class _Plan:
         else:
             self.pick = itemgetter(*indices)
 
-    def lines(self, b: RowBatch) -> list[Line]:
-        """The output row of every row of ``b`` (whatever its list)."""
+    @contextlib.contextmanager
+    def extended(self, b: RowBatch) -> Iterator[list[list[str]]]:
+        """The rows of ``b`` with the computed cells appended, for :attr:`pick` to pick from
+        (removed on the way out)."""
         rows = b.rows
         if not self.columns:
-            return list(map(self.pick, rows))
+            yield rows
+            return
         deque(map(list.extend, rows, zip(*(c(b) for c in self.columns), strict=True)), maxlen=0)
         try:
-            return list(map(self.pick, rows))
+            yield rows
         finally:
             deque(map(list.__delitem__, rows, repeat(slice(self.base, None))), maxlen=0)
+
+    def lines(self, b: RowBatch) -> list[Line]:
+        """The output row of every row of ``b`` (whatever its list)."""
+        with self.extended(b) as rows:
+            return list(map(self.pick, rows))
 
 
 def _raw_column(name: str, b: RowBatch) -> list[str]:
@@ -480,23 +489,20 @@ class _FormatExport(BatchExport):
             self.file_date = _file_date(b.source, self.extraction, self.when)
             self.plan = _Plan(self.tables, b.source, _fmt_date(self.file_date, self.fmt.date_format))
             self.names.clear()
-        lines = self.plan.lines(b)
-        start = 0
-        for key, run in groupby(zip(b.commune_codes(), b.list_types(), strict=True)):
-            size = len(list(run))
-            commune, lt = key
-            if lt is None:
-                name = b.source.name
-                self.skipped.extend((name, row) for row in b.numbers[start : start + size])
-            else:
-                out = self.names.get(key)  # type: ignore[arg-type]
+        plan = self.plan
+        with plan.extended(b) as rows:
+            for commune, lt, start, end in b.runs():
+                if lt is None:
+                    name = b.source.name
+                    self.skipped.extend((name, row) for row in b.numbers[start:end])
+                    continue
+                out = self.names.get((commune, lt))
                 if out is None:
                     self.communes.add(commune)
-                    out = self.names[key] = _file_name(  # type: ignore[index]
+                    out = self.names[(commune, lt)] = _file_name(
                         self.fmt, commune, lt if self.fmt.split_by_list else None, self.file_date
                     )
-                self.outputs.get(out, self._start, size).rows(lines[start : start + size])
-            start += size
+                self.outputs.get(out, self._start, end - start).rows(rows[start:end], plan.pick)
 
     def commit(self) -> ExportResult:
         if self.fmt.split_by_list:
