@@ -69,19 +69,19 @@ def _digest(report: Any = None, out: Path | None = None) -> str:
     return h.hexdigest()[:12]
 
 
-def _step(step: str, path: Path, out: Path) -> tuple[int, str]:
-    """Run ``step``: (rows, digest of what it found)."""
+def _step(step: str, path: Path, out: Path) -> tuple[int, Any]:
+    """Run ``step``: (rows, the report it made, if any)."""
     from demat.elections import check_extraction, export_elistelec, read_extraction
 
     if step == "plain":
-        return _plain(path), "-"
+        return _plain(path), None
     if step == "read":
-        return sum(1 for _ in read_extraction(path).electors), "-"
+        return sum(1 for _ in read_extraction(path).electors), None
     if step == "check":
         report = check_extraction(path, max_per_code=100)
-        return report.electors, _digest(report)
+        return report.electors, report
     if step == "export":
-        return sum(export_elistelec(path, out).counts.values()), _digest(out=out)
+        return sum(export_elistelec(path, out).counts.values()), None
     try:
         from demat.elections.pipeline import check_and_export
     except ImportError:  # a tree from before the one-pass pipeline: the two passes
@@ -90,16 +90,17 @@ def _step(step: str, path: Path, out: Path) -> tuple[int, str]:
         export_elistelec(extraction, out)
     else:
         report, _ = check_and_export(path, out, max_per_code=100)
-    return report.electors, _digest(report, out)
+    return report.electors, report
 
 
 def _child(step: str, path: str, out: str) -> None:
     import demat.elections  # noqa: F401 - imported before the clock starts
 
     wall, cpu = time.perf_counter(), time.process_time()
-    rows, digest = _step(step, Path(path), Path(out))
+    rows, report = _step(step, Path(path), Path(out))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    digest = "-" if step in ("plain", "read") else _digest(report, Path(out) if "export" in step else None)
     print(json.dumps({"rows": rows, "wall": wall, "cpu": cpu, "peak": peak, "digest": digest}))
 
 
