@@ -23,7 +23,10 @@ Inputs (written once into ``--dir``, reused by later runs):
 * a valid PES with one PJ of 46 MiB of base64 (random content), just under the PJ cap: the most
   a legitimate file makes a command hold.
 
-The verdict column is the command's exit code and the first line it wrote on stderr. Each command
+The verdict column is the command's exit code and the first line it wrote on stderr. With
+``--baseline-src DIR`` (``git worktree add /tmp/base COMMIT``, then ``--baseline-src
+/tmp/base/src``) each command also runs on that tree, alternately, and the line ends with both
+peaks and CPU times and their ratio: before and after, side by side in one run. Each command
 runs under a 6 GiB address-space cap (``RLIMIT_AS``): one that needs more fails at the cap (its
 peak then reads about 6 GiB, with a MemoryError or a libxml2 memory error) rather than taking the
 machine with it.
@@ -229,6 +232,7 @@ class Run:
     seconds: float
     code: int
     said: str
+    cpu: float = 0.0  #: user + system seconds of the child
 
 
 #: Address space each measured command may take: a command that would need more fails there
@@ -261,20 +265,31 @@ finally:
 """
 
 
-def measure(args: list[str]) -> Run:
-    """Run ``python args`` (``-m module …`` or ``code …``); its own peak RSS and verdict."""
+def measure(args: list[str], src: Path | None = None) -> Run:
+    """Run ``python args`` (``-m module …`` or ``code …``); its own peak RSS, CPU time and
+    verdict. ``src`` runs another tree's ``demat`` (``PYTHONPATH``)."""
+    env = dict(os.environ, PYTHONPATH=str(src)) if src is not None else None
     started = time.perf_counter()
-    proc = subprocess.run(
-        [PY, "-c", _WRAPPER, *args], capture_output=True, text=True, preexec_fn=_cap_memory, check=False
+    child = subprocess.Popen(
+        [PY, "-c", _WRAPPER, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_cap_memory,
+        env=env,
     )
+    assert child.stderr is not None
+    stderr = child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
-    err, _, hwm = proc.stderr.rpartition("\nVMHWM ")
+    err, _, hwm = stderr.rpartition("\nVMHWM ")
     peak = int(hwm.split()[0]) / 1024 if hwm.strip() else float("nan")  # killed: no measure
     lines = [ln for ln in err.splitlines() if ln.strip()]
     said = lines[0] if lines else ""
     if any(ln.startswith("Traceback") for ln in lines):
         said = "TRACEBACK " + lines[-1]
-    return Run(peak, seconds, proc.returncode, said[:90])
+    code = os.waitstatus_to_exitcode(status)
+    return Run(peak, seconds, code, said[:90], usage.ru_utime + usage.ru_stime)
 
 
 LXML = (
@@ -369,6 +384,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dir", type=Path, default=Path("/tmp/demat-bench-memory"))
     ap.add_argument("--only", nargs="*", default=[], help="run the cases whose label holds one of these")
     ap.add_argument("--no-lxml", action="store_true", help="skip the plain lxml column")
+    ap.add_argument(
+        "--baseline-src",
+        type=Path,
+        metavar="DIR",
+        help="another tree's src/ (e.g. a worktree of an older commit): each command runs there "
+        "too, alternately, best CPU time of --repeat runs each, and the ratio is printed",
+    )
+    ap.add_argument("--repeat", type=int, default=1, help="runs per command and tree (best CPU time)")
     args = ap.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
 
@@ -389,13 +412,19 @@ def main(argv: list[str] | None = None) -> None:
         size = path.stat().st_size / MIB
         for command in case.commands:
             cmd = [*DEMAT, *[c.replace("{f}", str(path)) for c in command]]
-            r = measure(cmd)
+            runs: dict[str, list[Run]] = {"base": [], "this": []}
+            for _ in range(args.repeat):
+                if args.baseline_src is not None:
+                    runs["base"].append(measure(cmd, args.baseline_src))
+                runs["this"].append(measure(cmd))
+            r = min(runs["this"], key=lambda run: run.cpu)
             name = " ".join(command[:2])
-            print(
-                f"{case.label:38} {size:6.0f} {name:22} {r.rss_mib:7.0f}Mi {r.code:4} {r.seconds:6.1f}s"
-                f"  {r.said}",
-                flush=True,
-            )
+            line = f"{case.label:38} {size:6.0f} {name:22} {r.rss_mib:7.0f}Mi {r.code:4} {r.seconds:6.1f}s"
+            if runs["base"]:
+                b = min(runs["base"], key=lambda run: run.cpu)
+                ratio = r.cpu / b.cpu if b.cpu else float("nan")
+                line += f"  baseline {b.rss_mib:.0f}Mi {b.cpu:.2f}s CPU, this {r.cpu:.2f}s: {ratio:.2f}x"
+            print(f"{line}  {r.said}", flush=True)
         if not args.no_lxml and path.suffix == ".xml":
             r = measure([LXML, str(path)])
             print(
