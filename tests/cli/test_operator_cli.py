@@ -239,3 +239,12 @@ def test_a_utf8_pes_is_refused_by_sign_as_by_validate_naming_transcode(workdir: 
     assert validated.returncode == 1
     assert "demat pes transcode" in validated.stdout
     assert "demat.pes.encoding" not in validated.stdout  # a command, not a Python function
+
+    # An empty, non-XML or hostile file is refused as what it is, not sent to transcode.
+    (workdir / "empty.xml").write_bytes(b"")
+    (workdir / "junk.xml").write_bytes(b"not xml at all")
+    (workdir / "dtd.xml").write_bytes(b'<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>')
+    for name in ("empty.xml", "junk.xml", "dtd.xml"):
+        refused = run("pes", "sign", name, "-o", "s.xml", "--p12", "keys/signer.p12", cwd=workdir)
+        assert refused.returncode == 1, name
+        assert "transcode" not in refused.stderr and len(refused.stderr.splitlines()) == 1, name

@@ -158,10 +158,13 @@ def _refuse_unless_latin1(path: Path) -> None:
     and ``send`` refuse it: Hélios and S²LOW take nothing else, and transcoding a signed file
     would break its signatures."""
     from demat.errors import ValidationError
-    from demat.pes.encoding import detect_encoding, is_latin1_name
+    from demat.pes.encoding import is_latin1_name
+    from demat.xml.prolog import PROLOG_SCAN, check_prolog
 
+    # Through the XML gate first: an empty, non-XML or hostile file is refused as such, not
+    # sent to `pes transcode`.
     with path.open("rb") as f:
-        found = detect_encoding(f.read(1024))
+        found = check_prolog(f.read(PROLOG_SCAN), str(path)).encoding
     if not is_latin1_name(found):
         raise ValidationError(
             f"encoded in {found}; Hélios and S²LOW take ISO-8859-1 only, and a signed file cannot be "
