@@ -77,6 +77,8 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("cancel", help="ask the préfecture to cancel an acknowledged acte")
     p.add_argument("id")
+    p.add_argument("--reason", help="why (journaled)")
+    p.add_argument("--by", help="who decides (journaled; default: the user running demat)")
     p.set_defaults(handler=_cancel)
 
     p = sub.add_parser("journal", help="the hash-chained journal")
@@ -483,57 +485,59 @@ def _ack(args: argparse.Namespace) -> int:
 
 
 def _received(doc: Any, settings: Any) -> tuple[dict[str, Any], list[str]]:
-    """What a document received for a transmission says: a JSON record and text lines."""
-    from demat.gateway.options import actes_limits, xml_limits
+    """What a document received for a transmission says: a JSON record and text lines, both
+    from its one reading (:func:`demat.gateway.readings.read_document`)."""
+    from demat.gateway.readings import read_document
 
-    base: dict[str, Any] = {"kind": doc.kind, "name": doc.name, "size": doc.size, "sha256": doc.digest}
+    reading = read_document(doc, settings)
+    return reading.record, _said(reading, doc)
+
+
+def _said(reading: Any, doc: Any) -> list[str]:
+    """A reading as ``demat ack`` prints it (English, from its JSON record)."""
+    record = reading.record
+    if "error" in record:
+        return [f"{doc.kind} {doc.name}: unreadable: {record['error']}"]
     if doc.kind == "ack":
-        from demat.pes.ack import read_acquit
+        from demat.pes.ack import AckError
 
-        acquit = read_acquit(doc.content, limits=xml_limits(settings))
-        ok = sum(1 for e in acquit.elements if e.ok)
-        word = "accepted" if acquit.accepted else "rejected"
-        lines = [f"PES_ACQUIT {doc.name}: {word} ({ok} of {len(acquit.elements)} element(s) OK)"]
-        for e in acquit.elements:
-            if e.ok:  # only what was refused is spelled out
+        elements = record["elements"]
+        ok = sum(1 for e in elements if e["ok"])
+        word = "accepted" if record["accepted"] else "rejected"
+        lines = [f"PES_ACQUIT {doc.name}: {word} ({ok} of {len(elements)} element(s) OK)"]
+        for e in elements:
+            if e["ok"]:  # only what was refused is spelled out
                 continue
-            what = f"bordereau {e.num_bord}/{e.exercice_bord}" if e.num_bord else (e.domaine_label or "")
+            what = f"bordereau {e['num_bord']}/{e['exercice_bord']}" if e["num_bord"] else e["domaine_label"]
             lines.append(f"  {what}: KO")
-            lines += [f"    {err}" for err in e.errors]
-        return {**base, **acquit.to_dict()}, lines
-    if doc.kind == "anomalie" and not doc.content.lstrip().startswith(b"<"):
-        text = doc.content.decode("utf-8", "replace").strip()
-        return {**base, "message": text}, [f"anomaly: {text}"]
-    if doc.kind in ("aracte", "anomalie", "ar_annulation"):
-        from demat.actes.read import read_message
-
-        try:
-            msg = read_message(doc.content, name=doc.name, limits=actes_limits(settings).xml())
-        except DematError as exc:
-            return {**base, "error": exc.message}, [f"{doc.kind} {doc.name}: unreadable: {exc.message}"]
-        found = {"type": msg.type, "id_acte": msg.id_acte}
-        if msg.type == "ARActe":
-            received = getattr(msg, "date_reception", None)
-            return {**base, **found, "date_reception": str(received)}, [
-                f"ARActe: received by the préfecture on {received}, IDActe {msg.id_acte}"
-            ]
-        if msg.type in ("AnomalieActe", "AnomalieEnveloppe"):
-            nature, detail = getattr(msg, "nature", None), getattr(msg, "detail", None)
-            reason = f"refused (nature {nature})" + (f": {detail}" if detail else "")
-            return {**base, **found, "nature": nature, "detail": detail}, [f"{msg.type}: {reason}"]
-        ida = f", IDActe {msg.id_acte}" if msg.id_acte else ""
-        return {**base, **found}, [f"{msg.type}{ida}"]
+            lines += [f"    {AckError(**err)}" for err in e["errors"]]
+        return lines
+    if "message" in record:
+        return [f"anomaly: {record['message']}"]
+    kind = record.get("type")
+    if kind == "ARActe":
+        return [
+            f"ARActe: received by the préfecture on {record['date_reception']}, IDActe {record['id_acte']}"
+        ]
+    if kind in ("AnomalieActe", "AnomalieEnveloppe"):
+        detail = record["detail"]
+        return [f"{kind}: refused (nature {record['nature']})" + (f": {detail}" if detail else "")]
+    if kind is not None:
+        return [f"{kind}" + (f", IDActe {record['id_acte']}" if record["id_acte"] else "")]
     if doc.kind == "prefecture":
-        return base, [f"préfecture letter {doc.name} ({doc.size} bytes)"]
-    return base, [f"{doc.kind}: {doc.name} ({doc.size} bytes)"]
+        return [f"préfecture letter {doc.name} ({doc.size} bytes)"]
+    return [f"{doc.kind}: {doc.name} ({doc.size} bytes)"]
 
 
 def _cancel(args: argparse.Namespace) -> int:
+    from demat.cli.track import _who
     from demat.gateway import Gateway
+    from demat.gateway.actions import cancel
 
     async def body(gw: Gateway) -> int:
-        t = await gw.cancel(await gw.store.resolve_id(args.id))
-        print(f"{t.id}: {t.state.value}")
+        t = await gw.store.get(await gw.store.resolve_id(args.id))
+        moved = await cancel(gw, t, by=_who(args), reason=args.reason)
+        print(f"{moved.id}: {moved.state.value}")
         return EXIT_OK
 
     return run_gateway(args, body)

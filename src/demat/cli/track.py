@@ -16,7 +16,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from demat.cli._common import EXIT_OK, emit_json
-from demat.errors import ConfigError, ValidationError
+from demat.errors import ConfigError
+from demat.gateway.actions import due_in as _in
+from demat.gateway.actions import short
 
 if TYPE_CHECKING:
     from demat.gateway import Gateway
@@ -102,27 +104,9 @@ def _when(value: str) -> dt.datetime:
     return when if when.tzinfo is not None else when.astimezone()
 
 
-def short(id: str) -> str:
-    """The first 8 characters of an id: what the text output shows (any unique start works)."""
-    return id[:8]
-
-
 def local(at: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     """A stored (UTC) time in local time, or ``-``."""
     return "-" if at is None else at.astimezone().strftime(fmt)
-
-
-def _in(at: dt.datetime | None, now: dt.datetime) -> str:
-    if at is None:
-        return "-"
-    seconds = (at - now).total_seconds()
-    if seconds <= 0:
-        return "now"
-    if seconds < 60:
-        return f"in {seconds:.0f} s" if seconds >= 10 else f"in {seconds:.1f} s"
-    if seconds < 5400:
-        return f"in {seconds / 60:.0f} min"
-    return f"at {local(at, '%Y-%m-%d %H:%M')}"
 
 
 def hint(t: Transmission, now: dt.datetime) -> str | None:
@@ -324,48 +308,9 @@ def _confirm(question: str, args: argparse.Namespace) -> None:
         raise ConfigError("nothing done", code="NOT_CONFIRMED")
 
 
-async def settle(
-    gw: Gateway, t: Transmission, verdict: str, *, by: str, reason: str, remote_id: str | None = None
-) -> Transmission:
-    """Apply a person's verdict on ``t``, in doubt: ``sent`` (the platform holds it as
-    ``remote_id``: followed from there) or ``absent`` (it does not: sent again). A ``SENDING``
-    row whose sender died (its lease expired) is first marked undetermined; one whose lease is
-    live is refused (:class:`~demat.tracking.LeaseHeld`): someone is sending it."""
-    from demat.tracking import Event, Move, State
-
-    store = gw.store
-    who = {"by": by, "reason": reason}
-    if t.state is State.SENDING:
-        gone = {"error": "the sender stopped during the upload; settled by a person", "needs_person": True}
-        t = await store.move(Move.of(t, Event.UNDETERMINED, data={**gone, "by": by}, unleased=True))
-    if t.state is not State.UNKNOWN:
-        raise ValidationError(
-            f"{short(t.id)} is {t.state.value}: only a transmission in doubt (unknown) is resolved",
-            code="NOT_IN_DOUBT",
-        )
-    if verdict == "sent":
-        if not remote_id:
-            raise ConfigError("--as sent needs --remote-id: the platform's transaction id", code="USAGE")
-        other = await store.find_remote(t.flow, remote_id)
-        if other is not None and other.id != t.id:
-            raise ValidationError(
-                f"remote id {remote_id} is already {short(other.id)}'s ({other.name}): check it",
-                code="REMOTE_ID_TAKEN",
-            )
-        move = Move.of(t, Event.RESOLVED_SENT, data=who, remote_id=remote_id, unleased=True)
-    else:
-        move = Move.of(t, Event.RESOLVED_ABSENT, data=who, unleased=True)
-    return await store.move(_due_now(move, store.clock()))
-
-
-def _due_now(move: Any, now: dt.datetime) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(move, next_attempt_at=now, now=now)
-
-
 def _resolve(args: argparse.Namespace) -> int:
     from demat.cli.ops import run_gateway
+    from demat.gateway.actions import resolve
 
     reason = _reason(args, "resolve")  # before opening anything: a usage error is said at once
     if args.verdict == "sent" and not args.remote_id:
@@ -373,7 +318,7 @@ def _resolve(args: argparse.Namespace) -> int:
 
     async def body(gw: Gateway) -> int:
         t = await find(gw, args.id)
-        moved = await settle(gw, t, args.verdict, by=_who(args), reason=reason, remote_id=args.remote_id)
+        moved = await resolve(gw, t, args.verdict, by=_who(args), reason=reason, remote_id=args.remote_id)
         then = "followed from there" if args.verdict == "sent" else "sent again"
         print(f"{short(t.id)} {t.name}: {t.state.value} → {moved.state.value} ({then} by the poller)")
         return EXIT_OK
@@ -383,48 +328,23 @@ def _resolve(args: argparse.Namespace) -> int:
 
 def _retry(args: argparse.Namespace) -> int:
     from demat.cli.ops import run_gateway
-    from demat.tracking import State
+    from demat.gateway.actions import retry
+    from demat.tracking import IN_DOUBT
 
     async def body(gw: Gateway) -> int:
         t = await find(gw, args.id)
-        sid = short(t.id)
-        if t.state in (State.FAILED, State.REJECTED):
-            latest = await gw.store.find(t.profile, t.flow, t.digest)
-            if latest is not None and latest.id != t.id:
-                raise ValidationError(
-                    f"{sid} was already sent again as {short(latest.id)} ({latest.state.value})",
-                    code="ALREADY_RESENT",
-                )
-            note = {"by": _who(args), "reason": _reason(args, "retry")}
-            new, _ = await gw.store.record(
-                t.profile, t.flow, t.digest, t.name, t.identifiers, force=True, note=note
-            )
-            print(
-                f"{sid} {t.name}: {t.state.value}; sent again as {short(new.id)} "
-                f"(generation {new.generation}), accepted and due now"
-            )
-            return EXIT_OK
-        if t.state in (State.UNKNOWN, State.SENDING):
-            reason = _reason(args, "retry")
+        confirmed = False
+        if t.state in IN_DOUBT:  # sending it again could make a duplicate: the person confirms
+            _reason(args, "retry")
             _confirm(
-                f"{sid} {t.name}: the platform could not say whether it received it. Sending it again "
-                "is right only if you checked that it did NOT. Send it again?",
+                f"{short(t.id)} {t.name}: the platform could not say whether it received it. Sending "
+                "it again is right only if you checked that it did NOT. Send it again?",
                 args,
             )
-            moved = await settle(gw, t, "absent", by=_who(args), reason=reason)
-            print(f"{sid} {t.name}: {t.state.value} → {moved.state.value} (sent again by the poller)")
-            return EXIT_OK
-        if t.state in (State.ACCEPTED, State.SENT, State.CANCEL_REQUESTED):
-            was = _in(t.next_attempt_at, gw.store.clock()) if t.next_attempt_at else "never"
-            await gw.store.make_due(t.id, expect=t.state)
-            error = f"; last error: {t.last_error}" if t.last_error else ""
-            print(f"{sid} {t.name}: {t.state.value}, due now (was due {was}){error}")
-            return EXIT_OK
-        raise ValidationError(
-            f"{sid} is {t.state.value}: nothing to retry ('demat send --force FILE' sends the "
-            "document again as a new transmission)",
-            code="NOTHING_TO_RETRY",
-        )
+            confirmed = True
+        done = await retry(gw, t, by=_who(args), reason=args.reason, confirmed=confirmed)
+        print(done.message)
+        return EXIT_OK
 
     return run_gateway(args, body)
 
@@ -515,7 +435,6 @@ __all__ = [
     "local",
     "next_checks",
     "register",
-    "settle",
     "short",
     "why",
 ]

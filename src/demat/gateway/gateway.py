@@ -214,18 +214,22 @@ class Gateway:
             force=force,
         )
 
-    async def cancel(self, transmission_id: str) -> Transmission:
+    async def cancel(
+        self, transmission_id: str, *, by: str | None = None, reason: str | None = None
+    ) -> Transmission:
         """Cancel a transmission not sent yet, or ask the platform to cancel an acknowledged one
-        (a flow that can: ACTES and budget acts)."""
+        (a flow that can: ACTES and budget acts); who asked (``by``) and why (``reason``) are
+        journaled in the move."""
         t = await self.store.get(transmission_id)
+        who = {k: v for k, v in (("by", by), ("reason", reason)) if v}
         if t.state is State.ACCEPTED:
-            return await self.store.move(Move.of(t, Event.CANCELLED, data={"before_sending": True}))
+            return await self.store.move(Move.of(t, Event.CANCELLED, data={"before_sending": True, **who}))
         handler = self.flow(t.flow)
         if not isinstance(handler, CancellableFlow):
             raise ValidationError(
                 f"transmission {t.id} ({t.flow}, {t.state.value}) cannot be cancelled", code="NOT_CANCELLABLE"
             )
-        return await handler.cancel(t)
+        return await handler.cancel(t, by=by, reason=reason)
 
     # -- the poller's handler -----------------------------------------------------------------
 

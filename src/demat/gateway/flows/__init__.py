@@ -78,8 +78,11 @@ class FlowHandler(Protocol):
 class CancellableFlow(Protocol):
     """Optional capability of a flow: ask the platform to cancel what it acknowledged."""
 
-    async def cancel(self, t: Transmission) -> Transmission:
-        """Ask for the cancellation of ``t``; the transmission as moved."""
+    async def cancel(
+        self, t: Transmission, *, by: str | None = None, reason: str | None = None
+    ) -> Transmission:
+        """Ask for the cancellation of ``t``, journaling who asked (``by``) and why (``reason``)
+        in the move; the transmission as moved."""
         ...
 
 

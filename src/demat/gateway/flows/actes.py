@@ -201,8 +201,10 @@ class ActesFlow:
 
     # -- cancellation ---------------------------------------------------------------------------
 
-    async def cancel(self, t: Transmission) -> Transmission:
-        """Ask the préfecture to cancel an acknowledged acte."""
+    async def cancel(
+        self, t: Transmission, *, by: str | None = None, reason: str | None = None
+    ) -> Transmission:
+        """Ask the préfecture to cancel an acknowledged acte; ``by`` and ``reason`` journaled."""
         from demat.errors import ValidationError
         from demat.tracking import Move
 
@@ -211,11 +213,12 @@ class ActesFlow:
                 f"transmission {t.id} ({t.flow}, {t.state.value}) cannot be cancelled", code="NOT_CANCELLABLE"
             )
         cancel_id = await self.actes(self.ctx.profile(t.profile)).cancel(t.remote_id)
+        who = {k: v for k, v in (("by", by), ("reason", reason)) if v}
         store = self.ctx.store
         move = Move.of(
             t,
             Event.CANCEL_REQUESTED,
-            data={"annulation_transaction": cancel_id},
+            data={"annulation_transaction": cancel_id, **who},
             next_attempt_at=store.clock(),
         )
         return await store.move(move)
