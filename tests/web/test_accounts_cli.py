@@ -1,0 +1,106 @@
+"""``demat web accounts add | list | disable | enable | password`` on a data_dir of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from demat.cli import main
+from demat.web import Accounts, AuthError
+
+PASSWORD = "une phrase de passe assez longue"
+
+
+@pytest.fixture
+def toml(tmp_path: Path) -> Path:
+    path = tmp_path / "demat.toml"
+    path.write_text(f'data_dir = "{(tmp_path / "data").as_posix()}"\n', "utf-8")
+    return path
+
+
+def _run(capsys: pytest.CaptureFixture[str], toml: Path, *argv: str) -> tuple[int, str, str]:
+    code = main(["--config", str(toml), "web", "accounts", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _check(toml: Path, login: str, password: str) -> str:
+    async def body() -> str:
+        accounts = await Accounts.open(f"sqlite:///{toml.parent / 'data' / 'demat.sqlite3'}")
+        try:
+            return (await accounts.authenticate(login, password)).role.value
+        except AuthError as exc:
+            return f"refused: {exc.message}"
+        finally:
+            await accounts.close()
+
+    return asyncio.run(body())
+
+
+def test_accounts_through_the_cli(
+    toml: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEB_PW", PASSWORD)
+    code, out, _ = _run(capsys, toml, "list")
+    assert (code, out.strip()) == (0, "no account yet")
+
+    code, out, _ = _run(
+        capsys,
+        toml,
+        "add",
+        "Alice",
+        "--role",
+        "operator",
+        "--name",
+        "Alice Martin",
+        "--password-env",
+        "WEB_PW",
+    )
+    assert code == 0 and "account alice (operator) created" in out
+    code, out, _ = _run(
+        capsys, toml, "add", "bob", "--role", "agent", "--profile", "demo", "--password-env", "WEB_PW"
+    )
+    assert code == 0 and "profiles demo" in out
+    assert (toml.parent / "data" / "demat.sqlite3").is_file()
+    assert PASSWORD.encode() not in (toml.parent / "data" / "demat.sqlite3").read_bytes()
+
+    # What it refuses: an agent bound to nothing, a login taken, a short password, no password.
+    code, _, err = _run(capsys, toml, "add", "carol", "--role", "agent", "--password-env", "WEB_PW")
+    assert code != 0 and "profil" in err
+    code, _, err = _run(capsys, toml, "add", "alice", "--role", "reader", "--password-env", "WEB_PW")
+    assert code != 0 and "existe déjà" in err
+    monkeypatch.setenv("SHORT_PW", "court")
+    code, _, err = _run(capsys, toml, "add", "dave", "--role", "reader", "--password-env", "SHORT_PW")
+    assert code != 0 and "trop court" in err
+    code, _, err = _run(capsys, toml, "add", "erin", "--role", "reader", "--password-env", "UNSET_PW_VAR")
+    assert code != 0 and "UNSET_PW_VAR" in err
+
+    code, out, _ = _run(capsys, toml, "list", "--json")
+    assert code == 0
+    listed = [json.loads(line) for line in out.splitlines()]
+    assert listed == [
+        {"login": "alice", "name": "Alice Martin", "role": "operator", "profiles": [], "disabled": False},
+        {"login": "bob", "name": "bob", "role": "agent", "profiles": ["demo"], "disabled": False},
+    ]
+    assert PASSWORD not in out
+    assert _check(toml, "alice", PASSWORD) == "operator"
+
+    code, out, _ = _run(capsys, toml, "disable", "bob")
+    assert code == 0
+    code, out, _ = _run(capsys, toml, "list")
+    assert "(disabled)" in out.splitlines()[1] and "bob" in out.splitlines()[1]
+    assert _check(toml, "bob", PASSWORD).startswith("refused")
+    code, _, _ = _run(capsys, toml, "enable", "bob")
+    assert code == 0 and _check(toml, "bob", PASSWORD) == "agent"
+
+    monkeypatch.setenv("NEW_PW", "une autre phrase de passe")
+    code, out, _ = _run(capsys, toml, "password", "alice", "--password-env", "NEW_PW")
+    assert code == 0 and "sessions are closed" in out
+    assert _check(toml, "alice", PASSWORD).startswith("refused")
+    assert _check(toml, "alice", "une autre phrase de passe") == "operator"
+
+    code, _, err = _run(capsys, toml, "disable", "nobody")
+    assert code != 0 and "nobody" in err
