@@ -33,7 +33,7 @@ from demat.tracking import (
 )
 from demat.tracking import tables as t
 from demat.tracking.backend import open_backend
-from demat.tracking.migrations import LATEST
+from demat.tracking.migrations import CONSOLE_INDEXES, LATEST
 from demat.tracking.store import split_schema
 
 S = State
@@ -534,13 +534,16 @@ def _declared_shape() -> dict[str, tuple[set[str], set[str]]]:
 
 
 async def test_upgrade_from_version_1(store_url: str) -> None:
-    # A database left at version 1 (first tables, no journal head yet) gets steps 2 and 3.
+    # A database left at version 1 (first tables, no journal head yet) gets steps 2 to LATEST.
     async with Store.open(store_url):
         pass
     await raw(
         store_url,
         "DELETE FROM journal_head",
         "DROP TABLE inbound",
+        "DROP TABLE search_keys",
+        "DROP TABLE pollers",
+        *(f"DROP INDEX {name}" for name in sorted(CONSOLE_INDEXES)),
         "DELETE FROM schema_version WHERE version >= 2",
     )
     async with Store.open(store_url) as store:

@@ -305,12 +305,35 @@ class Gateway:
         """Poll until ``stop`` is set (finishing the work in flight, releasing what has not
         started); collect what platforms send on their own every ``letters_every`` seconds, and
         archive what settled unarchived (at the start: while no poller ran; later: an archiving
-        that failed). Cycles overlap (see :meth:`~demat.tracking.Poller.drive`)."""
+        that failed). Cycles overlap (see :meth:`~demat.tracking.Poller.drive`).
+
+        After each cycle the poller's heartbeat is kept in the store (:meth:`Store.beat`: what
+        it leased and how each ended, and the error of a cycle or inbox round that failed), for
+        the console; a beat that cannot be written is logged, the poller goes on."""
         loop = asyncio.get_running_loop()
         letters_due = loop.time()
+        owner = self.poller.owner
+        started_at = self.store.clock()
+        inbox_error: str | None = None  # told with the next cycle's beat (one beat per cycle)
+
+        async def beat(report: CycleReport | None, error: str | None) -> None:
+            nonlocal inbox_error
+            if inbox_error is not None:
+                error = f"inbox: {inbox_error}" + ("" if error is None else f"; cycle: {error}")
+                inbox_error = None
+            try:
+                await self.store.beat(
+                    owner,
+                    started_at=started_at,
+                    acquired=report.acquired if report is not None else 0,
+                    outcomes=dict(report.outcomes) if report is not None else {},
+                    error=error,
+                )
+            except Exception as exc:  # the store is down: bookkeeping must not stop the poller
+                log.warning("poller heartbeat not kept: %s", exc)
 
         async def inbox() -> None:
-            nonlocal letters_due
+            nonlocal letters_due, inbox_error
             if loop.time() >= letters_due:
                 letters_due = loop.time() + letters_every
                 await self.collect_inbox()
@@ -319,9 +342,16 @@ class Gateway:
                         await self.archiver.catch_up()
                     except DematError as exc:  # the store or the archive is down: next round
                         log.warning("archiving not caught up: %s", exc)
+                        inbox_error = f"archiving not caught up: {exc}"
 
         async def cycle(handed_out: asyncio.Event) -> CycleReport:
-            return await self.poll_once(stop, handed_out=handed_out)
+            try:
+                report = await self.poll_once(stop, handed_out=handed_out)
+            except DematError as exc:  # drive() logs it and goes on; the beat counts it
+                await beat(None, str(exc) or type(exc).__name__)
+                raise
+            await beat(report, None)
+            return report
 
         await self.poller.drive(cycle, stop, between=inbox)
 

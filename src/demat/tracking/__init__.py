@@ -4,6 +4,8 @@
   ``(state, event) → state`` that moves one by the other, as data;
 * :mod:`~demat.tracking.store`: SQLite / PostgreSQL store with versioned migrations, leases and
   an append-only hash-chained journal;
+* :mod:`~demat.tracking.listing`: what the operator console reads (keyset pages, search
+  terms, counts, what needs a person, the pollers' heartbeats);
 * :mod:`~demat.tracking.schedule`: retry schedules as data (Pastell-style stages, error backoff);
 * :mod:`~demat.tracking.poller`: the poller that drives a flow handler, and crash reconciliation.
 """
@@ -16,6 +18,7 @@ from demat._lazy import lazy_names
 
 if TYPE_CHECKING:
     from demat.tracking.journal import GENESIS, JournalEntry, JournalProblem, JournalReport
+    from demat.tracking.listing import ListQuery, Page, PollerBeat, Tally
     from demat.tracking.poller import (
         Absent,
         CycleReport,
@@ -74,6 +77,10 @@ _WHERE = {
     "JournalEntry": "demat.tracking.journal",
     "JournalProblem": "demat.tracking.journal",
     "JournalReport": "demat.tracking.journal",
+    "ListQuery": "demat.tracking.listing",
+    "Page": "demat.tracking.listing",
+    "PollerBeat": "demat.tracking.listing",
+    "Tally": "demat.tracking.listing",
     "Absent": "demat.tracking.poller",
     "CycleReport": "demat.tracking.poller",
     "Fatal": "demat.tracking.poller",
@@ -155,12 +162,15 @@ __all__ = [
     "JournalReport",
     "LeaseHeld",
     "LeaseLost",
+    "ListQuery",
     "Move",
     "NewDocument",
     "NoChange",
     "NotFound",
+    "Page",
     "PollOutcome",
     "Poller",
+    "PollerBeat",
     "ReconcileResult",
     "Reconciler",
     "Release",
@@ -170,6 +180,7 @@ __all__ = [
     "StaleState",
     "State",
     "Store",
+    "Tally",
     "Transmission",
     "Undetermined",
     "UnexpectedEvent",

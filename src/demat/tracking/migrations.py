@@ -24,6 +24,7 @@ from sqlalchemy import Connection, func, insert, inspect, select, text
 from demat.errors import StoreError
 from demat.tracking import tables as t
 from demat.tracking.journal import GENESIS
+from demat.tracking.listing import backfill_terms
 
 #: Key of the PostgreSQL advisory lock that serialises migrations and schema creation (an
 #: arbitrary constant: "demat" in ASCII).
@@ -47,11 +48,33 @@ def _seed_journal_head(conn: Connection) -> None:
     conn.execute(insert(t.journal_head).values(id=1, seq=0, hash=GENESIS))
 
 
+#: The indexes step 4 adds to ``transmissions`` (newest-first keyset paging, counts).
+CONSOLE_INDEXES: frozenset[str] = frozenset(
+    {
+        "ix_transmissions_created",
+        "ix_transmissions_profile_created",
+        "ix_transmissions_state_created",
+        "ix_transmissions_flow_created",
+        "ix_transmissions_tally",
+    }
+)
+
+
+def _console(conn: Connection) -> None:
+    t.metadata.create_all(conn, tables=[t.search_keys, t.pollers])
+    for index in sorted(t.transmissions.indexes, key=lambda ix: str(ix.name)):
+        if index.name in CONSOLE_INDEXES:
+            # checkfirst: step 1 run by this code already made them (it creates today's table)
+            index.create(conn, checkfirst=True)
+    backfill_terms(conn)
+
+
 #: Every step, in order. Never edit a released step; append a new one.
 MIGRATIONS: Sequence[Migration] = (
     Migration(1, "transmissions, documents, journal", _create_tables),
     Migration(2, "journal head at genesis", _seed_journal_head),
     Migration(3, "inbound documents (PES_Retour)", lambda conn: t.inbound.create(conn, checkfirst=True)),
+    Migration(4, "console: search keys, list indexes, poller beats", _console),
 )
 
 #: The schema version this code writes; a database above it is refused.
@@ -98,6 +121,7 @@ def migrate(conn: Connection, *, now: dt.datetime | None = None) -> list[int]:
 
 
 __all__ = [
+    "CONSOLE_INDEXES",
     "LATEST",
     "MIGRATIONS",
     "PG_LOCK_KEY",

@@ -78,6 +78,24 @@ from demat.tracking.journal import (
     canonical_json,
     check_anchor,
 )
+from demat.tracking.listing import (
+    ListQuery,
+    Page,
+    PollerBeat,
+    Tally,
+    clamp,
+    decode_cursor,
+    encode_cursor,
+    insert_terms,
+    move_terms,
+    needing_select,
+    poller_beat,
+    pollers_select,
+    read_page,
+    record_terms,
+    tally_select,
+)
+from demat.tracking.listing import beat as _beat
 from demat.tracking.migrations import migrate
 from demat.tracking.states import ERROR_EVENTS, KEEPS_COUNTERS, POLLED, SETTLED, Event, State, next_state
 
@@ -650,6 +668,76 @@ class Store:
             query = query.where(c.state.in_(sorted(s.value for s in states)))
         return await self._db.read(lambda conn: {State(state): n for state, n in conn.execute(query)})
 
+    # -- the console's lists -------------------------------------------------------------------
+
+    async def page(self, query: ListQuery, *, after: str | None = None, limit: int = 50) -> Page:
+        """One page of the transmissions ``query`` selects, newest first (``created_at``, then
+        ``id``, descending). ``after`` is the ``next`` cursor of the previous page (a cursor no
+        page gave raises :class:`~demat.errors.ValidationError`, code ``BAD_CURSOR``);
+        ``limit`` is clamped to 1…200. Keyset paging: each page is an index range read, however
+        deep, and rows recorded meanwhile never show twice. Nothing is counted."""
+        position = None if after is None else decode_cursor(after)
+        size = clamp(limit)
+        if query.nothing:
+            return Page([], None)
+        rows = await self._db.read(
+            lambda conn: [Transmission._from_row(r) for r in read_page(conn, query, position, size + 1)]
+        )
+        if len(rows) <= size:
+            return Page(rows, None)
+        rows = rows[:size]
+        return Page(rows, encode_cursor(rows[-1].created_at, rows[-1].id))
+
+    async def tally(self, *, profiles: frozenset[str] | None = None) -> list[Tally]:
+        """How many transmissions there are by state, flow and profile (``profiles``: only
+        those; an empty set: none)."""
+        if profiles is not None and not profiles:
+            return []
+        statement = tally_select(profiles)
+        rows = await self._db.read(lambda conn: conn.execute(statement).all())
+        return [Tally(State(r.state), r.flow, r.profile, int(r.n)) for r in rows]
+
+    async def needing_person(
+        self,
+        *,
+        profiles: frozenset[str] | None = None,
+        overdue_before: Mapping[str, dt.datetime] | None = None,
+        limit: int = 50,
+    ) -> list[Transmission]:
+        """The transmissions a person must look at, newest first: rejected or failed ones,
+        those whose submission's outcome is unknown, accepted ones that cannot be sent (an
+        error counted), and, for a flow ``overdue_before`` gives a time, those of that flow
+        still ``sent`` (no acknowledgement) that were recorded before it. ``limit`` is clamped
+        to 1…200."""
+        if profiles is not None and not profiles:
+            return []
+        statement = needing_select(profiles, overdue_before, clamp(limit))
+        return await self._db.read(lambda conn: [Transmission._from_row(r) for r in conn.execute(statement)])
+
+    async def beat(
+        self,
+        owner: str,
+        *,
+        started_at: dt.datetime,
+        acquired: int,
+        outcomes: Mapping[str, int],
+        error: str | None = None,
+    ) -> None:
+        """A poller (``owner``) finished a cycle: keep its heartbeat (one more cycle, beaten
+        now, what the cycle leased and how each ended; with ``error``, one more error and
+        when). Bookkeeping, not journaled."""
+        now = self.clock()
+        await self._db.write(
+            lambda conn: _beat(
+                conn, owner, now=now, started_at=started_at, acquired=acquired, outcomes=outcomes, error=error
+            )
+        )
+
+    async def pollers(self) -> list[PollerBeat]:
+        """Every poller's heartbeat, the latest beat first."""
+        statement = pollers_select()
+        return await self._db.read(lambda conn: [poller_beat(r._mapping) for r in conn.execute(statement)])
+
     # -- leases -------------------------------------------------------------------------------
 
     async def acquire_due(
@@ -886,6 +974,8 @@ def _record(conn: Connection, records: Sequence[_Record]) -> list[tuple[Transmis
         results.append((Transmission._from_mapping(new), True))
     if inserts:
         conn.execute(_INSERT_TRANSMISSIONS, inserts)
+        terms = [(term, n["id"]) for n in inserts for term in record_terms(n["name"], n["identifiers"])]
+        insert_terms(conn, terms)  # in the same transaction: a recorded row is findable at once
         _append(conn, events)
     return results
 
@@ -902,6 +992,7 @@ def _apply(conn: Connection, moves: Sequence[Move]) -> list[Transmission | Store
     updates: list[dict[str, Any]] = []
     new_documents: list[dict[str, Any]] = []
     events: list[_Event] = []
+    terms: list[tuple[str, str]] = []  # search terms the moves give (platform id, IDActe)
     for move in moves:
         try:
             new, data = _plan(move, rows.get(move.id))
@@ -931,6 +1022,7 @@ def _apply(conn: Connection, moves: Sequence[Move]) -> list[Transmission | Store
             data["documents"] = listed
         current = State(rows[move.id]["state"])
         rows[move.id] = new
+        terms.extend((term, move.id) for term in move_terms(move.remote_id, move.data))
         updates.append({"b_id": move.id, **{f"b_{k}": new[k] for k in _MUTABLE}})
         events.append((now, move.id, move.event.value, current, State(new["state"]), data))
         results.append(Transmission._from_mapping(new))
@@ -938,6 +1030,7 @@ def _apply(conn: Connection, moves: Sequence[Move]) -> list[Transmission | Store
         conn.execute(_INSERT_DOCUMENTS, new_documents)
     if updates:
         conn.execute(_UPDATE_ROW, updates)
+        insert_terms(conn, terms)
         _append(conn, events)
     return results
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -92,6 +93,54 @@ transmissions = Table(
     Index("ix_transmissions_due", "state", "next_attempt_at"),  # acquire_due: one range per state
     Index("ix_transmissions_profile_state", "profile", "state"),
     Index("ix_transmissions_remote", "flow", "remote_id"),
+    # Newest-first keyset paging (the console's list), whole or by one filter: an index range
+    # read backwards, never a sort of the matching rows.
+    Index("ix_transmissions_created", "created_at", "id"),
+    Index("ix_transmissions_profile_created", "profile", "created_at", "id"),
+    Index("ix_transmissions_state_created", "state", "created_at", "id"),
+    Index("ix_transmissions_flow_created", "flow", "created_at", "id"),
+    # The console's counts by state, flow and profile read this index alone (SQLite, 100,000
+    # rows: 44 ms, against 380 ms through the table).
+    Index("ix_transmissions_tally", "state", "flow", "profile"),
+)
+
+#: Longest search term kept (longer values are cut: a prefix search still finds them).
+TERM_LENGTH = 200
+
+#: What a transmission can be found by (its name, identifiers, platform ids), lower-cased:
+#: a prefix search is an index range on ``term``.
+search_keys = Table(
+    "search_keys",
+    metadata,
+    # Bytewise order on PostgreSQL (collation "C", as SQLite's binary order): the prefix range
+    # ``term >= q AND term < q || U+10FFFF`` is then both correct and an index range.
+    Column(
+        "term",
+        String(TERM_LENGTH).with_variant(postgresql.VARCHAR(TERM_LENGTH, collation="C"), "postgresql"),
+        primary_key=True,
+    ),
+    # CASCADE: a key says nothing without its transmission (a deleted row takes its keys along).
+    Column(
+        "transmission_id", String(36), ForeignKey("transmissions.id", ondelete="CASCADE"), primary_key=True
+    ),
+    # A broad term is checked row by row down the list; a deleted transmission finds its keys.
+    Index("ix_search_keys_transmission", "transmission_id", "term"),
+)
+
+#: One row per poller process: when it last finished a cycle and how that went (bookkeeping
+#: for the console, not journaled).
+pollers = Table(
+    "pollers",
+    metadata,
+    Column("owner", String(100), primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("beat_at", UTCDateTime, nullable=False),
+    Column("cycles", BigInteger, nullable=False),
+    Column("last_acquired", Integer, nullable=False),
+    Column("last_outcomes", JSON, nullable=False),  # the last cycle's outcome counts
+    Column("errors", BigInteger, nullable=False),  # cycles or inbox rounds that failed
+    Column("last_error", Text),
+    Column("last_error_at", UTCDateTime),
 )
 
 #: Documents a platform gave back about a transmission (acknowledgements, ARActe…).
@@ -156,12 +205,15 @@ journal_head = Table(
 
 
 __all__ = [
+    "TERM_LENGTH",
     "UTCDateTime",
     "documents",
     "inbound",
     "journal",
     "journal_head",
     "metadata",
+    "pollers",
     "schema_version",
+    "search_keys",
     "transmissions",
 ]
