@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from demat.actes.budget.seal import seal
 from demat.actes.budget.synthetic import synthetic_budget
@@ -35,6 +35,9 @@ from demat.sandbox import Account, Sandbox, SandboxConfig
 from demat.signing import devpki
 from demat.signing.keys import Signer
 from demat.tracking import Schedule, State, Transmission
+
+if TYPE_CHECKING:
+    from demat.storage import ArchiveStore
 
 #: The demo collectivité's SIREN.
 SIREN = "214400152"
@@ -178,8 +181,10 @@ def demo_retour(siret: str, cod_bud: str) -> bytes:
 </n:PES_Retour>""".encode("iso-8859-1")
 
 
-async def run_demo(stream: TextIO = sys.stdout, *, keep: Path | None = None) -> int:
-    """Run the demo; return 0 when every transmission ended as expected and the journal verifies."""
+async def run_demo(stream: TextIO = sys.stdout, *, keep: Path | None = None, web: bool = False) -> int:
+    """Run the demo; return 0 when every transmission ended as expected and the journal verifies.
+    With ``web``, then leave the gateway, its poller and the operator console running (see
+    :func:`serve_console`) until SIGTERM or SIGINT."""
     say = _out(stream)
     with tempfile.TemporaryDirectory(prefix="demat-demo-") as tmp:
         workdir = keep or Path(tmp)
@@ -258,17 +263,32 @@ async def run_demo(stream: TextIO = sys.stdout, *, keep: Path | None = None) -> 
                     f"journal: {journal.entries} entries, hash chain {'verified' if journal.ok else 'BROKEN'}"
                 )
                 ok &= journal.ok
-                ok &= await archive_demo(gw, final, workdir / "archive", signer, say)
-        say("demo " + ("succeeded: every transmission ended as expected" if ok else "FAILED"))
+                opened: list[ArchiveStore] = []
+                ok &= await archive_demo(
+                    gw, final, workdir / "archive", signer, say, keep=opened if web else None
+                )
+                say("demo " + ("succeeded: every transmission ended as expected" if ok else "FAILED"))
+                if web and ok:
+                    try:
+                        await serve_console(gw, sb, opened[0], stream)
+                    finally:
+                        await opened[0].close()
         return 0 if ok else 1
 
 
 async def archive_demo(
-    gw: Gateway, settled: list[Transmission], directory: Path, signer: Signer, say: Callable[[str], None]
+    gw: Gateway,
+    settled: list[Transmission],
+    directory: Path,
+    signer: Signer,
+    say: Callable[[str], None],
+    *,
+    keep: list[ArchiveStore] | None = None,
 ) -> bool:
     """Deposit each settled transmission in an intermediate archive (SEDA 2.1 package sealed with
     the demo's key and a sandbox TSA's timestamp), the tracking journal's head anchored in the
-    ledger's seals; verify the archive and the journal against those anchors."""
+    ledger's seals; verify the archive and the journal against those anchors. With ``keep``, the
+    archive is left open and appended to it (the caller closes it)."""
     from demat.archive import build_package
     from demat.gateway.flows.archive import archive_input
     from demat.sandbox.tsa import SandboxTSA
@@ -290,7 +310,10 @@ async def archive_demo(
         anchors = store.journal_anchors()
         anchored = await gw.store.verify_journal(anchors=anchors)
     finally:
-        await store.close()
+        if keep is None:
+            await store.close()
+        else:
+            keep.append(store)
     say(
         f"archive: {report.packages} SEDA packages sealed (signature + RFC 3161 timestamp) and"
         f" deposited, ledger of {report.ledger_entries} entries sealed,"
@@ -431,6 +454,41 @@ async def send_demo_lists(gw: Gateway, workdir: Path) -> SendResult:
     return await flow.send([lp], profile="demo-listes", commission=commission, tableaux=[tableau])
 
 
+async def serve_console(gw: Gateway, sb: Sandbox, archive: ArchiveStore, stream: TextIO) -> None:
+    """Leave the demo running for a browser: the operator console over HTTPS (the sandbox's
+    throwaway CA issued its certificate), the gateway's poller, a throwaway operator account.
+    The last line printed is one JSON object (``url``, ``user``, ``password``, ``ca``,
+    ``data_dir``: where the demo's store is, to add accounts with ``demat web accounts``); SIGTERM
+    or SIGINT stops everything cleanly."""
+    import json
+    import secrets
+
+    from demat.cli.web import store_url
+    from demat.web import Accounts, Console, Role, TLSFiles, run_until_stopped
+
+    accounts = await Accounts.open(store_url(gw.settings))
+    try:
+        password = secrets.token_urlsafe(18)
+        await accounts.add("operateur", password, role=Role.OPERATOR, name="Opérateur de démonstration")
+        tls = TLSFiles(sb.pki.server_cert, sb.pki.server_key, sb.pki.ca_cert)
+        console = Console(gw, accounts, archive=archive)
+
+        def ready(url: str) -> None:
+            line = {
+                "url": url,
+                "user": "operateur",
+                "password": password,
+                "ca": str(tls.ca),
+                "data_dir": str(gw.settings.data_dir),
+            }
+            stream.write(json.dumps(line, ensure_ascii=False) + "\n")
+            stream.flush()
+
+        await run_until_stopped(console, host="127.0.0.1", port=0, tls=tls, poll=True, ready=ready)
+    finally:
+        await accounts.close()
+
+
 def main() -> int:
     """``demat demo``: run the demo, return its exit code."""
     return asyncio.run(run_demo())
@@ -456,5 +514,6 @@ __all__ = [
     "run_demo",
     "sandbox_settings",
     "send_demo_lists",
+    "serve_console",
     "with_depot",
 ]

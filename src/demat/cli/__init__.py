@@ -19,7 +19,7 @@ from demat.errors import DematError
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``demat`` argument parser, every command family registered."""
-    from demat.cli import actes, archive, depot, elections, ops, pes, sandbox, totem
+    from demat.cli import actes, archive, depot, elections, ops, pes, sandbox, totem, web
 
     parser = argparse.ArgumentParser(
         prog="demat",
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"demat {__version__}")
     parser.add_argument("--config", help="settings file (TOML); default $DEMAT_CONFIG or ./demat.toml")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (pes, actes, totem, ops, sandbox, depot, elections, archive):
+    for module in (pes, actes, totem, ops, sandbox, depot, elections, archive, web):
         module.register(sub)
     return parser
 

@@ -122,6 +122,12 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("demo", help="the whole job end to end against an in-process sandbox")
     p.add_argument("--keep", type=Path, help="keep the demo's files in this directory")
+    p.add_argument(
+        "--web",
+        action="store_true",
+        help="then leave the gateway and the operator console running; the last line printed is "
+        "a JSON object with its url, user and password (SIGTERM stops it)",
+    )
     p.set_defaults(handler=_demo)
 
 
@@ -733,7 +739,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     from demat.demo import run_demo
 
-    return asyncio.run(run_demo(keep=args.keep))
+    return asyncio.run(run_demo(keep=args.keep, web=args.web))
 
 
 __all__ = [
