@@ -134,3 +134,25 @@ async def test_a_beat_that_cannot_be_written_does_not_stop_the_poller(
     with caplog.at_level(logging.WARNING, logger="demat.gateway"):
         await run_until(gateway, several_cycles)
     assert "poller heartbeat not kept" in caplog.text
+
+
+async def test_an_idle_poller_waits_between_cycles(gateway: Gateway) -> None:
+    # Nothing is due: each cycle must be followed by the idle wait, whatever the cycle does after
+    # handing its (empty) work out (keeping the heartbeat, callbacks). A poller that took the end
+    # of an empty cycle for work in flight started the next one at once: hundreds a second.
+    gateway.poller.idle_seconds = 0.2
+    cycles = 0
+    real = gateway.poller.reconcile_and_run
+
+    async def counted(*args: Any, **kwargs: Any) -> CycleReport:
+        nonlocal cycles
+        cycles += 1
+        return await real(*args, **kwargs)
+
+    gateway.poller.reconcile_and_run = counted  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    task = asyncio.create_task(gateway.run_poller(stop))
+    await asyncio.sleep(1.0)
+    stop.set()
+    await task
+    assert 1 <= cycles <= 8, f"{cycles} cycles in one idle second (idle wait 0.2 s)"

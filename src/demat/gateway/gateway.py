@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -301,26 +302,35 @@ class Gateway:
         policies = [self.settings.auto_archive, *(p.auto_archive for p in self.settings.profiles.values())]
         return self.archive is not None or any(p is not None and (p.flows or p.transfer_to) for p in policies)
 
-    async def run_poller(self, stop: asyncio.Event, *, letters_every: float = 600.0) -> None:
+    async def run_poller(
+        self, stop: asyncio.Event, *, letters_every: float = 600.0, beat_every: float = 1.0
+    ) -> None:
         """Poll until ``stop`` is set (finishing the work in flight, releasing what has not
         started); collect what platforms send on their own every ``letters_every`` seconds, and
         archive what settled unarchived (at the start: while no poller ran; later: an archiving
         that failed). Cycles overlap (see :meth:`~demat.tracking.Poller.drive`).
 
-        After each cycle the poller's heartbeat is kept in the store (:meth:`Store.beat`: what
-        it leased and how each ended, and the error of a cycle or inbox round that failed), for
-        the console; a beat that cannot be written is logged, the poller goes on."""
+        The poller's heartbeat is kept in the store for the console (:meth:`Store.beat`: the
+        cycles run, what the last one leased and how each ended, the error of a cycle or inbox
+        round that failed): after a cycle that failed at once, else at most every
+        ``beat_every`` seconds (a busy poller runs many cycles a second: one write each would
+        cost it); a beat that cannot be written is logged, the poller goes on."""
         loop = asyncio.get_running_loop()
         letters_due = loop.time()
         owner = self.poller.owner
         started_at = self.store.clock()
-        inbox_error: str | None = None  # told with the next cycle's beat (one beat per cycle)
+        inbox_error: str | None = None  # told with the next cycle's beat
+        unbeaten = 0  # cycles since the last beat
+        last_beat = -math.inf
 
         async def beat(report: CycleReport | None, error: str | None) -> None:
-            nonlocal inbox_error
+            nonlocal inbox_error, unbeaten, last_beat
+            unbeaten += 1
             if inbox_error is not None:
                 error = f"inbox: {inbox_error}" + ("" if error is None else f"; cycle: {error}")
                 inbox_error = None
+            if error is None and loop.time() - last_beat < beat_every:
+                return
             try:
                 await self.store.beat(
                     owner,
@@ -328,7 +338,9 @@ class Gateway:
                     acquired=report.acquired if report is not None else 0,
                     outcomes=dict(report.outcomes) if report is not None else {},
                     error=error,
+                    cycles=unbeaten,
                 )
+                unbeaten, last_beat = 0, loop.time()
             except Exception as exc:  # the store is down: bookkeeping must not stop the poller
                 log.warning("poller heartbeat not kept: %s", exc)
 

@@ -438,7 +438,7 @@ def _beat_statement(dialect: str, values: Mapping[str, Any], error: bool) -> Any
     changes: dict[str, Any] = {
         "started_at": ex.started_at,
         "beat_at": ex.beat_at,
-        "cycles": p.c.cycles + 1,
+        "cycles": p.c.cycles + ex.cycles,
         "last_acquired": ex.last_acquired,
         "last_outcomes": ex.last_outcomes,
     }
@@ -456,13 +456,14 @@ def beat(
     acquired: int,
     outcomes: Mapping[str, int],
     error: str | None,
+    cycles: int = 1,
 ) -> None:
     """Upsert ``owner``'s heartbeat (see :meth:`~demat.tracking.store.Store.beat`)."""
     values = {
         "owner": owner,
         "started_at": started_at,
         "beat_at": now,
-        "cycles": 1,
+        "cycles": cycles,
         "last_acquired": acquired,
         "last_outcomes": {str(k): int(v) for k, v in sorted(outcomes.items())},
         "errors": 0 if error is None else 1,

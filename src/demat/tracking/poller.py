@@ -219,6 +219,7 @@ class Poller:
         self.idle_seconds = idle_seconds
         self.states = frozenset(states)
         self._gate: asyncio.Semaphore | None = None  # platform calls in flight, across cycles
+        self._handed_work = False  # whether the last cycle handed out work (see drive)
 
     def _schedule(self, state: State) -> Schedule:
         if isinstance(self.schedule, Schedule):
@@ -250,6 +251,7 @@ class Poller:
             self.owner, self.batch, self.lease_seconds, now=self.clock(), states=self.states
         )
         report.acquired = len(leased)
+        self._handed_work = bool(leased)
         if not leased:
             return report
         if self._gate is None:
@@ -507,6 +509,10 @@ class Poller:
                 await asyncio.wait({task, handing}, return_when=asyncio.FIRST_COMPLETED)
                 handing.cancel()
                 idle = False
+                if not task.done() and not self._handed_work:
+                    # An empty cycle hands out at its end; what the caller does after (its
+                    # bookkeeping) is not work in flight to overlap: let it end, then rest.
+                    await asyncio.wait({task})
                 if task.done():
                     report = ended(task)
                     idle = report is None or not report.acquired

@@ -630,12 +630,20 @@ class Store:
             raise AmbiguousId(f"{prefix!r} is the start of several ids ({shown}): give more of it")
         return wanted if wanted in found else found[0]
 
-    async def make_due(self, id: str, *, expect: State, now: dt.datetime | None = None) -> Transmission:
+    async def make_due(
+        self,
+        id: str,
+        *,
+        expect: State,
+        now: dt.datetime | None = None,
+        note: Mapping[str, Any] | None = None,
+    ) -> Transmission:
         """Make a transmission in ``expect`` due now, its retry schedule started afresh (attempt
         and error counts at zero, ``last_error`` kept): a person's "try again now" once what
         failed is fixed. Bookkeeping, not journaled (the state does not change). Refused while
         someone holds a live lease on it (:class:`LeaseHeld`) or when it is no longer in
-        ``expect`` (:class:`StaleState`)."""
+        ``expect`` (:class:`StaleState`). With ``note`` (a person's name and reason), the request
+        is journaled (``retry_requested``, the state unchanged) in the same transaction."""
         at = now or self.clock()
 
         def body(conn: Connection) -> Transmission:
@@ -649,6 +657,8 @@ class Store:
                 raise LeaseHeld(_held_message(current), path=id)
             values = {"next_attempt_at": at, "attempts": 0, "errors": 0, "updated_at": at}
             conn.execute(update(t.transmissions).where(t.transmissions.c.id == id).values(**values))
+            if note is not None:
+                _append(conn, [(at, id, "retry_requested", expect, expect, dict(note))])
             return Transmission._from_mapping({**current, **values})
 
         made = await self._db.write(body)
@@ -722,14 +732,22 @@ class Store:
         acquired: int,
         outcomes: Mapping[str, int],
         error: str | None = None,
+        cycles: int = 1,
     ) -> None:
-        """A poller (``owner``) finished a cycle: keep its heartbeat (one more cycle, beaten
-        now, what the cycle leased and how each ended; with ``error``, one more error and
-        when). Bookkeeping, not journaled."""
+        """A poller (``owner``) finished ``cycles`` cycles since its last beat: keep its
+        heartbeat (beaten now, what the last cycle leased and how each ended; with ``error``,
+        one more error and when). Bookkeeping, not journaled."""
         now = self.clock()
         await self._db.write(
             lambda conn: _beat(
-                conn, owner, now=now, started_at=started_at, acquired=acquired, outcomes=outcomes, error=error
+                conn,
+                owner,
+                now=now,
+                started_at=started_at,
+                acquired=acquired,
+                outcomes=outcomes,
+                error=error,
+                cycles=cycles,
             )
         )
 
