@@ -204,6 +204,11 @@ async def test_retry_makes_a_pending_transmission_due_now(gw: Gateway, state: St
     if state is State.ACCEPTED:
         assert done.message.endswith("; last error: connexion impossible")
     assert "sans attendre" in done.message_fr
+    # The person's request is journaled (the state unchanged), and the journal still verifies.
+    last = (await gw.store.journal(t.id))[-1]
+    assert (last.event, last.from_state, last.to_state) == ("retry_requested", state.value, state.value)
+    assert dict(last.payload or {}) == {"by": "dave"}
+    assert (await gw.store.verify_journal()).ok
 
 
 @pytest.mark.parametrize("state", [State.ACKNOWLEDGED, State.CANCELLED])

@@ -74,7 +74,7 @@ async def retry(
       (:func:`resolve`); ``reason`` required, and the person must have confirmed having
       checked that the platform does not hold it (``NOT_CONFIRMED`` otherwise).
     * ``accepted``, ``sent`` or ``cancel_requested``: due now, its retry schedule started afresh
-      (the store's :meth:`~demat.tracking.Store.make_due`, which writes no journal entry).
+      (the store's :meth:`~demat.tracking.Store.make_due`, journaled as ``retry_requested``).
     * anything else: ``NOTHING_TO_RETRY``.
 
     Missing reason: :class:`~demat.errors.ConfigError` ``USAGE``; the others
@@ -120,7 +120,8 @@ async def retry(
         )
     if t.state in (State.ACCEPTED, State.SENT, State.CANCEL_REQUESTED):
         was = due_in(t.next_attempt_at, store.clock()) if t.next_attempt_at else "never"
-        moved = await store.make_due(t.id, expect=t.state)
+        note = {"by": by, **({"reason": reason} if reason else {})}
+        moved = await store.make_due(t.id, expect=t.state, note=note)
         error = f"; last error: {t.last_error}" if t.last_error else ""
         what = "envoyé" if t.state is State.ACCEPTED else "consulté sur la plateforme"
         return Retried(
