@@ -137,11 +137,29 @@ def test_an_action_without_its_csrf_token_is_refused(page: Any, demo: Demo) -> N
     expect(page.locator("#journal")).not_to_contain_text("sans jeton")
 
 
+#: Form controls a screen reader cannot name (no label, no aria-label), as the page has them.
+UNLABELLED = """() => Array.from(document.querySelectorAll('input, select, textarea'))
+  .filter(e => e.type !== 'hidden')
+  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+  .map(e => e.name || e.id)"""
+
+
 def test_the_other_pages_render(page: Any, demo: Demo) -> None:
     login(page, demo)
     page.goto(demo.url + "/envoyer")
     expect(page.get_by_role("heading", level=1)).to_have_text("Envoyer un document")
     screenshot(page, "send")
+    for path in ("/envoyer", "/transmissions", "/"):
+        page.goto(demo.url + path)
+        assert page.evaluate(UNLABELLED) == [], path
+    # A package verified from its transmission's page.
+    page.goto(demo.url + "/transmissions")
+    page.get_by_role("link", name="PES_OK.xml").click()
+    page.get_by_role("button", name="Vérifier ce paquet maintenant").click()
+    expect(page.get_by_role("status").first).to_contain_text("Paquet vérifié")
+    # The keyboard reaches the first link: the skip link, then the content.
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_text("Aller au contenu")
     page.goto(demo.url + "/archives")
     page.get_by_role("button", name=re.compile("Vérifier toute l'archive")).click()
     expect(page.get_by_role("status").first).to_contain_text("intègre")

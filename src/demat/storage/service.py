@@ -511,6 +511,14 @@ class ArchiveStore:
         problems += await self._verify_seal_objects(entries)
         return VerifyReport(not problems, problems, live, len(entries), unsealed)
 
+    async def verify_deposit(self, deposit: Deposit) -> list[Problem]:
+        """Check one package (its SIP's digest, every member against the manifest, its seal's
+        signature and timestamp; an eliminated one: that nothing of it is left): the problems
+        found, none when it holds. The ledger itself is :meth:`verify`'s."""
+        if deposit.eliminated is not None:
+            return await self._verify_eliminated(deposit)
+        return await self._verify_package(deposit)
+
     async def _verify_package(self, deposit: Deposit) -> list[Problem]:
         sip_key, seal_json_key = package_keys(deposit.digest)
 

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import quote, urlsplit
 
 import jinja2
@@ -83,7 +83,7 @@ def console(request: web.Request) -> Console:
 
 def session(request: web.Request) -> Session:
     """The session of ``request`` (every page but the public ones has one)."""
-    found = request[SESSION] if SESSION in request else None
+    found = cast("Session | None", request.get(SESSION))
     if found is None:
         raise web.HTTPUnauthorized(text="session requise")
     return found
@@ -92,7 +92,7 @@ def session(request: web.Request) -> Session:
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     """``template`` rendered with ``context`` and what every page shows (who is logged in…)."""
     c = console(request)
-    s = request[SESSION] if SESSION in request else None
+    s = cast("Session | None", request.get(SESSION))
     page = c.templates.get_template(template).render(
         me=s.account if s else None,
         role_label=ROLE_LABELS.get(s.account.role) if s else None,

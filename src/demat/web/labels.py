@@ -50,6 +50,7 @@ EVENTS: Final = {
     "recorded": "enregistré",
     "resent": "renvoyé (nouvel envoi du même document)",
     "document_received": "document reçu",
+    "retry_requested": "relance demandée",
     "send_started": "envoi commencé",
     "submitted": "déposé sur la plateforme",
     "refused": "refusé par la plateforme",

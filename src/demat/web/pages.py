@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from typing import Any
+from typing import Any, Final, cast
 
 from aiohttp import web
 
@@ -23,6 +23,8 @@ from demat.web.app import console, not_found, profiles_scope, refuse_unless, ren
 PAGE_SIZE = 50
 #: A poller that has not beaten for this long is shown as stopped.
 POLLER_SILENT = dt.timedelta(minutes=5)
+#: The problems a package verification just found, for the detail page to show.
+VERIFIED: Final[web.RequestKey[list[str]]] = web.RequestKey("verified")
 #: Document kinds that name electors (shown only to a role that may read personal data).
 PERSONAL_KINDS = frozenset({"control_report"})
 
@@ -37,6 +39,7 @@ def routes(app: web.Application) -> None:
     app.router.add_get("/elections", elections)
     app.router.add_get("/archives", archives)
     app.router.add_post("/archives/verification", archive_verify)
+    app.router.add_post("/transmissions/{id}/archive/verification", package_verify)
 
 
 # -- overview ----------------------------------------------------------------------------------
@@ -201,6 +204,7 @@ async def detail(request: web.Request) -> web.StreamResponse:
         identifiers=labels.identifiers(t.identifiers),
         newer=generations,
         package=package,
+        verified=cast("list[str] | None", request.get(VERIFIED)),
         has_file=c.gateway.spool.has(t.digest),
         message=_MESSAGES.get(request.query.get("fait", "")),
         actions=_actions(t),
@@ -255,16 +259,32 @@ def _entry_details(payload: Any) -> list[tuple[str, str]]:
 
 
 async def _package(request: web.Request, t: Transmission) -> dict[str, Any] | None:
+    deposit = _deposit(request, t)
+    return None if deposit is None else deposit.as_dict()
+
+
+def _deposit(request: web.Request, t: Transmission) -> Any:
     c = console(request)
     if c.archive is None:
         return None
     from demat.errors import StorageError
 
     try:
-        deposit = c.archive.find(t.id)
+        return c.archive.find(t.id)
     except StorageError:
         return None
-    return deposit.as_dict()
+
+
+async def package_verify(request: web.Request) -> web.StreamResponse:
+    """Verify this transmission's archive package now (digests, manifest, seal, timestamp)."""
+    refuse_unless(request, Action.ARCHIVE)
+    t = await visible_transmission(request)
+    deposit = None if t is None else _deposit(request, t)
+    if t is None or deposit is None:
+        return not_found(request, "Aucun paquet d'archive pour cette transmission.")
+    problems = await console(request).archive.verify_deposit(deposit)  # type: ignore[union-attr]
+    request[VERIFIED] = [p.message for p in problems]
+    return await detail(request)
 
 
 async def document(request: web.Request) -> web.StreamResponse:
@@ -425,6 +445,7 @@ def _anchors(archive: Any) -> list[str]:
 __all__ = [
     "PAGE_SIZE",
     "PERSONAL_KINDS",
+    "VERIFIED",
     "archive_verify",
     "archives",
     "detail",
@@ -432,6 +453,7 @@ __all__ = [
     "elections",
     "listing",
     "overview",
+    "package_verify",
     "routes",
     "sent_file",
     "visible_transmission",
