@@ -40,6 +40,11 @@ async def test_beats_upsert_count_cycles_and_errors(store: Store, clock: Any) ->
     await store.beat("host:1:a", started_at=started, acquired=0, outcomes={}, error="x" * 5000)
     [a, _] = await store.pollers()
     assert (a.cycles, a.errors, len(a.last_error or "")) == (4, 2, 2000)
+    # A poller silent for over a week (a process long gone) is forgotten at the next beat.
+    clock.advance(8 * 86400)
+    await store.beat("host:3:c", started_at=clock(), acquired=0, outcomes={}, cycles=5)
+    [c] = await store.pollers()
+    assert (c.owner, c.cycles) == ("host:3:c", 5)
 
 
 @pytest.fixture

@@ -447,6 +447,10 @@ def _beat_statement(dialect: str, values: Mapping[str, Any], error: bool) -> Any
     return insert.on_conflict_do_update(index_elements=[p.c.owner], set_=changes)
 
 
+#: After how long without a beat a poller's row is deleted.
+POLLER_FORGOTTEN: Final = dt.timedelta(days=7)
+
+
 def beat(
     conn: Connection,
     owner: str,
@@ -471,6 +475,9 @@ def beat(
         "last_error_at": None if error is None else now,
     }
     conn.execute(_beat_statement(conn.dialect.name, values, error is not None))
+    # A poller's name holds its process id: each start adds a row. Those silent for a week are
+    # gone for good (their last beat says nothing an operator acts on).
+    conn.execute(t.pollers.delete().where(t.pollers.c.beat_at < now - POLLER_FORGOTTEN))
 
 
 def pollers_select() -> Select[Any]:
@@ -502,6 +509,7 @@ def clamp(limit: int) -> int:
 __all__ = [
     "MAX_PAGE",
     "NARROW",
+    "POLLER_FORGOTTEN",
     "TOP",
     "BadCursor",
     "ListQuery",
