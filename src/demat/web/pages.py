@@ -388,22 +388,7 @@ def _control_summary(content: bytes) -> dict[str, Any]:
 async def archives(request: web.Request) -> web.StreamResponse:
     """The intermediate archive: packages, ledger seals anchoring the journal, DUAs due."""
     refuse_unless(request, Action.ARCHIVE)
-    c = console(request)
-    if c.archive is None:
-        return render(request, "archives.html", title="Archives", archive=None)
-    deposits = sorted(c.archive.deposits().values(), key=lambda d: d.seq, reverse=True)
-    today = dt.date.today()
-    return render(
-        request,
-        "archives.html",
-        title="Archives",
-        archive=c.archive,
-        deposits=[d.as_dict() for d in deposits[:200]],
-        total=len(deposits),
-        due=[d.as_dict() for d in c.archive.due(today)],
-        anchors=_anchors(c.archive),
-        report=None,
-    )
+    return _archive_page(request)
 
 
 async def archive_verify(request: web.Request) -> web.StreamResponse:
@@ -414,18 +399,24 @@ async def archive_verify(request: web.Request) -> web.StreamResponse:
         return not_found(request, "Aucune archive n'est configurée.")
     report = await c.archive.verify()
     anchored = await c.gateway.store.verify_journal(anchors=c.archive.journal_anchors())
-    deposits = sorted(c.archive.deposits().values(), key=lambda d: d.seq, reverse=True)
+    return _archive_page(request, report=report.as_dict(), journal_ok=anchored.ok)
+
+
+def _archive_page(request: web.Request, **verified: Any) -> web.Response:
+    archive = console(request).archive
+    if archive is None:
+        return render(request, "archives.html", title="Archives", archive=None)
+    deposits = sorted(archive.deposits().values(), key=lambda d: d.seq, reverse=True)
     return render(
         request,
         "archives.html",
         title="Archives",
-        archive=c.archive,
+        archive=archive,
         deposits=[d.as_dict() for d in deposits[:200]],
         total=len(deposits),
-        due=[d.as_dict() for d in c.archive.due(dt.date.today())],
-        anchors=_anchors(c.archive),
-        report=report.as_dict(),
-        journal_ok=anchored.ok,
+        due=[d.as_dict() for d in archive.due(dt.date.today())],
+        anchors=_anchors(archive),
+        **{"report": None, **verified},
     )
 
 
