@@ -57,11 +57,14 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bench_send import siren_of, temporary_database  # the same temporary database and SIRENs
 
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 LOGIN = "bench.operateur"
@@ -80,44 +83,7 @@ ENDINGS: list[tuple[str, float]] = [
 FLOWS: list[tuple[str, float]] = [("pes", 0.55), ("actes", 0.35), ("budget", 0.05), ("elections", 0.05)]
 
 
-# -- PostgreSQL: a temporary database (as bench/bench_send.py does) ------------------------------
-
-
-@contextlib.asynccontextmanager
-async def temporary_database(admin_url: str) -> AsyncIterator[str]:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(admin_url)
-    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"demat_bench_web_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-
 # -- what the store holds --------------------------------------------------------------------------
-
-
-def siren_of(n: int) -> str:
-    """A SIREN passing the Luhn check (collectivité number ``n``)."""
-    base = f"2{n:07d}"
-    for last in "0123456789":
-        digits = [int(c) for c in base + last]
-        total = sum(d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2) for i, d in enumerate(digits))
-        if total % 10 == 0:
-            return base + last
-    raise AssertionError("unreachable")
 
 
 def settings_for(data_dir: Path, store_url: str | None, profiles: int) -> Any:

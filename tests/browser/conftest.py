@@ -87,7 +87,7 @@ def _server_pin(url: str, ca: Path) -> str:
     return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """``demat demo --web`` running in its own process, until the session ends (SIGTERM)."""
     _require_browser()
@@ -140,9 +140,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     assert rest == "", f"the demo printed after its JSON line: {rest!r}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(demo: Demo) -> Iterator[Any]:
-    """Debian's Chromium, headless, trusting the console's key (checked against the CA above)."""
+    """Debian's Chromium, headless, trusting the console's key (checked against the CA above).
+
+    Module-scoped: Playwright's synchronous API runs an event loop of its own while it is open,
+    and the asynchronous tests collected after these could not run theirs."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
