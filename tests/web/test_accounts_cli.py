@@ -104,3 +104,21 @@ def test_accounts_through_the_cli(
 
     code, _, err = _run(capsys, toml, "disable", "nobody")
     assert code != 0 and "nobody" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--http", "--host", "0.0.0.0"], "--http only on loopback"),
+        (["--http", "--cert", "{cert}"], "choose one"),
+        (["--cert", "{cert}"], "go together"),
+    ],
+)
+def test_serve_refuses_what_would_expose_passwords(
+    capsys: pytest.CaptureFixture[str], toml: Path, argv: list[str], said: str
+) -> None:
+    cert = toml.parent / "cert.pem"
+    cert.write_text("-", "utf-8")
+    code = main(["--config", str(toml), "web", *[a.format(cert=cert) for a in argv]])
+    _, err = capsys.readouterr()
+    assert code == 2 and said in err

@@ -67,7 +67,7 @@ def _serve_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--http",
         action="store_true",
-        help="plain HTTP, for a TLS-terminating proxy in front (cookies then lose 'Secure')",
+        help="plain HTTP on loopback, for a TLS-terminating proxy in front (cookies then lose 'Secure')",
     )
     p.add_argument("--poll", action="store_true", help="run the poller in the same process")
     p.add_argument(
@@ -88,6 +88,12 @@ def _serve(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     if args.http and (args.cert or args.key):
         raise ConfigError("--http and --cert/--key: choose one", code="USAGE")
+    if args.http and args.host not in ("127.0.0.1", "::1", "localhost"):
+        # Passwords and session cookies would cross the network in clear.
+        raise ConfigError(
+            "--http only on loopback (a TLS-terminating proxy on this machine): give --cert/--key",
+            code="USAGE",
+        )
     if bool(args.cert) != bool(args.key):
         raise ConfigError("--cert and --key go together", code="USAGE")
     tls: TLSFiles | None = None
