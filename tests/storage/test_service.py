@@ -246,3 +246,43 @@ async def test_archive_on_s3_verifies_and_names_tampering(
         assert ("altered", first.digest) in problems
         assert ("missing", second.digest) in problems
         await store.close()
+
+
+async def test_a_reader_opens_beside_the_writer_and_sees_its_deposits(
+    archive: ArchiveStore, tmp_path: Path, tsa: SandboxTSA
+) -> None:
+    # The operator console reads an archive a writer (demat archive …) holds: it must neither
+    # wait for the writer's lock nor take it, and it sees what the writer deposits later.
+    import asyncio
+
+    first = await archive.deposit(build_package(transmission(tmp_path)))
+    reader = await asyncio.wait_for(
+        ArchiveStore.open(archive.archive_dir, timestamper=in_process(tsa), trust=tsa.trust, read_only=True),
+        timeout=10,
+    )
+    try:
+        assert set(reader.deposits()) == {first.digest}
+        later = await archive.deposit(build_package(transmission(transmission_id="t2", flow="actes")))
+        await reader.refresh()
+        assert set(reader.deposits()) == {first.digest, later.digest}
+        assert len(reader.journal_anchors()) == len(archive.journal_anchors())
+        report = await reader.verify()
+        assert report.ok and report.packages == 2, report.problems
+        assert await reader.verify_deposit(reader.find("t2")) == []
+        with pytest.raises(StorageError, match="read-only") as refused:
+            await reader.deposit(build_package(transmission(transmission_id="t3")))
+        assert refused.value.code == "ARCHIVE_READ_ONLY"
+        with pytest.raises(StorageError, match="read-only"):
+            await reader.eliminate(first.digest, reason="x", by="y")
+    finally:
+        await reader.close()
+    # The writer still holds its lock and goes on.
+    assert (await archive.deposit(build_package(transmission(transmission_id="t4")))).seq > later.seq
+
+
+async def test_a_reader_needs_an_existing_archive(tmp_path: Path, tsa: SandboxTSA) -> None:
+    with pytest.raises(StorageError, match="no archive"):
+        await ArchiveStore.open(
+            tmp_path / "none", timestamper=in_process(tsa), trust=tsa.trust, read_only=True
+        )
+    assert not (tmp_path / "none").exists()

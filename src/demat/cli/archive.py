@@ -205,7 +205,7 @@ async def _no_tsa(request: bytes) -> bytes:
 
 
 def _open(
-    args: argparse.Namespace, *, signer: Any = None
+    args: argparse.Namespace, *, signer: Any = None, read_only: bool = False
 ) -> Callable[[], contextlib.AbstractAsyncContextManager[ArchiveStore]]:
     from demat.archive import TsaTrust
     from demat.storage import ArchiveStore, HttpTimestamper, in_process
@@ -236,7 +236,12 @@ def _open(
 
                 storage = await stack.enter_async_context(S3Storage.open(bucket, endpoint_url=endpoint))
             store = await ArchiveStore.open(
-                root, timestamper=timestamper, trust=trust, signer=signer, storage=storage
+                root,
+                timestamper=timestamper,
+                trust=trust,
+                signer=signer,
+                storage=storage,
+                read_only=read_only,
             )
             try:
                 yield store

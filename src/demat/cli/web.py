@@ -154,7 +154,9 @@ async def _archive(args: argparse.Namespace, stack: contextlib.AsyncExitStack) -
         s3_bucket=None,
         s3_endpoint=None,
     )
-    return await stack.enter_async_context(_open(ns)())
+    # Read-only: the console reads beside the archive's writer (demat archive …), never takes
+    # its lock (the writer would wait for as long as the console runs).
+    return await stack.enter_async_context(_open(ns, read_only=True)())
 
 
 def store_url(settings: Any) -> str:

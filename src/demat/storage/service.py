@@ -79,6 +79,10 @@ def package_keys(digest: str) -> tuple[str, str]:
     return f"packages/{digest}/sip.zip", f"packages/{digest}/seal.json"
 
 
+#: The ledger's file in the archive's folder.
+LEDGER = "ledger.jsonl"
+
+
 def seal_key(seq: int) -> str:
     """Storage key of the ledger seal written at ``seq``."""
     return f"ledger/seals/{seq:012d}.zip"
@@ -187,6 +191,9 @@ class ArchiveStore:
     journal_head: HeadSource | None = None
     ledger: Ledger = field(init=False, repr=False)
     _lock_fd: int = field(init=False, repr=False, default=-1)
+    #: Opened to read beside the writer (see :meth:`open`): every write is refused.
+    read_only: bool = field(init=False, default=False)
+    _seen_size: int = field(init=False, repr=False, default=0)
     #: Deposits by digest and the last journal head recorded, kept up to date by this writer
     #: (a deposit does not read the whole ledger).
     _index: dict[str, Deposit] = field(init=False, repr=False, default_factory=dict)
@@ -202,11 +209,32 @@ class ArchiveStore:
         storage: Storage | None = None,
         signer: Signer | None = None,
         journal_head: HeadSource | None = None,
+        read_only: bool = False,
     ) -> ArchiveStore:
         """Open (creating) the archive in ``archive_dir``: take the writer's lock, recover what
         a crash left (see the module docstring). ``storage`` defaults to a
-        :class:`FilesystemStorage` in ``archive_dir/objects``."""
+        :class:`FilesystemStorage` in ``archive_dir/objects``.
+
+        ``read_only``: a reader beside the writer (the operator console): the archive must
+        exist; no lock is taken (a writer is neither waited for nor kept waiting), nothing is
+        recovered, every write is refused (``ARCHIVE_READ_ONLY``); :meth:`refresh` reads what
+        the writer appended since."""
         archive_dir = Path(archive_dir)
+        if read_only:
+            if not (archive_dir / LEDGER).is_file():
+                raise StorageError(f"no archive in {archive_dir} (no {LEDGER})", code="ARCHIVE_NOT_FOUND")
+            reader = cls(
+                archive_dir,
+                storage if storage is not None else FilesystemStorage(archive_dir / "store"),
+                timestamper,
+                trust,
+                signer,
+                journal_head,
+            )
+            reader.read_only = True
+            reader._seen_size = (archive_dir / LEDGER).stat().st_size
+            reader.ledger = await offload(Ledger, archive_dir / LEDGER)
+            return reader
         archive_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         store = cls(
             archive_dir,
@@ -218,13 +246,29 @@ class ArchiveStore:
         )
         store._lock_fd = os.open(archive_dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
         await offload(fcntl.flock, store._lock_fd, fcntl.LOCK_EX)
-        store.ledger = await offload(Ledger, archive_dir / "ledger.jsonl")
+        store.ledger = await offload(Ledger, archive_dir / LEDGER)
         staging = archive_dir / "tmp"
         if staging.exists():
             shutil.rmtree(staging)
         staging.mkdir(mode=0o700)
         await store._recover()
         return store
+
+    async def refresh(self) -> None:
+        """A reader's view brought up to what the writer has appended since (a writer's own
+        view is always current)."""
+        if not self.read_only:
+            return
+        size = (self.archive_dir / LEDGER).stat().st_size
+        if size != self._seen_size:  # opening reads the seal lines and the last one only
+            self.ledger = await offload(Ledger, self.archive_dir / LEDGER)
+            self._seen_size = size
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StorageError(
+                f"the archive {self.archive_dir} is open read-only here", code="ARCHIVE_READ_ONLY"
+            )
 
     async def close(self) -> None:
         """Release the writer's lock."""
@@ -316,6 +360,7 @@ class ArchiveStore:
     async def deposit(self, package: Package, *, signer: Signer | None = None, by: str = "demat") -> Deposit:
         """Seal, store and record ``package`` (see the module docstring); the same package
         again returns its existing deposit."""
+        self._writable()
         digest = package.digest
         existing = self._index.get(digest)
         if existing is not None and existing.eliminated is None:
@@ -362,6 +407,7 @@ class ArchiveStore:
 
     async def note(self, op: str, data: Mapping[str, Any], *, seal: bool = True) -> LedgerEntry:
         """Record another archive operation (a transfer, its reply…) in the ledger."""
+        self._writable()
         if op in {"deposit", "eliminate", "seal", "journal_head", "orphan_removed"}:
             raise ValueError(f"{op!r} lines are written by the archive itself")
         entry = await offload(self.ledger.append, op, data)
@@ -372,6 +418,7 @@ class ArchiveStore:
     async def seal(self) -> LedgerEntry | None:
         """Record the tracking journal's head (when a source is set), then seal the ledger and
         store the seal's files; ``None`` when nothing was written since the last seal."""
+        self._writable()
         if self.journal_head is not None:
             head = await self.journal_head()
             if self._last_head != head.hash:
@@ -423,6 +470,7 @@ class ArchiveStore:
         """Eliminate a package whose DUA has run out and whose final action is ``Destroy``:
         an ``eliminate`` line first (sealed), then the objects, each tombstone keeping that
         line's hash as its proof. Anything else is refused (:class:`~demat.errors.ValidationError`)."""
+        self._writable()
         deposit = self.find(ref)
         day = on or dt.datetime.now(dt.UTC).date()
         if deposit.eliminated is not None:
@@ -538,7 +586,8 @@ class ArchiveStore:
         local = self.storage.local_path(sip_key)
         tmp: Path | None = None
         if local is None:
-            tmp = Path(tempfile.mkstemp(prefix="demat-verify-", dir=self.archive_dir / "tmp")[1])
+            staging = None if self.read_only else self.archive_dir / "tmp"  # a reader: not the writer's
+            tmp = Path(tempfile.mkstemp(prefix="demat-verify-", dir=staging)[1])
             await self.storage.fetch(sip_key, tmp)
             local = tmp
         try:
@@ -626,6 +675,7 @@ def _check_sip(path: Path, deposit: Deposit) -> tuple[list[str], bytes | None]:
 
 
 __all__ = [
+    "LEDGER",
     "ArchiveStore",
     "Deposit",
     "HeadSource",

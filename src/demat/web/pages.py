@@ -14,6 +14,7 @@ from typing import Any, Final, cast
 from aiohttp import web
 
 from demat.errors import DematError, ValidationError
+from demat.gateway.offload import offload
 from demat.tracking import ListQuery, NotFound, State, Transmission
 from demat.web import labels
 from demat.web.access import Action, may
@@ -259,18 +260,19 @@ def _entry_details(payload: Any) -> list[tuple[str, str]]:
 
 
 async def _package(request: web.Request, t: Transmission) -> dict[str, Any] | None:
-    deposit = _deposit(request, t)
+    deposit = await _deposit(request, t)
     return None if deposit is None else deposit.as_dict()
 
 
-def _deposit(request: web.Request, t: Transmission) -> Any:
-    c = console(request)
-    if c.archive is None:
+async def _deposit(request: web.Request, t: Transmission) -> Any:
+    archive = console(request).archive
+    if archive is None:
         return None
     from demat.errors import StorageError
 
+    await archive.refresh()
     try:
-        return c.archive.find(t.id)
+        return await offload(archive.find, t.id)
     except StorageError:
         return None
 
@@ -279,7 +281,7 @@ async def package_verify(request: web.Request) -> web.StreamResponse:
     """Verify this transmission's archive package now (digests, manifest, seal, timestamp)."""
     refuse_unless(request, Action.ARCHIVE)
     t = await visible_transmission(request)
-    deposit = None if t is None else _deposit(request, t)
+    deposit = None if t is None else await _deposit(request, t)
     if t is None or deposit is None:
         return not_found(request, "Aucun paquet d'archive pour cette transmission.")
     problems = await console(request).archive.verify_deposit(deposit)  # type: ignore[union-attr]
@@ -388,7 +390,7 @@ def _control_summary(content: bytes) -> dict[str, Any]:
 async def archives(request: web.Request) -> web.StreamResponse:
     """The intermediate archive: packages, ledger seals anchoring the journal, DUAs due."""
     refuse_unless(request, Action.ARCHIVE)
-    return _archive_page(request)
+    return await _archive_page(request)
 
 
 async def archive_verify(request: web.Request) -> web.StreamResponse:
@@ -399,14 +401,19 @@ async def archive_verify(request: web.Request) -> web.StreamResponse:
         return not_found(request, "Aucune archive n'est configurée.")
     report = await c.archive.verify()
     anchored = await c.gateway.store.verify_journal(anchors=c.archive.journal_anchors())
-    return _archive_page(request, report=report.as_dict(), journal_ok=anchored.ok)
+    return await _archive_page(request, report=report.as_dict(), journal_ok=anchored.ok)
 
 
-def _archive_page(request: web.Request, **verified: Any) -> web.Response:
+async def _archive_page(request: web.Request, **verified: Any) -> web.Response:
     archive = console(request).archive
     if archive is None:
         return render(request, "archives.html", title="Archives", archive=None)
-    deposits = sorted(archive.deposits().values(), key=lambda d: d.seq, reverse=True)
+    await archive.refresh()
+    # The ledger is read from its file: on a worker thread, the event loop keeps serving.
+    found = await offload(archive.deposits)
+    deposits = sorted(found.values(), key=lambda d: d.seq, reverse=True)
+    today = dt.date.today()
+    due = [d for d in deposits if d.eliminated is None and d.due <= today]
     return render(
         request,
         "archives.html",
@@ -414,7 +421,7 @@ def _archive_page(request: web.Request, **verified: Any) -> web.Response:
         archive=archive,
         deposits=[d.as_dict() for d in deposits[:200]],
         total=len(deposits),
-        due=[d.as_dict() for d in archive.due(dt.date.today())],
+        due=[d.as_dict() for d in sorted(due, key=lambda d: (d.due, d.seq))],
         anchors=_anchors(archive),
         **{"report": None, **verified},
     )
