@@ -286,3 +286,25 @@ async def test_a_reader_needs_an_existing_archive(tmp_path: Path, tsa: SandboxTS
             tmp_path / "none", timestamper=in_process(tsa), trust=tsa.trust, read_only=True
         )
     assert not (tmp_path / "none").exists()
+
+
+async def test_deposits_are_read_again_only_once_the_ledger_grew(
+    archive: ArchiveStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await archive.deposit(build_package(transmission(tmp_path)))
+    scans = 0
+    real = archive.ledger.entries
+
+    def counted() -> object:
+        nonlocal scans
+        scans += 1
+        return real()
+
+    monkeypatch.setattr(archive.ledger, "entries", counted)
+    assert set(archive.deposits()) == {first.digest}
+    read = scans  # 1: the deposit made the file grow since the archive was opened
+    assert set(archive.deposits()) == {first.digest} and scans == read == 1
+    archive.deposits().clear()  # a caller's copy: the kept answer is not touched
+    assert set(archive.deposits()) == {first.digest} and scans == 1
+    later = await archive.deposit(build_package(transmission(transmission_id="t2")))
+    assert set(archive.deposits()) == {first.digest, later.digest} and scans == 2

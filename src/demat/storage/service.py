@@ -197,6 +197,8 @@ class ArchiveStore:
     #: Deposits by digest and the last journal head recorded, kept up to date by this writer
     #: (a deposit does not read the whole ledger).
     _index: dict[str, Deposit] = field(init=False, repr=False, default_factory=dict)
+    #: What :meth:`deposits` read last, with the ledger file's size then.
+    _read: tuple[int, dict[str, Deposit]] | None = field(init=False, repr=False, default=None)
     _last_head: str | None = field(init=False, repr=False, default=None)
 
     @classmethod
@@ -286,7 +288,18 @@ class ArchiveStore:
     # -- the ledger's view -------------------------------------------------------------------
 
     def deposits(self) -> dict[str, Deposit]:
-        """Every package the ledger says was deposited, by digest (eliminated ones too)."""
+        """Every package the ledger says was deposited, by digest (eliminated ones too).
+
+        The ledger is only ever appended to: the answer is kept with the file's size and read
+        again only once the file has grown (the console asks on every archive page)."""
+        size = self.ledger.path.stat().st_size
+        if self._read is not None and self._read[0] == size:
+            return dict(self._read[1])
+        found = self._scan_deposits()
+        self._read = (size, found)
+        return dict(found)
+
+    def _scan_deposits(self) -> dict[str, Deposit]:
         found: dict[str, Deposit] = {}
         for entry in self.ledger.entries():
             if entry.op == "deposit":
