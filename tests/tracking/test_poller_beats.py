@@ -49,8 +49,8 @@ async def test_beats_upsert_count_cycles_and_errors(store: Store, clock: Any) ->
 
 @pytest.fixture
 async def gateway(tmp_path: Path) -> Any:
-    # an account that cannot be opened (its key's password is not set): the inbox round fails
-    # at once, logged; the poller has nothing due, so it never calls it otherwise
+    # an account that cannot be opened (its key's password is not set): the poller has nothing
+    # due, so it never calls it (the inbox round, which would, is left out below)
     account = PlatformAccount(
         url="https://127.0.0.1:9", client_p12=tmp_path / "none.p12", password_env="DEMAT_T_NONE"
     )
@@ -59,6 +59,11 @@ async def gateway(tmp_path: Path) -> Any:
     )
     async with Gateway.open(settings) as gw:
         gw.poller.idle_seconds = 0.01
+
+        async def nothing_sent() -> list[str]:  # these tests count cycles, not inbox rounds
+            return []
+
+        gw.collect_inbox = nothing_sent  # type: ignore[method-assign]
         yield gw
 
 

@@ -124,6 +124,19 @@ async def test_the_inbox_round_survives_a_flow_that_raises(
     async with Gateway.open(settings, flows=flows) as gw:
         gw._flow_names = lambda: {"broken", "fine"}  # type: ignore[method-assign]
         with caplog.at_level(logging.ERROR, logger="demat.gateway"):
-            await gw.collect_inbox()
-    assert collected == ["fine"]
+            failed = await gw.collect_inbox()
+        # What failed is said back, for the poller's heartbeat (the console shows it).
+        assert failed == ["broken: RecursionError: maximum recursion depth exceeded"]
+        gw.poller.idle_seconds = 0.01
+        stop = asyncio.Event()
+        task = asyncio.create_task(gw.run_poller(stop, letters_every=0.05))
+        for _ in range(300):
+            beats = await gw.store.pollers()
+            if beats and beats[0].errors:
+                break
+            await asyncio.sleep(0.01)
+        stop.set()
+        await task
+        assert beats and beats[0].last_error is not None and "inbox: broken" in beats[0].last_error
+    assert collected[0] == "fine"
     assert "broken" in caplog.text and "RecursionError" in caplog.text

@@ -250,16 +250,21 @@ class Gateway:
 
     # -- what platforms send on their own ---------------------------------------------------------
 
-    async def collect_inbox(self) -> None:
+    async def collect_inbox(self) -> list[str]:
         """Collect what every flow's platforms sent on their own (préfecture letters, PES_Retour
-        files); a platform that fails is logged and tried again next time."""
+        files); a platform that fails is logged and tried again next time. What failed, one line
+        a flow (for the poller's heartbeat)."""
+        failed = []
         for name in sorted(self._flow_names()):
             try:
                 await self.flow(name).collect()
             except DematError as exc:  # the platform is down: the next round tries again
                 log.warning("%s: inbox not collected: %s", name, exc)
-            except Exception:  # a bug on odd input: logged, the poller goes on, next round again
+                failed.append(f"{name}: {exc}")
+            except Exception as exc:  # a bug on odd input: logged, the poller goes on, next round again
                 log.exception("%s: inbox not collected", name)
+                failed.append(f"{name}: {type(exc).__name__}: {exc}")
+        return failed
 
     def _flow_names(self) -> set[str]:
         from demat.gateway.flows import flow_names
@@ -348,13 +353,16 @@ class Gateway:
             nonlocal letters_due, inbox_error
             if loop.time() >= letters_due:
                 letters_due = loop.time() + letters_every
-                await self.collect_inbox()
+                failed = await self.collect_inbox()
+                if failed:
+                    inbox_error = "; ".join(failed)
                 if self._archiving():
                     try:
                         await self.archiver.catch_up()
                     except DematError as exc:  # the store or the archive is down: next round
                         log.warning("archiving not caught up: %s", exc)
-                        inbox_error = f"archiving not caught up: {exc}"
+                        caught = f"archiving not caught up: {exc}"
+                        inbox_error = caught if inbox_error is None else f"{inbox_error}; {caught}"
 
         async def cycle(handed_out: asyncio.Event) -> CycleReport:
             try:
