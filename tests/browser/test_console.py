@@ -170,3 +170,27 @@ def test_the_other_pages_render(page: Any, demo: Demo) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Connexion")
     page.goto(demo.url + "/transmissions")
     expect(page.get_by_role("heading", level=1)).to_have_text("Connexion")
+
+
+def test_the_pages_pass_an_accessibility_audit(page: Any, demo: Demo) -> None:
+    # axe-core (Deque's WCAG rules engine, bundled by axe-playwright-python) on each main page.
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    page.goto(demo.url + "/connexion")
+    pages = {"/connexion": axe.run(page)}
+    login(page, demo)
+    url = _rejected_pes(page, demo)
+    for path in ("/", "/transmissions", url, url + "/relancer", "/envoyer", "/elections", "/archives"):
+        page.goto(path if path.startswith("http") else demo.url + path)
+        pages[path] = axe.run(page)
+    found = {
+        path: [(v["id"], v["impact"], v["help"], len(v["nodes"])) for v in result.response["violations"]]
+        for path, result in pages.items()
+    }
+    assert not any(found.values()), found
+    assert pages["/"].response["testEngine"]["version"].startswith("4.")
+    # The audit sees what it should: an input without a label, added to the page, is a violation.
+    page.evaluate("document.querySelector('main').appendChild(document.createElement('input'))")
+    broken = axe.run(page).response["violations"]
+    assert "label" in {v["id"] for v in broken}
