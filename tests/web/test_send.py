@@ -108,3 +108,34 @@ async def test_an_upload_over_the_limit_is_refused_cleanly(world: World) -> None
             assert status == 303 and location is not None
         finally:
             await client.close()
+
+
+async def test_an_electoral_deposit_keeps_the_lists_names(world: World, agent: Client) -> None:
+    from demat.demo import DEMO_COMMUNE, DEMO_PDF, demo_list
+
+    form = aiohttp.FormData(quote_fields=False)
+    form.add_field("csrf", agent.csrf)
+    form.add_field("profile", "demo")
+    form.add_field("kind", "elections")
+    form.add_field(
+        "listes", demo_list(DEMO_COMMUNE, 12), filename=f"{DEMO_COMMUNE}_LP.csv", content_type="text/csv"
+    )
+    form.add_field("commission", DEMO_PDF, filename="commission.pdf", content_type="application/pdf")
+    form.add_field("tableaux", DEMO_PDF, filename="tableau.pdf", content_type="application/pdf")
+    status, body, location = await _upload(agent, form)
+    assert status in (200, 303), body[:500]
+    if status == 200:  # accepted with warnings: said on the page, with the way on
+        assert "Avertissements" in body
+        tid = body.split('href="/transmissions/')[1].split('"')[0]
+    else:
+        assert location is not None
+        tid = location.removeprefix("/transmissions/").split("?")[0]
+    t = await world.gw.store.get(tid)
+    assert (t.profile, t.flow, t.name) == ("demo", "elections", f"listes_electorales_{DEMO_COMMUNE}")
+    assert next(f["name"] for f in t.identifiers["files"]) == f"{DEMO_COMMUNE}_LP.csv"
+    assert _left(world) == []
+
+
+async def test_a_reader_cannot_deposit_electoral_lists(world: World, reader: Client) -> None:
+    status, _, _ = await reader.get("/envoyer")
+    assert status == 403

@@ -31,11 +31,16 @@ from demat.web.app import console, profiles_scope, refuse_unless, render, sessio
 log = logging.getLogger("demat.web")
 
 #: What the form can send, and how it names it.
-KINDS: Final = {"pes": "PES (Hélios)", "budget": "Budget TOTEM scellé", "actes": "Acte"}
+KINDS: Final = {
+    "pes": "PES (Hélios)",
+    "budget": "Budget TOTEM scellé",
+    "actes": "Acte",
+    "elections": "Listes électorales (dépôt)",
+}
 _FIELDS: Final = frozenset(
     {"profile", "kind", "numero", "date", "objet", "matieres", "nature", "classification_date", "force"}
 )
-_FILES: Final = frozenset({"document", "deliberation", "annexes"})
+_FILES: Final = frozenset({"document", "deliberation", "annexes", "listes", "commission", "tableaux"})
 
 
 def routes(app: web.Application) -> None:
@@ -90,6 +95,9 @@ async def upload(request: web.Request) -> web.StreamResponse:
             return await form_page(request, error=exc.message, form=got.fields)
     t = result.transmission
     log.info("sent from the console: %s (%s) by %s", t.id, t.flow, session(request).account.login)
+    if result.warnings:  # said once, here: the transmission's page does not keep them
+        return render(request, "sent.html", title="Document accepté", t=t, created=result.created,
+                      warnings=list(result.warnings))  # fmt: skip
     raise web.HTTPSeeOther(f"/transmissions/{t.id}?fait={'envoye' if result.created else 'deja'}")
 
 
@@ -117,14 +125,16 @@ async def _read(request: web.Request, got: _Upload, limit: int) -> None:
         if part.name in _FIELDS:
             got.fields[part.name] = (await part.text())[:2000].strip()
         elif part.name in _FILES and part.filename:
-            got.files.setdefault(part.name, []).append(
-                (_safe_name(part.filename), await _save(part, got, limit))
-            )
+            name = _safe_name(part.filename)
+            got.files.setdefault(part.name, []).append((name, await _save(part, got, limit, name)))
         # anything else is ignored, unread
 
 
-async def _save(part: BodyPartReader, got: _Upload, limit: int) -> Path:
-    path = got.folder / f"{sum(len(v) for v in got.files.values()):03d}.bin"
+async def _save(part: BodyPartReader, got: _Upload, limit: int, name: str) -> Path:
+    # Under its own name (an electoral list's says which list it is), one folder per file.
+    folder = got.folder / f"{sum(len(v) for v in got.files.values()):03d}"
+    folder.mkdir()
+    path = folder / name
     with path.open("wb") as out:
         while chunk := await part.read_chunk(1 << 20):
             got.size += len(chunk)
@@ -138,7 +148,7 @@ def _safe_name(name: str) -> str:
     # The browser's file name is informative only: no folder, no control character.
     base = re.split(r"[\\/]", name)[-1]
     cleaned = "".join(ch for ch in base if ch.isprintable()).strip()
-    return cleaned[:200] or "document"
+    return cleaned[:200] if cleaned not in ("", ".", "..") else "document"
 
 
 def _one(got: _Upload, name: str, what: str) -> tuple[str, Path]:
@@ -189,6 +199,25 @@ async def _send(request: web.Request, got: _Upload) -> Any:
         )
     if kind == "actes":
         return await gw.send_acte(_acte(got), profile=profile, force=force)
+    if kind == "elections":
+        refuse_unless(request, Action.PERSONAL)  # the lists name electors
+        from demat.gateway.flows.elections import ElectionsFlow
+
+        lists = [path for _, path in got.files.get("listes", [])]
+        if not lists:
+            raise ConfigError(
+                "listes électorales (CSV ou ZIP de l'extraction du REU) manquantes", code="USAGE"
+            )
+        _, commission = _one(got, "commission", "page signée de la commission (PDF ou image)")
+        flow = gw.flow("elections")
+        assert isinstance(flow, ElectionsFlow)
+        return await flow.send(
+            lists,
+            profile=profile,
+            commission=commission,
+            tableaux=[path for _, path in got.files.get("tableaux", [])],
+            force=force,
+        )
     raise ConfigError("choisissez le type de document", code="USAGE")
 
 
