@@ -122,3 +122,39 @@ async def test_a_nul_character_in_the_url_is_not_a_500(operator: Client) -> None
     ):
         status, _, _ = await operator.get(path)
         assert status in (200, 400, 404), path
+
+
+async def test_downloads_keep_accented_names_and_never_break_the_header(
+    world: World, operator: Client
+) -> None:
+    from urllib.parse import unquote
+
+    acte = world.t["acte_a"]
+    # A name a platform chose, accented, with a quote and a line break: the original name is
+    # given (RFC 6266 filename*), no header is injected, no 500.
+    name = 'Lettre d\'observations "préfète"\r\nX-Evil: 1.pdf'
+    doc, _ = await world.gw.store.add_document(acte.id, "courrier", b"%PDF-", name=name)
+    status, _, headers = await operator.get(f"/transmissions/{acte.id}/documents/{doc.id}")
+    assert status == 200 and "X-Evil" not in headers
+    disposition = headers["Content-Disposition"]
+    assert disposition.isascii() and disposition.startswith("attachment; filename=")
+    assert "\r" not in disposition and "\n" not in disposition
+    assert unquote(disposition.split("filename*=UTF-8''")[1]) == "Lettre d'observations préfèteX-Evil: 1.pdf"
+
+
+async def test_the_files_an_acte_sent_can_be_downloaded(
+    world: World, operator: Client, agent: Client
+) -> None:
+    acte = world.t["acte_a"]
+    status, body, _ = await operator.get(f"/transmissions/{acte.id}")
+    assert status == 200 and "Pièces envoyées" in body
+    [first, *_] = acte.identifiers["documents"]
+    status, content, _ = await agent.get(f"/transmissions/{acte.id}/pieces/{first['sha256']}")
+    assert status == 200 and content.startswith("%PDF")
+    # Another collectivité's acte, or a digest the transmission did not send: as if absent.
+    other = world.t["acte_b"]
+    [theirs, *_] = other.identifiers["documents"]
+    status, _, _ = await agent.get(f"/transmissions/{other.id}/pieces/{theirs['sha256']}")
+    assert status == 404
+    status, _, _ = await operator.get(f"/transmissions/{acte.id}/pieces/{world.t['pes_a'].digest}")
+    assert status == 404

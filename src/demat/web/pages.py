@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from typing import Any, Final, cast
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -37,6 +38,7 @@ def routes(app: web.Application) -> None:
     app.router.add_get("/transmissions/{id}", detail)
     app.router.add_get("/transmissions/{id}/documents/{doc}", document)
     app.router.add_get("/transmissions/{id}/envoye", sent_file)
+    app.router.add_get("/transmissions/{id}/pieces/{sha256}", piece)
     app.router.add_get("/elections", elections)
     app.router.add_get("/archives", archives)
     app.router.add_post("/archives/verification", archive_verify)
@@ -207,6 +209,7 @@ async def detail(request: web.Request) -> web.StreamResponse:
         package=package,
         verified=cast("list[str] | None", request.get(VERIFIED)),
         has_file=c.gateway.spool.has(t.digest),
+        pieces=pieces(t),
         message=_MESSAGES.get(request.query.get("fait", "")),
         actions=_actions(t),
     )
@@ -301,11 +304,40 @@ async def document(request: web.Request) -> web.StreamResponse:
         return not_found(request, "Ce document n'existe pas.")
     if doc.kind in PERSONAL_KINDS:
         refuse_unless(request, Action.PERSONAL)
-    name = (doc.name or f"{doc.kind}.bin").replace('"', "").replace("/", "_")
     return web.Response(
         body=doc.content,
         content_type="application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": attachment(doc.name or f"{doc.kind}.bin")},
+    )
+
+
+def pieces(t: Transmission) -> list[tuple[str, str, str]]:
+    """The files a transmission sent, each kept in the spool: (name, SHA-256, what it is); an
+    acte's or budget act's documents, an electoral deposit's lists, tableaux and page."""
+    found = []
+    for item in [*(t.identifiers.get("documents") or ()), *(t.identifiers.get("files") or ())]:
+        if isinstance(item, dict) and isinstance(item.get("sha256"), str):
+            name = str(item.get("filename") or item.get("name") or "document")
+            found.append((name, item["sha256"], str(item.get("typology") or item.get("kind") or "")))
+    return found
+
+
+async def piece(request: web.Request) -> web.StreamResponse:
+    """One of the files a transmission sent, from the spool."""
+    c = console(request)
+    t = await visible_transmission(request)
+    wanted = request.match_info["sha256"]
+    found = next((p for p in pieces(t) if p[1] == wanted), None) if t is not None else None
+    if t is None or found is None:
+        return not_found(request)
+    if t.flow == "elections":  # the lists themselves: electors' personal data
+        refuse_unless(request, Action.PERSONAL)
+    path = c.gateway.spool.path(wanted)
+    if not path.is_file():
+        return not_found(request, "Ce fichier n'est plus dans le dépôt local.")
+    return web.FileResponse(
+        path,
+        headers={"Content-Disposition": attachment(found[0]), "Content-Type": "application/octet-stream"},
     )
 
 
@@ -320,14 +352,23 @@ async def sent_file(request: web.Request) -> web.StreamResponse:
     path = c.gateway.spool.path(t.digest)
     if not path.is_file():
         return not_found(request, "Le document envoyé n'est plus dans le dépôt local.")
-    name = t.name.replace('"', "").replace("/", "_")
     return web.FileResponse(
         path,
         headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Disposition": attachment(t.name),
             "Content-Type": "application/octet-stream",
         },
     )
+
+
+def attachment(name: str) -> str:
+    """A ``Content-Disposition`` for a download named ``name`` (a platform's or a person's
+    choice): the name without control characters, quotes or slashes, in ASCII for old clients
+    and whole in ``filename*`` (RFC 6266); never a header break."""
+    cleaned = "".join(ch for ch in name if ch.isprintable() and ch not in '"\\/').strip()
+    cleaned = cleaned[:200] or "document"
+    fallback = "".join(ch if ch.isascii() else "_" for ch in cleaned)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(cleaned, safe='')}"
 
 
 # -- electoral deposits --------------------------------------------------------------------------
@@ -446,12 +487,15 @@ __all__ = [
     "VERIFIED",
     "archive_verify",
     "archives",
+    "attachment",
     "detail",
     "document",
     "elections",
     "listing",
     "overview",
     "package_verify",
+    "piece",
+    "pieces",
     "routes",
     "sent_file",
     "visible_transmission",
