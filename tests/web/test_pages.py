@@ -158,3 +158,15 @@ async def test_the_files_an_acte_sent_can_be_downloaded(
     assert status == 404
     status, _, _ = await operator.get(f"/transmissions/{acte.id}/pieces/{world.t['pes_a'].digest}")
     assert status == 404
+
+
+async def test_an_unknown_page_or_method_is_a_page_of_the_console(
+    operator: Client, anonymous: Client
+) -> None:
+    status, body, _ = await operator.get("/nulle-part")
+    assert status == 404 and "Introuvable" in body and "Vue d'ensemble" in body
+    async with operator.http.delete("/transmissions") as r:
+        assert r.status == 405 and "Allow" in r.headers
+    for path in ("/static/../demat.sqlite3", "/static/%2e%2e/%2e%2e/demat.sqlite3", "/static/..%2fapp.py"):
+        status, body, _ = await anonymous.get(path)  # a login redirect, or refused: never the file
+        assert status in (303, 403, 404) and "SQLite format" not in body and "import" not in body

@@ -138,6 +138,11 @@ def profiles_scope(request: web.Request) -> frozenset[str] | None:
 async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         response = await handler(request)
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:  # no such page: said in French
+        title = "Introuvable" if exc.status == 404 else "Action impossible ici"
+        response = render(request, "error.html", status=exc.status, title=title, message=exc.reason)
+        if isinstance(exc, web.HTTPMethodNotAllowed):
+            response.headers["Allow"] = ",".join(sorted(exc.allowed_methods))
     except web.HTTPException as exc:
         response = exc
     except DematError as exc:  # the store or a platform is down: said, not a traceback
