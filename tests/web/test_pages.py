@@ -170,3 +170,17 @@ async def test_an_unknown_page_or_method_is_a_page_of_the_console(
     for path in ("/static/../demat.sqlite3", "/static/%2e%2e/%2e%2e/demat.sqlite3", "/static/..%2fapp.py"):
         status, body, _ = await anonymous.get(path)  # a login redirect, or refused: never the file
         assert status in (303, 403, 404) and "SQLite format" not in body and "import" not in body
+
+
+async def test_every_request_is_logged_with_who_and_never_a_query(
+    world: World, operator: Client, anonymous: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="demat.web.access"):
+        await operator.get("/transmissions?q=DUPONT")
+        await anonymous.get(f"/transmissions/{world.t['pes_a'].id}")
+    lines = [r.getMessage() for r in caplog.records if r.name == "demat.web.access"]
+    assert "operateur GET /transmissions 200" in lines
+    assert f"- GET /transmissions/{world.t['pes_a'].id} 303" in lines
+    assert "DUPONT" not in caplog.text

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from demat.web.live import Hub
 
 log = logging.getLogger("demat.web")
+#: One line per request: the account, the method, the path, the status.
+access = logging.getLogger("demat.web.access")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -170,6 +172,13 @@ async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse
         h.setdefault("Cache-Control", "no-store")
     if console(request).secure:
         h.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if not request.path.startswith("/static/"):
+        # Who asked what, and the answer: the path only (ids), never a query (a search term may
+        # name someone) nor a form.
+        who = cast("Session | None", request.get(SESSION))
+        access.info(
+            "%s %s %s %d", who.account.login if who else "-", request.method, request.path, response.status
+        )
     if isinstance(response, web.HTTPException):
         raise response
     return response
