@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,25 @@ def refdata() -> Path:
             pytest.fail("DEMAT_REQUIRE_REFDATA=1 but ../shared/refdata is missing")
         pytest.skip("reference data (../shared/refdata) not available")
     return found
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """One throwaway PostgreSQL database for the whole run (each test takes its own schema in
+    it: creating a database costs far more than a schema), or skip without
+    ``DEMAT_TEST_POSTGRES_URL``."""
+    import asyncio
+
+    from tests.tracking.conftest import PG_ENV, create_pg_database, drop_pg_database
+
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"{PG_ENV} not set")
+    url = asyncio.run(create_pg_database(base))
+    try:
+        yield url
+    finally:
+        asyncio.run(drop_pg_database(base, url))
 
 
 @pytest.fixture(scope="session")

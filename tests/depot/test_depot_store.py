@@ -6,31 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 from tests.depot.conftest import NANTES, PKIFiles, add_accounts, make_deposit, reu_list
-from tests.tracking.conftest import PG_ENV, create_pg_database, drop_pg_database, fresh_schema
+from tests.tracking.conftest import fresh_schema
 
 from demat.depot.server import DepotConfig, DepotServer
 from demat.depot.store import DepotStore, journal
 from demat.errors import StoreError
 from demat.transport.depot import DepotService
-
-
-@pytest.fixture(scope="module")
-def pg_database() -> Iterator[str]:
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} not set")
-    url = asyncio.run(create_pg_database(base))
-    try:
-        yield url
-    finally:
-        asyncio.run(drop_pg_database(base, url))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

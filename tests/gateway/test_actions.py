@@ -4,15 +4,13 @@ set), with who and why read back from the journal."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
-import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from tests.tracking.conftest import PG_ENV, create_pg_database, drop_pg_database, fresh_schema
+from tests.tracking.conftest import fresh_schema
 
 from demat.demo import demo_acte, sandbox_settings
 from demat.errors import ConfigError, DematError, ValidationError
@@ -29,18 +27,6 @@ AN_HOUR_AGO = dt.timedelta(hours=1)
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> SandboxPKI:
     return SandboxPKI.create(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def pg_database() -> Iterator[str]:
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} not set")
-    url = asyncio.run(create_pg_database(base))
-    try:
-        yield url
-    finally:
-        asyncio.run(drop_pg_database(base, url))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -6,11 +6,9 @@ database ``demat_test_<random>``, dropped afterwards, so parallel runs never col
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -66,20 +64,6 @@ async def drop_pg_database(base_url: str, url: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
-
-
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """One throwaway PostgreSQL database for the whole run (each test takes its own schema in
-    it: creating a database costs far more than a schema), or skip."""
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} not set")
-    url = asyncio.run(create_pg_database(base))
-    try:
-        yield url
-    finally:
-        asyncio.run(drop_pg_database(base, url))
 
 
 def fresh_schema(database: str) -> str:

@@ -8,14 +8,12 @@ It is built on SQLite and, when ``DEMAT_TEST_POSTGRES_URL`` is set, on PostgreSQ
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import html as html_module
 import json
-import os
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 import pytest_asyncio
-from tests.tracking.conftest import PG_ENV, create_pg_database, drop_pg_database, fresh_schema
+from tests.tracking.conftest import fresh_schema
 
 from demat.demo import demo_acte, demo_pes, sandbox_settings
 from demat.gateway import Gateway
@@ -137,18 +135,6 @@ def signer() -> Signer:
     ca = devpki.make_ca()
     leaf = devpki.issue(ca, "Ordonnateur", kind="signing")
     return Signer(leaf.key, leaf.cert, (ca.cert,))
-
-
-@pytest.fixture(scope="package")
-def pg_database() -> Iterator[str]:
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} not set")
-    url = asyncio.run(create_pg_database(base))
-    try:
-        yield url
-    finally:
-        asyncio.run(drop_pg_database(base, url))
 
 
 @pytest.fixture(scope="package", params=["sqlite", "postgresql"])
