@@ -256,11 +256,16 @@ async def test_a_reader_opens_beside_the_writer_and_sees_its_deposits(
     import asyncio
 
     first = await archive.deposit(build_package(transmission(tmp_path)))
+    # A file the writer is staging at that moment: a reader must not sweep it away.
+    staged = archive.archive_dir / "store" / "tmp" / "in-flight"
+    staged.write_bytes(b"half a package")
     reader = await asyncio.wait_for(
         ArchiveStore.open(archive.archive_dir, timestamper=in_process(tsa), trust=tsa.trust, read_only=True),
         timeout=10,
     )
     try:
+        assert staged.read_bytes() == b"half a package"
+        staged.unlink()
         assert set(reader.deposits()) == {first.digest}
         later = await archive.deposit(build_package(transmission(transmission_id="t2", flow="actes")))
         await reader.refresh()

@@ -45,12 +45,14 @@ def _digest_file(path: Path) -> tuple[int, str]:
 class FilesystemStorage:
     """Write-once objects in a folder (see the module docstring)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, sweep: bool = True) -> None:
+        """The folder ``root`` (made 0700). ``sweep``: remove what a crash left staged; only the
+        writer may (a reader beside it would remove the files it is staging)."""
         self.root = Path(root)
         for sub in ("objects", "tmp", "tombstones"):
             (self.root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.root, 0o700)
-        self.swept = self._sweep()
+        self.swept = self._sweep() if sweep else 0
 
     def _sweep(self) -> int:
         """Remove staging files a crash left behind; how many."""

@@ -222,30 +222,17 @@ class ArchiveStore:
         recovered, every write is refused (``ARCHIVE_READ_ONLY``); :meth:`refresh` reads what
         the writer appended since."""
         archive_dir = Path(archive_dir)
-        if read_only:
-            if not (archive_dir / LEDGER).is_file():
-                raise StorageError(f"no archive in {archive_dir} (no {LEDGER})", code="ARCHIVE_NOT_FOUND")
-            reader = cls(
-                archive_dir,
-                storage if storage is not None else FilesystemStorage(archive_dir / "store"),
-                timestamper,
-                trust,
-                signer,
-                journal_head,
-            )
-            reader.read_only = True
-            reader._seen_size = (archive_dir / LEDGER).stat().st_size
-            reader.ledger = await offload(Ledger, archive_dir / LEDGER)
-            return reader
+        if read_only and not (archive_dir / LEDGER).is_file():
+            raise StorageError(f"no archive in {archive_dir} (no {LEDGER})", code="ARCHIVE_NOT_FOUND")
         archive_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        store = cls(
-            archive_dir,
-            storage if storage is not None else FilesystemStorage(archive_dir / "store"),
-            timestamper,
-            trust,
-            signer,
-            journal_head,
-        )
+        if storage is None:
+            storage = FilesystemStorage(archive_dir / "store", sweep=not read_only)
+        store = cls(archive_dir, storage, timestamper, trust, signer, journal_head)
+        if read_only:
+            store.read_only = True
+            store._seen_size = (archive_dir / LEDGER).stat().st_size
+            store.ledger = await offload(Ledger, archive_dir / LEDGER)
+            return store
         store._lock_fd = os.open(archive_dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
         await offload(fcntl.flock, store._lock_fd, fcntl.LOCK_EX)
         store.ledger = await offload(Ledger, archive_dir / LEDGER)
