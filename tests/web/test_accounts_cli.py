@@ -122,3 +122,34 @@ def test_serve_refuses_what_would_expose_passwords(
     code = main(["--config", str(toml), "web", *[a.format(cert=cert) for a in argv]])
     _, err = capsys.readouterr()
     assert code == 2 and said in err
+
+
+def test_account_changes_are_journaled(
+    toml: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from demat.tracking import Store
+
+    monkeypatch.setenv("WEB_PW", PASSWORD)
+    assert (
+        _run(
+            capsys, toml, "add", "paul", "--role", "agent", "--profile", "ville", "--password-env", "WEB_PW"
+        )[0]
+        == 0
+    )
+    assert (
+        _run(capsys, toml, "add", "paul", "--role", "reader", "--password-env", "WEB_PW")[0] != 0
+    )  # refused: no fact
+    assert _run(capsys, toml, "disable", "paul")[0] == 0
+    assert _run(capsys, toml, "password", "paul", "--password-env", "WEB_PW")[0] == 0
+
+    async def facts() -> tuple[list[tuple[str, dict[str, object]]], bool]:
+        async with Store.open(f"sqlite:///{toml.parent / 'data' / 'demat.sqlite3'}") as store:
+            entries = [(e.event, dict(e.payload or {})) for e in await store.journal()]
+            return entries, (await store.verify_journal()).ok
+
+    entries, ok = asyncio.run(facts())
+    assert ok
+    assert [event for event, _ in entries] == ["account_added", "account_disabled", "account_password_set"]
+    added = entries[0][1]
+    assert (added["login"], added["role"], added["profiles"]) == ("paul", "agent", ["ville"])
+    assert added["by"] and PASSWORD not in str(entries)

@@ -167,8 +167,13 @@ def store_url(settings: Any) -> str:
 # -- accounts ----------------------------------------------------------------------------------
 
 
-def _with_accounts(args: argparse.Namespace, body: Callable[[Any], Awaitable[int]]) -> int:
+def _with_accounts(
+    args: argparse.Namespace, body: Callable[[Any], Awaitable[int]], *, fact: str | None = None
+) -> int:
+    """Run ``body(accounts)``; with ``fact``, journal the change once done (the account, what
+    changed, who made it: the OS user), so the journal also proves who could act."""
     from demat.files import private_dir
+    from demat.tracking import Store
     from demat.web import Accounts
 
     settings = settings_from(args)
@@ -176,13 +181,44 @@ def _with_accounts(args: argparse.Namespace, body: Callable[[Any], Awaitable[int
         private_dir(settings.data_dir)
 
     async def main() -> int:
-        accounts = await Accounts.open(store_url(settings))
+        url = store_url(settings)
+        accounts = await Accounts.open(url)
         try:
-            return await body(accounts)
+            code = await body(accounts)
         finally:
             await accounts.close()
+        if fact is not None:
+            account = await _account_record(url, args.login)
+            async with Store.open(url) as store:
+                await store.record_fact(fact, {**account, "by": _os_user()})
+        return code
 
     return asyncio.run(main())
+
+
+async def _account_record(url: str, login: str) -> dict[str, Any]:
+    from demat.web import Accounts
+
+    accounts = await Accounts.open(url)
+    try:
+        found = await accounts.get(login)
+    finally:
+        await accounts.close()
+    if found is None:
+        return {"login": login}
+    return {
+        "login": found.login,
+        "name": found.name,
+        "role": found.role.value,
+        "profiles": sorted(found.profiles),
+    }
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid (a container)
+        return "unknown user"
 
 
 def _ask_password(args: argparse.Namespace) -> str:
@@ -212,7 +248,7 @@ def _add(args: argparse.Namespace) -> int:
         print(f"account {made.login} ({made.role.value}{bound}) created")
         return EXIT_OK
 
-    return _with_accounts(args, body)
+    return _with_accounts(args, body, fact="account_added")
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -245,7 +281,7 @@ def _disable(args: argparse.Namespace) -> int:
         print(f"account {args.login} {'disabled' if args.disabled else 'enabled'}")
         return EXIT_OK
 
-    return _with_accounts(args, body)
+    return _with_accounts(args, body, fact="account_disabled" if args.disabled else "account_enabled")
 
 
 def _password(args: argparse.Namespace) -> int:
@@ -256,7 +292,7 @@ def _password(args: argparse.Namespace) -> int:
         print(f"password of {args.login} changed; its sessions are closed")
         return EXIT_OK
 
-    return _with_accounts(args, body)
+    return _with_accounts(args, body, fact="account_password_set")
 
 
 __all__ = ["register", "store_url"]

@@ -99,6 +99,12 @@ from demat.tracking.listing import beat as _beat
 from demat.tracking.migrations import migrate
 from demat.tracking.states import ERROR_EVENTS, KEEPS_COUNTERS, POLLED, SETTLED, Event, State, next_state
 
+#: Facts about no transmission the journal keeps (:meth:`Store.record_fact`): the console's
+#: accounts, so that the journal also proves who could act, and since when.
+FACT_EVENTS: Final = frozenset(
+    {"account_added", "account_disabled", "account_enabled", "account_password_set"}
+)
+
 #: Where the store reads the time (aware, UTC); tests give a fake one.
 Clock = Callable[[], dt.datetime]
 
@@ -528,6 +534,18 @@ class Store:
             return _inbound(inserted), True
 
         return await self._db.write(body)
+
+    async def record_fact(
+        self, event: str, data: Mapping[str, Any], *, now: dt.datetime | None = None
+    ) -> None:
+        """Journal a fact about no transmission (``event`` one of :data:`FACT_EVENTS`: who was
+        given access to the console, and by whom), in the same hash chain as everything else."""
+        if event not in FACT_EVENTS:
+            raise ValueError(f"{event!r} is not a fact the journal keeps ({', '.join(sorted(FACT_EVENTS))})")
+        payload = dict(data)
+        canonical_json(payload)  # refuse what the journal could not hash
+        at = now or self.clock()
+        await self._db.write(lambda conn: _append(conn, [(at, None, event, None, None, payload)]))
 
     async def inbound(
         self, *, kind: str | None = None, profile: str | None = None, limit: int | None = None
@@ -1346,6 +1364,7 @@ def _entry(row: Row[Any]) -> JournalEntry:
 
 
 __all__ = [
+    "FACT_EVENTS",
     "AmbiguousId",
     "Clock",
     "Document",
