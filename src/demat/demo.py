@@ -469,7 +469,17 @@ async def serve_console(gw: Gateway, sb: Sandbox, archive: ArchiveStore, stream:
     accounts = await Accounts.open(store_url(gw.settings))
     try:
         password = secrets.token_urlsafe(18)
-        await accounts.add("operateur", password, role=Role.OPERATOR, name="Opérateur de démonstration")
+        made = await accounts.add(
+            "operateur", password, role=Role.OPERATOR, name="Opérateur de démonstration"
+        )
+        fact: dict[str, object] = {
+            "login": made.login,
+            "name": made.name,
+            "role": made.role.value,
+            "profiles": [],
+            "by": "demo",
+        }
+        await gw.store.record_fact("account_added", fact)
         tls = TLSFiles(sb.pki.server_cert, sb.pki.server_key, sb.pki.ca_cert)
         console = Console(gw, accounts, archive=archive)
 
