@@ -112,6 +112,8 @@ def test_accounts_through_the_cli(
         (["--http", "--host", "0.0.0.0"], "--http only on loopback"),
         (["--http", "--cert", "{cert}"], "choose one"),
         (["--cert", "{cert}"], "go together"),
+        (["--cert", "{cert}", "--key", "{cert}", "--port", "0"], "not a PEM certificate chain"),
+        (["--port", "0", "--archive-dir", "{cert}.d", "--dev-tsa"], "no archive in"),
     ],
 )
 def test_serve_refuses_what_would_expose_passwords(
@@ -122,6 +124,7 @@ def test_serve_refuses_what_would_expose_passwords(
     code = main(["--config", str(toml), "web", *[a.format(cert=cert) for a in argv]])
     _, err = capsys.readouterr()
     assert code == 2 and said in err
+    assert not (toml.parent / "cert.pem.d").exists()  # nothing made for an archive that is not there
 
 
 def test_account_changes_are_journaled(

@@ -145,6 +145,12 @@ async def _archive(args: argparse.Namespace, stack: contextlib.AsyncExitStack) -
     if not (args.archive_dir or os.environ.get("DEMAT_ARCHIVE_DIR")):
         return None
     from demat.cli.archive import _open
+    from demat.errors import StorageError
+    from demat.storage.service import LEDGER
+
+    root = Path(args.archive_dir or os.environ["DEMAT_ARCHIVE_DIR"])
+    if not (root / LEDGER).is_file():  # before --dev-tsa would make its folder there
+        raise StorageError(f"no archive in {root} (no {LEDGER})", code="ARCHIVE_NOT_FOUND")
 
     ns = argparse.Namespace(
         archive_dir=args.archive_dir,

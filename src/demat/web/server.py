@@ -20,6 +20,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from demat.errors import ConfigError
 from demat.web.app import Console, create_app
 
 log = logging.getLogger("demat.web")
@@ -46,7 +47,13 @@ class TLSFiles:
         """A server TLS context (TLS 1.2 at least) on these files."""
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        ctx.load_cert_chain(str(self.cert), str(self.key))
+        try:
+            ctx.load_cert_chain(str(self.cert), str(self.key))
+        except ssl.SSLError as exc:  # OpenSSL names neither file: say which pair it refused
+            raise ConfigError(
+                f"{self.cert}, {self.key}: not a PEM certificate chain and its key ({exc.reason or exc})",
+                code="TLS_FILES",
+            ) from None
         return ctx
 
 
