@@ -187,7 +187,8 @@ async def detail(request: web.Request) -> web.StreamResponse:
     readings = []
     for doc in docs:
         hidden = doc.kind in PERSONAL_KINDS and not personal
-        reading = None if hidden else _read(read_document, doc, c.gateway.settings)
+        # A PES_ACQUIT may be tens of MB: parsed on a worker thread, the event loop keeps serving.
+        reading = None if hidden else await offload(_read, read_document, doc, c.gateway.settings)
         readings.append((doc, reading, hidden))
     journal = await store.journal(t.id)
     generations = []
