@@ -58,3 +58,24 @@ async def test_a_change_reaches_those_who_see_it_only(world: World, operator: Cl
 async def test_the_stream_needs_a_session(anonymous: Client) -> None:
     status, _, _ = await anonymous.get("/evenements")
     assert status == 401
+
+
+async def test_a_change_between_the_page_and_its_stream_is_not_missed(
+    world: World, operator: Client, agent: Client
+) -> None:
+    # The page says the journal entry it was rendered at; what happened before its stream
+    # opened is told first (once), to the accounts that see it only.
+    _, body, _ = await agent.get("/transmissions")
+    rendered = int(body.split('data-seq="')[1].split('"')[0])
+    store = world.gw.store
+    in_b, _ = await store.record("ville-b", "pes", hashlib.sha256(b"gap-b").hexdigest(), "gap-b.xml")
+    in_a, _ = await store.record("demo", "pes", hashlib.sha256(b"gap-a").hexdigest(), "gap-a.xml")
+    await asyncio.sleep(1.2)  # the hub has handed both out: nobody was listening
+    async with (
+        agent.http.get(f"/evenements?depuis={rendered}") as ag,
+        operator.http.get(f"/evenements?depuis={rendered}") as op,
+    ):
+        got_ag = await _changes(ag, until=in_a.id, timeout=5)
+        got_op = await _changes(op, until=in_a.id, timeout=5)
+    assert [c["id"] for c in got_ag].count(in_a.id) == 1 and in_b.id not in [c["id"] for c in got_ag]
+    assert {in_a.id, in_b.id} <= {c["id"] for c in got_op}

@@ -102,6 +102,7 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
         may=(lambda action: may(s.account, Action(action))) if s else (lambda action: False),
         path=request.path,
         has_archive=c.archive is not None,
+        live_seq=c.hub.seq if c.hub is not None else 0,
         **context,
     )
     return web.Response(text=page, status=status, content_type="text/html", charset="utf-8")

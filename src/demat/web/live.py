@@ -83,33 +83,50 @@ class Hub:
         self.seq = entries[-1].seq
         if not self._listeners:
             return len(entries)
-        ids = sorted({e.transmission_id for e in entries if e.transmission_id})
-        found = {t.id: t for t in await self.store.get_many(ids)} if ids else {}
-        for e in entries:
-            t = found.get(e.transmission_id or "")
-            if t is None:
-                continue
-            change = {
-                "seq": e.seq,
-                "id": t.id,
-                "name": t.name,
-                "flow": t.flow,
-                "profile": t.profile,
-                "event": e.event,
-                "event_label": labels.event(e.event),
-                "state": e.to_state or t.state.value,
-                "state_label": labels.state(e.to_state or t.state.value),
-                "tone": labels.TONES.get(State(e.to_state or t.state.value), "neutral"),
-                "at": labels.when(e.at, seconds=True),
-            }
+        for change in await self.changes(entries):
             for listener in list(self._listeners):
-                if not sees(listener.account, t.profile):
+                if not sees(listener.account, change["profile"]):
                     continue
                 try:
                     listener.queue.put_nowait(change)
                 except asyncio.QueueFull:  # a page that does not read: it reconnects and reloads
                     self.leave(listener)
         return len(entries)
+
+    async def since(self, account: Account, seq: int) -> list[dict[str, Any]]:
+        """The changes ``account`` may see after journal entry ``seq`` up to what the hub has
+        handed out (what happened between a page's rendering and its stream's start)."""
+        if seq >= self.seq:
+            return []
+        entries = [e for e in await self.store.journal(after=seq, limit=500) if e.seq <= self.seq]
+        return [c for c in await self.changes(entries) if sees(account, c["profile"])]
+
+    async def changes(self, entries: list[Any]) -> list[dict[str, Any]]:
+        """What the pages are told of journal ``entries`` about transmissions."""
+        ids = sorted({e.transmission_id for e in entries if e.transmission_id})
+        found = {t.id: t for t in await self.store.get_many(ids)} if ids else {}
+        told = []
+        for e in entries:
+            t = found.get(e.transmission_id or "")
+            if t is None:
+                continue
+            state = e.to_state or t.state.value
+            told.append(
+                {
+                    "seq": e.seq,
+                    "id": t.id,
+                    "name": t.name,
+                    "flow": t.flow,
+                    "profile": t.profile,
+                    "event": e.event,
+                    "event_label": labels.event(e.event),
+                    "state": state,
+                    "state_label": labels.state(state),
+                    "tone": labels.TONES.get(State(state), "neutral"),
+                    "at": labels.when(e.at, seconds=True),
+                }
+            )
+        return told
 
 
 def routes(app: web.Application) -> None:
@@ -142,13 +159,23 @@ async def stream(request: web.Request) -> web.StreamResponse:
     hub = console(request).hub
     if hub is None:
         raise web.HTTPServiceUnavailable(text="mises à jour en direct indisponibles")
-    listener = hub.listen(session(request).account)
+    account = session(request).account
+    listener = hub.listen(account)  # first: nothing handed out from now on is missed
+    try:
+        # The page says the journal entry it was rendered at: what came since is told first.
+        missed = await hub.since(account, int(request.query.get("depuis", "")))
+    except ValueError:
+        missed = []
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )
     await response.prepare(request)
     try:
         await response.write(b"retry: 2000\n\n")
+        told = 0
+        for past in missed:
+            await response.write(_event(past))
+            told = past["seq"]
         while True:
             try:
                 change = await asyncio.wait_for(listener.queue.get(), timeout=15)
@@ -157,13 +184,18 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 continue
             if change is None:
                 break
-            data = json.dumps(change, ensure_ascii=False)
-            await response.write(f"id: {change['seq']}\nevent: change\ndata: {data}\n\n".encode())
+            if change["seq"] > told:  # not already told from the journal above
+                await response.write(_event(change))
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
         hub.leave(listener)
     return response
+
+
+def _event(change: dict[str, Any]) -> bytes:
+    data = json.dumps(change, ensure_ascii=False)
+    return f"id: {change['seq']}\nevent: change\ndata: {data}\n\n".encode()
 
 
 __all__ = ["Hub", "routes", "stream"]

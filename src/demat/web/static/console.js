@@ -4,7 +4,8 @@
 (function () {
   "use strict";
   if (!window.EventSource) { return; }
-  var source = new EventSource("/evenements");
+  // From the journal entry the page was rendered at: a change in between is not missed.
+  var source = new EventSource("/evenements?depuis=" + (document.body.getAttribute("data-seq") || "0"));
   var announcer = document.getElementById("direct");
 
   function badge(change) {
